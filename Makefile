@@ -1,0 +1,129 @@
+# pfgate: prime-factor gateway.  `make help` lists the targets.
+
+CC       ?= cc
+STD      := -std=c11
+WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
+OPT      ?= -O2 -g
+CPPFLAGS += -MMD -MP -D_GNU_SOURCE
+
+ifeq ($(SANITIZE),1)
+BUILD    ?= build/san
+OPT      := -O1 -g -fno-omit-frame-pointer
+SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
+else
+BUILD    ?= build
+SAN      :=
+endif
+
+CFLAGS   += $(STD) $(WARN) $(OPT) $(SAN)
+LDFLAGS  += $(SAN)
+
+PKGS     := libprotobuf-c libwebsockets jansson
+PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lgrpc -lgpr
+
+# Quiet build lines unless V=1.
+ifneq ($(V),1)
+Q = @
+quiet = @printf '  %-6s %s\n' $(1) $(2);
+endif
+
+VERSION  := $(shell cat VERSION 2>/dev/null || echo 0.0.0)
+SUDO     := $(if $(filter 0,$(shell id -u)),,sudo)
+
+# ---- sources ---------------------------------------------------------------
+
+CORE_SRC    := $(wildcard core/*.c)
+CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/%.o)
+CORE_LIB    := $(BUILD)/libpfcore.a
+
+PROTO       := proto/primefactor.proto
+PROTO_C     := $(BUILD)/proto/primefactor.pb-c.c
+PROTO_OBJ   := $(PROTO_C:.c=.o)
+
+GATEWAY_SRC := $(wildcard gateway/*.c)
+GATEWAY_OBJ := $(GATEWAY_SRC:%.c=$(BUILD)/%.o)
+
+UNIT_SRC    := $(wildcard tests/unit/test_*.c)
+UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
+
+PFGATE      := $(BUILD)/pfgate
+PFFACTOR    := $(BUILD)/pffactor
+
+# ---- targets ---------------------------------------------------------------
+
+.PHONY: all deps run test test-unit test-integration bench clean help
+
+all: $(PFGATE) $(PFFACTOR) $(UNIT_BIN)
+
+help:
+	@echo 'make            build $(PFGATE), $(PFFACTOR) and the unit tests'
+	@echo 'make deps       install the missing Debian and npm packages'
+	@echo 'make run        deps + build + start pfgate with defaults'
+	@echo 'make test       deps + build + every test (SANITIZE=1: under ASan+UBSan)'
+	@echo 'make bench      benchmarks, side by side with their peers'
+	@echo 'make clean      remove build/'
+
+deps:
+	$(Q)tools/install-deps.sh
+
+run: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(PFGATE)
+
+test: deps
+	$(Q)$(MAKE) --no-print-directory all
+	$(Q)BUILD=$(BUILD) tests/run-all.sh
+
+test-unit: all
+	$(Q)BUILD=$(BUILD) tests/run-all.sh unit
+
+test-integration: all
+	$(Q)BUILD=$(BUILD) tests/run-all.sh integration
+
+bench: all
+	$(Q)BUILD=$(BUILD) tools/bench.sh
+
+clean:
+	rm -rf build
+
+# ---- rules -----------------------------------------------------------------
+
+# The core is built with only -Icore, so that it cannot reach a network header.
+$(BUILD)/core/%.o: core/%.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -Icore -c $< -o $@
+
+$(CORE_LIB): $(CORE_OBJ)
+	$(call quiet,AR,$@)$(AR) rcs $@ $^
+
+$(PROTO_C): $(PROTO)
+	@mkdir -p $(@D)
+	$(call quiet,PROTOC,$<)protoc-c --proto_path=proto --c_out=$(@D) $<
+
+$(BUILD)/proto/%.o: $(BUILD)/proto/%.c
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+
+$(BUILD)/gateway/%.o: gateway/%.c | $(PROTO_C)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -DPF_VERSION='"$(VERSION)"' \
+		-Icore -I$(BUILD)/proto -c $< -o $@
+
+$(PFGATE): $(GATEWAY_OBJ) $(PROTO_OBJ) $(CORE_LIB)
+	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -lpthread -o $@
+
+$(BUILD)/tools/%.o: tools/%.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -Icore -c $< -o $@
+
+$(PFFACTOR): $(BUILD)/tools/pffactor.o $(CORE_LIB)
+	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ -o $@
+
+$(BUILD)/tests/%.o: tests/unit/%.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -Icore -c $< -o $@
+
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(CORE_LIB)
+	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ -lcmocka -o $@
+
+-include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

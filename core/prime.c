@@ -1,0 +1,111 @@
+/* Deterministic Miller-Rabin primality test for every 64-bit n. */
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "factor.h"
+#include "factor_internal.h"
+#include "montgomery.h"
+
+/* The strong probable-prime test to base 2: 2^d by squarings and doublings
+ * (doubling is an addition, cheaper than a multiplication). */
+static bool sprp2(const pf_mont *m, uint64_t d, int s)
+{
+    uint64_t minus_one = m->n - m->one;
+    int top = 63 - __builtin_clzll(d);
+    uint64_t x = pf_mont_add(m, m->one, m->one); /* 2 */
+    for (int b = top - 1; b >= 0; b--) {
+        x = pf_mont_sqr(m, x);
+        if ((d >> b) & 1)
+            x = pf_mont_add(m, x, x);
+    }
+    if (x == m->one || x == minus_one)
+        return true;
+    while (--s > 0) {
+        x = pf_mont_sqr(m, x);
+        if (x == minus_one)
+            return true;
+        if (x == m->one)
+            return false;
+    }
+    return false;
+}
+
+/* Strong probable-prime tests to K bases at once (a[] in Montgomery form): the
+ * K exponentiations are interleaved so that their multiplications overlap. */
+#define SPRP_MAX 6
+static bool sprp_multi(const pf_mont *m, const uint64_t *a, int k, uint64_t d, int s)
+{
+    uint64_t minus_one = m->n - m->one;
+    uint64_t x[SPRP_MAX], base[SPRP_MAX];
+    for (int i = 0; i < k; i++) {
+        x[i] = a[i];
+        base[i] = a[i];
+    }
+    for (int b = 62 - __builtin_clzll(d); b >= 0; b--) {
+        for (int i = 0; i < k; i++)
+            x[i] = pf_mont_sqr(m, x[i]);
+        if ((d >> b) & 1)
+            for (int i = 0; i < k; i++)
+                x[i] = pf_mont_mul(m, x[i], base[i]);
+    }
+    for (int i = 0; i < k; i++) {
+        uint64_t y = x[i];
+        if (y == m->one || y == minus_one || y == 0)
+            continue; /* y == 0: the base was a multiple of n, which says nothing */
+        int r;
+        for (r = 1; r < s; r++) {
+            y = pf_mont_sqr(m, y);
+            if (y == minus_one)
+                break;
+            if (y == m->one)
+                return false;
+        }
+        if (r == s)
+            return false;
+    }
+    return true;
+}
+
+/* Base sets with no strong pseudoprime below the bound: {2, 7, 61} below
+ * 4,759,123,141 (Jaeschke), and Jim Sinclair's seven bases for every n < 2^64. */
+static const uint64_t bases32[] = {7, 61};
+static const uint64_t bases64[] = {325, 9375, 28178, 450775, 9780504, 1795265022};
+
+bool pfi_is_prime_odd(uint64_t n)
+{
+    pf_mont m;
+    pf_mont_init(&m, n);
+    uint64_t d = n - 1;
+    int s = __builtin_ctzll(d);
+    d >>= s;
+
+    /* Base 2 first and alone: it rejects nearly every composite. */
+    if (!sprp2(&m, d, s))
+        return false;
+    const uint64_t *bases = bases64;
+    int count = (int)(sizeof bases64 / sizeof bases64[0]);
+    if (n < 4759123141u) {
+        bases = bases32;
+        count = (int)(sizeof bases32 / sizeof bases32[0]);
+    }
+    uint64_t a[SPRP_MAX];
+    for (int i = 0; i < count; i++)
+        a[i] = pf_mont_to(&m, bases[i]); /* 0 when n divides the base */
+    return sprp_multi(&m, a, count, d, s);
+}
+
+bool pf_is_prime(uint64_t n)
+{
+    static const uint8_t small[] = {2, 3, 5, 7};
+    if (n < 2)
+        return false;
+    for (size_t i = 0; i < sizeof small; i++) {
+        if (n == small[i])
+            return true;
+        if (n % small[i] == 0)
+            return false;
+    }
+    if (n < 121)
+        return true;
+    return pfi_is_prime_odd(n);
+}

@@ -1,0 +1,519 @@
+#include "grpc_front.h"
+
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/support/time.h>
+#include <pthread.h>
+#include <stdlib.h>
+
+#include "health.h"
+#include "log.h"
+#include "metrics.h"
+#include "pb_codec.h"
+#include "stream.h"
+
+#define METHOD "/primefactor.Factors/PrimeFactors"
+
+/* What a completion-queue event is about. */
+enum op {
+    OP_NEW_CALL,     /* a PrimeFactors call arrived (or the request was cancelled) */
+    OP_NEW_UNKNOWN,  /* a call for any other method arrived */
+    OP_UNKNOWN_DONE, /* its UNIMPLEMENTED status is sent */
+    OP_RECV,
+    OP_SEND,
+    OP_STATUS,
+    OP_CLOSE,        /* RECV_CLOSE_ON_SERVER: the call is over (or cancelled) */
+};
+
+struct tag {
+    enum op op;
+    void *owner; /* struct call or struct unknown_call */
+};
+
+struct worker;
+
+/* One PrimeFactors stream. Freed when no batch is in flight any more. */
+struct call {
+    struct tag t_new, t_recv, t_send, t_status, t_close;
+    struct worker *w;
+    struct call *prev, *next; /* the worker's live calls, for the drain */
+
+    grpc_call *call;
+    gpr_timespec deadline;
+    grpc_metadata_array request_md;
+    grpc_byte_buffer *recv_bb;
+    grpc_byte_buffer *send_bb;
+    int cancelled;
+    pf_stream *stream;
+
+    int batches; /* in flight */
+    bool live;   /* linked into the worker's list */
+    bool recv_pending, send_pending, input_done, md_sent, status_sent, dead;
+    grpc_status_code status;
+    const char *status_details;
+};
+
+/* A call for a method pfgate does not serve: answered UNIMPLEMENTED at once,
+ * else the client would wait for its deadline. */
+struct unknown_call {
+    struct tag t;
+    grpc_call *call;
+    grpc_call_details details;
+    grpc_metadata_array request_md;
+    int cancelled;
+};
+
+struct worker {
+    pf_grpc_front *front;
+    grpc_completion_queue *cq;
+    pthread_t thread;
+    bool thread_started;
+    struct call *calls;
+};
+
+struct pf_grpc_front {
+    grpc_server *server;
+    void *method;
+    grpc_completion_queue *shutdown_cq;
+    struct worker *workers;
+    int nworkers;
+    size_t max_pending;
+    bool shutdown_started, shutdown_done;
+};
+
+/* ---- PrimeFactors calls ---------------------------------------------------- */
+
+static void call_free(struct call *c)
+{
+    if (c->live) {
+        pf_metrics_streams(PF_FRONT_GRPC, -1);
+        if (c->prev)
+            c->prev->next = c->next;
+        else
+            c->w->calls = c->next;
+        if (c->next)
+            c->next->prev = c->prev;
+    }
+    if (c->call)
+        grpc_call_unref(c->call);
+    grpc_metadata_array_destroy(&c->request_md);
+    pf_stream_free(c->stream);
+    free(c);
+}
+
+static bool start_batch(struct call *c, const grpc_op *ops, size_t n, struct tag *t)
+{
+    grpc_call_error e = grpc_call_start_batch(c->call, ops, n, t, NULL);
+    if (e != GRPC_CALL_OK) {
+        /* The tag will never come back: nothing to undo but the call itself. */
+        pf_error("grpc: start_batch failed (%d)", (int)e);
+        c->dead = true;
+        grpc_call_cancel(c->call, NULL);
+        return false;
+    }
+    c->batches++;
+    return true;
+}
+
+static bool draining(void)
+{
+    return pf_health_draining();
+}
+
+static void post_recv(struct call *c)
+{
+    grpc_op op = { .op = GRPC_OP_RECV_MESSAGE };
+    op.data.recv_message.recv_message = &c->recv_bb;
+    c->recv_pending = start_batch(c, &op, 1, &c->t_recv);
+}
+
+static void send_status(struct call *c)
+{
+    grpc_op ops[2] = { { .op = GRPC_OP_SEND_INITIAL_METADATA } };
+    size_t n = c->md_sent ? 0 : 1;
+    grpc_slice details = grpc_slice_from_static_string(c->status_details);
+    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+    ops[n].flags = 0;
+    ops[n].reserved = NULL;
+    ops[n].data.send_status_from_server.status = c->status;
+    ops[n].data.send_status_from_server.status_details = &details;
+    ops[n].data.send_status_from_server.trailing_metadata_count = 0;
+    c->md_sent = true;
+    c->status_sent = start_batch(c, ops, n + 1, &c->t_status);
+}
+
+static void send_next_answer(struct call *c)
+{
+    pf_response r;
+    if (pf_stream_pop(c->stream, &r) < 0)
+        return;
+    pf_metrics_answer(PF_FRONT_GRPC, &r);
+    c->send_bb = pf_pb_encode_response(&r);
+    if (!c->send_bb) {
+        pf_error("grpc: out of memory encoding an answer");
+        c->dead = true;
+        grpc_call_cancel_with_status(c->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory",
+                                     NULL);
+        return;
+    }
+    grpc_op ops[2] = { { .op = GRPC_OP_SEND_INITIAL_METADATA } };
+    size_t n = c->md_sent ? 0 : 1;
+    ops[n] = (grpc_op){ .op = GRPC_OP_SEND_MESSAGE };
+    ops[n].data.send_message.send_message = c->send_bb;
+    /* More answers are ready: let the transport gather them into one write. */
+    if (pf_stream_pending(c->stream) > 0)
+        ops[n].flags = GRPC_WRITE_BUFFER_HINT;
+    c->md_sent = true;
+    c->send_pending = start_batch(c, ops, n + 1, &c->t_send);
+    if (!c->send_pending) {
+        grpc_byte_buffer_destroy(c->send_bb);
+        c->send_bb = NULL;
+    }
+}
+
+/* Moves the call forward after any event: send the next answer, read the next
+ * request when there is room, and end the call when all is answered. */
+static void pump(struct call *c)
+{
+    if (c->dead || c->status_sent)
+        return;
+    if (!c->send_pending)
+        send_next_answer(c);
+    if (c->dead)
+        return;
+    if (!c->recv_pending && !c->input_done && !draining() && pf_stream_want_read(c->stream))
+        post_recv(c);
+    /* While draining, a RECV may still be pending: the status ends it. */
+    if (!c->send_pending && pf_stream_pending(c->stream) == 0 && (c->input_done || draining()))
+        send_status(c);
+}
+
+static void on_recv(struct call *c, bool ok)
+{
+    c->recv_pending = false;
+    if (!ok) {
+        /* The call failed: an oversized message (core has already sent
+         * RESOURCE_EXHAUSTED) or a cancel. */
+        pf_metrics_stream_error(PF_FRONT_GRPC);
+        c->dead = true;
+        return;
+    }
+    if (!c->recv_bb) {
+        c->input_done = true; /* half-close; a cancel also shows up at OP_CLOSE */
+        return;
+    }
+    pf_request req;
+    int rc = pf_pb_decode_request(c->recv_bb, &req);
+    grpc_byte_buffer_destroy(c->recv_bb);
+    c->recv_bb = NULL;
+    if (rc < 0) {
+        pf_metrics_stream_error(PF_FRONT_GRPC);
+        c->input_done = true;
+        c->status = GRPC_STATUS_INVALID_ARGUMENT;
+        c->status_details = "request is not a valid primefactor.Request message";
+        return;
+    }
+    /* RECV is posted only while the stream wants to read, so this fits. */
+    req.stamp = pf_now_ns();
+    pf_metrics_request(PF_FRONT_GRPC);
+    pf_stream_push(c->stream, &req);
+}
+
+static void on_send(struct call *c, bool ok)
+{
+    c->send_pending = false;
+    grpc_byte_buffer_destroy(c->send_bb);
+    c->send_bb = NULL;
+    if (!ok)
+        c->dead = true; /* the client is gone */
+}
+
+static void request_call(struct worker *w);
+
+static void on_new_call(struct call *c, bool ok)
+{
+    struct worker *w = c->w;
+    if (!ok) {
+        /* The server is shutting down: this request will never be a call. */
+        call_free(c);
+        return;
+    }
+    request_call(w);
+
+    c->live = true;
+    pf_metrics_streams(PF_FRONT_GRPC, 1);
+    c->next = w->calls;
+    if (w->calls)
+        w->calls->prev = c;
+    w->calls = c;
+
+    grpc_op close_op = { .op = GRPC_OP_RECV_CLOSE_ON_SERVER };
+    close_op.data.recv_close_on_server.cancelled = &c->cancelled;
+    if (!start_batch(c, &close_op, 1, &c->t_close))
+        return;
+    if (pf_stream_new(w->front->max_pending, &c->stream) < 0) {
+        c->dead = true;
+        grpc_call_cancel_with_status(c->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory",
+                                     NULL);
+        return;
+    }
+    pump(c);
+}
+
+static void on_call_event(struct call *c, enum op op, bool ok)
+{
+    if (op == OP_NEW_CALL) {
+        on_new_call(c, ok);
+        if (!ok)
+            return;
+    } else {
+        c->batches--;
+        switch (op) {
+        case OP_RECV: on_recv(c, ok); break;
+        case OP_SEND: on_send(c, ok); break;
+        case OP_CLOSE:
+            if (c->cancelled)
+                c->dead = true;
+            break;
+        default: break; /* OP_STATUS: nothing left to do but wait for OP_CLOSE */
+        }
+        pump(c);
+    }
+    if (c->batches == 0)
+        call_free(c);
+}
+
+static void request_call(struct worker *w)
+{
+    pf_grpc_front *f = w->front;
+    if (pf_health_draining())
+        return;
+    struct call *c = calloc(1, sizeof(*c));
+    if (!c) {
+        pf_error("grpc: out of memory; not accepting more streams on this queue");
+        return;
+    }
+    c->w = w;
+    c->t_new = (struct tag){ OP_NEW_CALL, c };
+    c->t_recv = (struct tag){ OP_RECV, c };
+    c->t_send = (struct tag){ OP_SEND, c };
+    c->t_status = (struct tag){ OP_STATUS, c };
+    c->t_close = (struct tag){ OP_CLOSE, c };
+    c->status = GRPC_STATUS_OK;
+    c->status_details = "";
+    grpc_metadata_array_init(&c->request_md);
+    grpc_call_error e = grpc_server_request_registered_call(
+        f->server, f->method, &c->call, &c->deadline, &c->request_md, NULL, w->cq, w->cq,
+        &c->t_new);
+    if (e != GRPC_CALL_OK) {
+        pf_error("grpc: request_registered_call failed (%d)", (int)e);
+        call_free(c);
+    }
+}
+
+/* ---- calls for unknown methods ------------------------------------------- */
+
+static void request_unknown(struct worker *w)
+{
+    pf_grpc_front *f = w->front;
+    if (pf_health_draining())
+        return;
+    struct unknown_call *u = calloc(1, sizeof(*u));
+    if (!u)
+        return;
+    u->t = (struct tag){ OP_NEW_UNKNOWN, u };
+    grpc_call_details_init(&u->details);
+    grpc_metadata_array_init(&u->request_md);
+    if (grpc_server_request_call(f->server, &u->call, &u->details, &u->request_md, w->cq, w->cq,
+                                 &u->t) != GRPC_CALL_OK) {
+        grpc_call_details_destroy(&u->details);
+        grpc_metadata_array_destroy(&u->request_md);
+        free(u);
+    }
+}
+
+static void unknown_free(struct unknown_call *u)
+{
+    if (u->call)
+        grpc_call_unref(u->call);
+    grpc_call_details_destroy(&u->details);
+    grpc_metadata_array_destroy(&u->request_md);
+    free(u);
+}
+
+static void on_unknown_event(struct worker *w, struct unknown_call *u, enum op op, bool ok)
+{
+    if (op == OP_UNKNOWN_DONE || !ok) {
+        unknown_free(u);
+        return;
+    }
+    request_unknown(w);
+    grpc_slice details = grpc_slice_from_static_string("unknown method");
+    grpc_op ops[3] = {
+        { .op = GRPC_OP_SEND_INITIAL_METADATA },
+        { .op = GRPC_OP_SEND_STATUS_FROM_SERVER },
+        { .op = GRPC_OP_RECV_CLOSE_ON_SERVER },
+    };
+    ops[1].data.send_status_from_server.status = GRPC_STATUS_UNIMPLEMENTED;
+    ops[1].data.send_status_from_server.status_details = &details;
+    ops[2].data.recv_close_on_server.cancelled = &u->cancelled;
+    u->t.op = OP_UNKNOWN_DONE;
+    if (grpc_call_start_batch(u->call, ops, 3, &u->t, NULL) != GRPC_CALL_OK)
+        unknown_free(u);
+}
+
+/* ---- workers ------------------------------------------------------------- */
+
+/* Called on the worker thread when the drain starts: a call whose client is
+ * silent has no event coming, so each live call is moved forward here. */
+static void drain_calls(struct worker *w)
+{
+    struct call *c = w->calls, *next;
+    for (; c; c = next) {
+        next = c->next;
+        pump(c);
+    }
+}
+
+static void *worker_main(void *arg)
+{
+    struct worker *w = arg;
+    for (;;) {
+        grpc_event ev =
+            grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        if (ev.type == GRPC_QUEUE_SHUTDOWN)
+            break;
+        if (ev.type != GRPC_OP_COMPLETE)
+            continue;
+        struct tag *t = ev.tag;
+        bool ok = ev.success != 0;
+        if (t->op == OP_NEW_UNKNOWN || t->op == OP_UNKNOWN_DONE) {
+            on_unknown_event(w, t->owner, t->op, ok);
+            continue;
+        }
+        if (t->op == OP_NEW_CALL && !ok && pf_health_draining())
+            drain_calls(w);
+        on_call_event(t->owner, t->op, ok);
+    }
+    return NULL;
+}
+
+/* ---- the front end ------------------------------------------------------- */
+
+int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *port)
+{
+    pf_grpc_front *f = calloc(1, sizeof(*f));
+    if (!f)
+        return -1;
+    f->max_pending = cfg->max_pending;
+
+    grpc_arg args[] = {
+        /* Off: a second process on a busy port must fail, not share it. */
+        { GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, { .integer = 0 } },
+        { GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, { .integer = cfg->max_message } },
+        /* Off: BDP probing grows a stalled stream's window to megabytes of
+         * unread requests; flow control needs the window to stay small. */
+        { GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_BDP_PROBE, { .integer = 0 } },
+    };
+    grpc_channel_args channel_args = { sizeof(args) / sizeof(args[0]), args };
+    f->server = grpc_server_create(&channel_args, NULL);
+    f->method = grpc_server_register_method(f->server, METHOD, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
+    f->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
+
+    f->nworkers = cfg->grpc_threads;
+    f->workers = calloc((size_t)f->nworkers, sizeof(*f->workers));
+    if (!f->workers)
+        goto fail;
+    for (int i = 0; i < f->nworkers; i++) {
+        f->workers[i].front = f;
+        f->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
+        grpc_server_register_completion_queue(f->server, f->workers[i].cq, NULL);
+    }
+
+    char addr[300];
+    pf_addr_format(&cfg->grpc_addr, cfg->grpc_addr.port, addr, sizeof(addr));
+    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
+    *port = grpc_server_add_http2_port(f->server, addr, creds);
+    grpc_server_credentials_release(creds);
+    if (*port == 0) {
+        pf_error("grpc: cannot listen on %s (address in use, or not an address of this host)",
+                 addr);
+        goto fail;
+    }
+    grpc_server_start(f->server);
+
+    for (int i = 0; i < f->nworkers; i++) {
+        struct worker *w = &f->workers[i];
+        request_call(w);
+        request_unknown(w);
+        if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
+            pf_error("grpc: cannot start a worker thread");
+            goto fail;
+        }
+        w->thread_started = true;
+    }
+    *out = f;
+    return 0;
+fail:
+    pf_grpc_front_free(f);
+    return -1;
+}
+
+void pf_grpc_front_drain(pf_grpc_front *f)
+{
+    if (f->shutdown_started)
+        return;
+    f->shutdown_started = true;
+    grpc_server_shutdown_and_notify(f->server, f->shutdown_cq, f);
+}
+
+bool pf_grpc_front_wait_drained(pf_grpc_front *f, double seconds)
+{
+    if (!f->shutdown_done) {
+        gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                             gpr_time_from_millis((int64_t)(seconds * 1000),
+                                                                  GPR_TIMESPAN));
+        grpc_event ev = grpc_completion_queue_pluck(f->shutdown_cq, f, deadline, NULL);
+        f->shutdown_done = ev.type == GRPC_OP_COMPLETE;
+    }
+    return f->shutdown_done;
+}
+
+void pf_grpc_front_cancel_all(pf_grpc_front *f)
+{
+    grpc_server_cancel_all_calls(f->server);
+}
+
+void pf_grpc_front_free(pf_grpc_front *f)
+{
+    if (!f)
+        return;
+    if (f->server) {
+        /* A server must be shut down before it is destroyed. */
+        pf_grpc_front_drain(f);
+        pf_grpc_front_cancel_all(f);
+        while (!pf_grpc_front_wait_drained(f, 60))
+            pf_warn("grpc: still waiting for the last calls to end");
+    }
+    for (int i = 0; f->workers && i < f->nworkers; i++) {
+        struct worker *w = &f->workers[i];
+        if (!w->cq)
+            continue;
+        grpc_completion_queue_shutdown(w->cq);
+        if (w->thread_started)
+            pthread_join(w->thread, NULL);
+        else
+            worker_main(w); /* frees what its queue still holds, then returns */
+    }
+    if (f->server)
+        grpc_server_destroy(f->server);
+    for (int i = 0; f->workers && i < f->nworkers; i++)
+        if (f->workers[i].cq)
+            grpc_completion_queue_destroy(f->workers[i].cq);
+    if (f->shutdown_cq) {
+        grpc_completion_queue_shutdown(f->shutdown_cq);
+        grpc_completion_queue_destroy(f->shutdown_cq);
+    }
+    free(f->workers);
+    free(f);
+}

@@ -1,0 +1,141 @@
+#include "http_routes.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "health.h"
+#include "json_codec.h"
+#include "metrics.h"
+#include "ndjson_front.h"
+#include "num.h"
+#include "stream.h"
+
+#define FACTORS_PREFIX "/v1/factors/"
+
+static bool path_is(const char *uri, int len, const char *path)
+{
+    return len == (int)strlen(path) && memcmp(uri, path, (size_t)len) == 0;
+}
+
+static int reply_json(struct lws *wsi, struct pf_http_session *s, unsigned status, char *json)
+{
+    if (!json)
+        return -1;
+    int rc = pf_http_reply_start(wsi, &s->reply, status, "application/json", json, strlen(json));
+    free(json);
+    return rc;
+}
+
+static int reply_error(struct lws *wsi, struct pf_http_session *s, unsigned status,
+                       const char *error)
+{
+    return reply_json(wsi, s, status, pf_json_encode_error(error));
+}
+
+/* GET /v1/factors/{num}: the same request -> answers path as the streams,
+ * for a stream of one number. */
+static int get_factors(struct lws *wsi, struct pf_http_session *s, const char *text, size_t len)
+{
+    pf_request req = { .stamp = pf_now_ns() };
+    req.err = pf_parse_i64(text, len, &req.num);
+    if (len > 64)
+        req.err = PF_ETOOLONG;
+
+    pf_stream *stream;
+    if (pf_stream_new(1, &stream) < 0)
+        return -1;
+    pf_stream_push(stream, &req);
+    pf_metrics_request(PF_FRONT_HTTP);
+
+    int64_t factors[64];
+    size_t n = 0;
+    pf_response r;
+    const char *error = NULL;
+    do {
+        pf_stream_pop(stream, &r);
+        pf_metrics_answer(PF_FRONT_HTTP, &r);
+        if (r.error)
+            error = r.error;
+        else if (r.result)
+            factors[n++] = r.result;
+    } while (!r.last);
+    pf_stream_free(stream);
+
+    if (error)
+        return reply_error(wsi, s, HTTP_STATUS_BAD_REQUEST, error);
+    return reply_json(wsi, s, HTTP_STATUS_OK, pf_json_encode_factors(req.num, factors, n));
+}
+
+static int get_metrics(struct lws *wsi, struct pf_http_session *s)
+{
+    size_t len;
+    char *text = pf_metrics_render(&len);
+    if (!text)
+        return -1;
+    int rc = pf_http_reply_start(wsi, &s->reply, HTTP_STATUS_OK,
+                                 "text/plain; version=0.0.4; charset=utf-8", text, len);
+    free(text);
+    return rc;
+}
+
+static int get_healthz(struct lws *wsi, struct pf_http_session *s)
+{
+    if (pf_health_draining())
+        return reply_json(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                          strdup("{\"status\":\"NOT_SERVING\"}"));
+    return reply_json(wsi, s, HTTP_STATUS_OK, strdup("{\"status\":\"SERVING\"}"));
+}
+
+static int route(struct lws *wsi, struct pf_http_session *s)
+{
+    char *uri;
+    int len;
+    int method = lws_http_get_uri_and_method(wsi, &uri, &len);
+    bool get = method == LWSHUMETH_GET;
+
+    if (path_is(uri, len, "/primefactor.Factors/PrimeFactors")) {
+        if (method == LWSHUMETH_POST)
+            return pf_ndjson_start(wsi, &s->ndjson);
+        return reply_error(wsi, s, HTTP_STATUS_METHOD_NOT_ALLOWED,
+                           "use POST with newline-delimited JSON, or a WebSocket upgrade");
+    }
+    if (len >= (int)strlen(FACTORS_PREFIX) && memcmp(uri, FACTORS_PREFIX, strlen(FACTORS_PREFIX)) == 0) {
+        if (!get)
+            return reply_error(wsi, s, HTTP_STATUS_METHOD_NOT_ALLOWED, "use GET");
+        size_t prefix = strlen(FACTORS_PREFIX);
+        return get_factors(wsi, s, uri + prefix, (size_t)len - prefix);
+    }
+    if (path_is(uri, len, "/healthz") && get)
+        return get_healthz(wsi, s);
+    if (path_is(uri, len, "/metrics") && get)
+        return get_metrics(wsi, s);
+    /* Static files that do not exist end here too. */
+    return reply_error(wsi, s, HTTP_STATUS_NOT_FOUND, "not found");
+}
+
+int pf_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                     struct pf_http_session *s, void *in, size_t len)
+{
+    switch (reason) {
+    case LWS_CALLBACK_HTTP:
+        return route(wsi, s);
+    case LWS_CALLBACK_HTTP_BODY:
+        return s->ndjson ? pf_ndjson_body(wsi, s->ndjson, in, len) : 0;
+    case LWS_CALLBACK_HTTP_BODY_COMPLETION:
+        return s->ndjson ? pf_ndjson_body_done(wsi, s->ndjson) : 0;
+    case LWS_CALLBACK_HTTP_WRITEABLE:
+        if (s->ndjson)
+            return pf_ndjson_write(wsi, s->ndjson);
+        return pf_http_reply_write(wsi, &s->reply);
+    case LWS_CALLBACK_TIMER:
+        return s->ndjson ? pf_ndjson_timer(wsi, s->ndjson) : 0;
+    case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
+    case LWS_CALLBACK_CLOSED_HTTP:
+        pf_http_reply_free(&s->reply);
+        pf_ndjson_free(wsi, s->ndjson);
+        s->ndjson = NULL;
+        return 0;
+    default:
+        return lws_callback_http_dummy(wsi, reason, s, in, len);
+    }
+}

@@ -1,0 +1,19 @@
+/* HTTP requests on --http-addr: the routes of SPEC.md that are not static
+ * files (/v1/factors/{num}, /healthz, /metrics, the NDJSON POST), and 404s. */
+#ifndef PF_HTTP_ROUTES_H
+#define PF_HTTP_ROUTES_H
+
+#include <libwebsockets.h>
+
+#include "lws_env.h"
+
+struct pf_http_session {
+    struct pf_http_reply reply;
+    struct pf_ndjson_session *ndjson;
+};
+
+/* The HTTP callback reasons; the same return convention as lws. */
+int pf_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
+                     struct pf_http_session *s, void *in, size_t len);
+
+#endif

@@ -1,0 +1,43 @@
+/* What the libwebsockets front ends (ws_front, http_routes, ndjson_front)
+ * share. Everything here is touched only on the lws service thread. */
+#ifndef PF_LWS_ENV_H
+#define PF_LWS_ENV_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+
+#include "config.h"
+
+struct pf_ws_session;
+struct pf_ndjson_session;
+
+struct pf_lws_env {
+    const struct pf_config *cfg;
+    struct pf_ws_session *ws_sessions;         /* open WebSockets, for the drain */
+    struct pf_ndjson_session *ndjson_sessions; /* open NDJSON streams, likewise */
+    int open_streams;
+};
+
+static inline struct pf_lws_env *pf_lws_env_of(struct lws_context *ctx)
+{
+    return lws_context_user(ctx);
+}
+
+static inline struct pf_lws_env *pf_lws_env(struct lws *wsi)
+{
+    return pf_lws_env_of(lws_get_context(wsi));
+}
+
+/* Sends a complete short reply (status, content type, body) from
+ * LWS_CALLBACK_HTTP; the body goes out in HTTP_WRITEABLE via
+ * pf_http_reply_write(). The body is copied. Returns 0, or -1 to close. */
+struct pf_http_reply {
+    char *body;
+    size_t len;
+};
+int pf_http_reply_start(struct lws *wsi, struct pf_http_reply *r, unsigned status,
+                        const char *content_type, const char *body, size_t len);
+int pf_http_reply_write(struct lws *wsi, struct pf_http_reply *r);
+void pf_http_reply_free(struct pf_http_reply *r);
+
+#endif

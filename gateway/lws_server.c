@@ -1,0 +1,225 @@
+#include "lws_server.h"
+
+#include <arpa/inet.h>
+#include <netdb.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "health.h"
+#include "http_routes.h"
+#include "log.h"
+#include "lws_env.h"
+#include "ndjson_front.h"
+#include "ws_front.h"
+
+#define PROTOCOL "pfgate"
+
+struct pf_lws_server {
+    struct pf_lws_env env; /* first: the context's user pointer is &env */
+    struct lws_context *ctx;
+    pthread_t thread;
+    bool thread_started;
+    atomic_bool stop;
+    atomic_int open_streams;
+    bool drain_started; /* service thread only */
+    lws_retry_bo_t idle_policy;
+    struct lws_http_mount mounts[5];
+    char iface[INET6_ADDRSTRLEN];
+};
+
+/* lws allocates one of these per connection; a connection is either a
+ * WebSocket or HTTP, never both at once. */
+union session {
+    struct pf_ws_session ws;
+    struct pf_http_session http;
+};
+
+static bool is_ws_reason(enum lws_callback_reasons reason)
+{
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED:
+    case LWS_CALLBACK_RECEIVE:
+    case LWS_CALLBACK_SERVER_WRITEABLE:
+    case LWS_CALLBACK_CLOSED:
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
+        return true;
+    default:
+        return false;
+    }
+}
+
+static struct pf_lws_server *server_of(struct lws_context *ctx)
+{
+    return (struct pf_lws_server *)pf_lws_env_of(ctx);
+}
+
+static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
+                    size_t len)
+{
+    union session *session = user;
+    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
+        struct lws_context *ctx = lws_get_context(wsi);
+        struct pf_lws_server *s = server_of(ctx);
+        if (pf_health_draining() && !s->drain_started) {
+            s->drain_started = true;
+            pf_ws_drain_all(ctx);
+            pf_ndjson_drain_all(ctx);
+        }
+        atomic_store(&s->open_streams, s->env.open_streams);
+        return 0;
+    }
+    if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE)
+        return pf_ws_confirm_upgrade(wsi);
+
+    int rc = is_ws_reason(reason) ? pf_ws_callback(wsi, reason, &session->ws, in, len)
+                                  : pf_http_callback(wsi, reason, session ? &session->http : NULL,
+                                                     in, len);
+    struct pf_lws_server *s = server_of(lws_get_context(wsi));
+    atomic_store(&s->open_streams, s->env.open_streams);
+    return rc;
+}
+
+static const struct lws_protocols protocols[] = {
+    { .name = PROTOCOL,
+      .callback = callback,
+      .per_session_data_size = sizeof(union session),
+      .rx_buffer_size = 4096,
+      /* Larger than one NDJSON batch, so that lws never splits a batch
+       * whose tail it could not flush while reading is paused. */
+      .tx_packet_size = 32768 },
+    { NULL, NULL, 0, 0, 0, NULL, 0 },
+};
+
+static void lws_log(int level, const char *line)
+{
+    size_t n = strlen(line);
+    while (n > 0 && line[n - 1] == '\n')
+        n--;
+    pf_log(level == LLL_ERR ? PF_LOG_ERROR : PF_LOG_WARN, "lws: %.*s", (int)n, line);
+}
+
+/* lws wants an IP literal or an interface name: resolve a host name first. */
+static int resolve_iface(const char *host, char *out, size_t size)
+{
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_flags = AI_PASSIVE }, *res;
+    if (getaddrinfo(host, NULL, &hints, &res) != 0)
+        return -1;
+    const void *addr = res->ai_family == AF_INET
+                           ? (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr
+                           : (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
+    const char *ok = inet_ntop(res->ai_family, addr, out, (socklen_t)size);
+    freeaddrinfo(res);
+    return ok ? 0 : -1;
+}
+
+static void add_callback_mount(struct pf_lws_server *s, int i, const char *path)
+{
+    struct lws_http_mount *m = &s->mounts[i];
+    m->mountpoint = path;
+    m->mountpoint_len = (unsigned char)strlen(path);
+    m->origin = PROTOCOL;
+    m->origin_protocol = LWSMPRO_CALLBACK;
+    m->mount_next = &s->mounts[i + 1];
+}
+
+static void *service_main(void *arg)
+{
+    struct pf_lws_server *s = arg;
+    while (!atomic_load(&s->stop))
+        if (lws_service(s->ctx, 0) < 0)
+            break;
+    return NULL;
+}
+
+int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *port)
+{
+    struct pf_lws_server *s = calloc(1, sizeof(*s));
+    if (!s)
+        return -1;
+    s->env.cfg = cfg;
+
+    lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
+
+    struct lws_context_creation_info info;
+    memset(&info, 0, sizeof(info));
+    info.vhost_name = "default";
+    info.port = cfg->http_addr.port;
+    info.protocols = protocols;
+    info.user = &s->env;
+    info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
+    info.timeout_secs = 10;
+    /* Ping an idle WebSocket every 30 s, inside the 60 s idle timeouts of
+     * common proxies; hang up when no pong came for ws_idle_timeout. */
+    s->idle_policy.secs_since_valid_ping = 30;
+    s->idle_policy.secs_since_valid_hangup = (uint16_t)cfg->ws_idle_timeout;
+    info.retry_and_idle_policy = &s->idle_policy;
+
+    /* An IPv4 address binds IPv6 too unless lws is told not to. */
+    const char *host = cfg->http_addr.host;
+    if (strcmp(host, "0.0.0.0") == 0) {
+        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    } else if (strcmp(host, "::") != 0 && host[0] != '\0') {
+        if (resolve_iface(host, s->iface, sizeof(s->iface)) < 0) {
+            pf_error("http: cannot resolve %s", host);
+            free(s);
+            return -1;
+        }
+        info.iface = s->iface;
+        if (!strchr(s->iface, ':'))
+            info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
+    }
+
+    add_callback_mount(s, 0, "/primefactor.Factors/PrimeFactors");
+    add_callback_mount(s, 1, "/v1/factors");
+    add_callback_mount(s, 2, "/healthz");
+    add_callback_mount(s, 3, "/metrics");
+    struct lws_http_mount *files = &s->mounts[4];
+    files->mountpoint = "/";
+    files->mountpoint_len = 1;
+    files->origin = cfg->web_root;
+    files->def = "index.html";
+    files->origin_protocol = LWSMPRO_FILE;
+    info.mounts = s->mounts;
+
+    s->ctx = lws_create_context(&info);
+    if (!s->ctx) {
+        pf_error("http: cannot listen on %s:%d (address in use, or not an address of this host)",
+                 host, cfg->http_addr.port);
+        free(s);
+        return -1;
+    }
+    *port = lws_get_vhost_listen_port(lws_get_vhost_by_name(s->ctx, "default"));
+    if (pthread_create(&s->thread, NULL, service_main, s) != 0) {
+        pf_error("http: cannot start the service thread");
+        pf_lws_server_free(s);
+        return -1;
+    }
+    s->thread_started = true;
+    *out = s;
+    return 0;
+}
+
+void pf_lws_server_drain(pf_lws_server *s)
+{
+    lws_cancel_service(s->ctx);
+}
+
+int pf_lws_server_open_streams(pf_lws_server *s)
+{
+    return atomic_load(&s->open_streams);
+}
+
+void pf_lws_server_free(pf_lws_server *s)
+{
+    if (!s)
+        return;
+    if (s->thread_started) {
+        atomic_store(&s->stop, true);
+        lws_cancel_service(s->ctx);
+        pthread_join(s->thread, NULL);
+    }
+    lws_context_destroy(s->ctx);
+    free(s);
+}

@@ -1,0 +1,25 @@
+/* The HTTP + WebSocket listener on libwebsockets: one context, one vhost,
+ * one service thread that owns every lws object. Lifecycle, from the main
+ * thread: start -> (serve) -> drain -> open_streams() == 0 ... -> free. */
+#ifndef PF_LWS_SERVER_H
+#define PF_LWS_SERVER_H
+
+#include "config.h"
+
+typedef struct pf_lws_server pf_lws_server;
+
+/* Binds cfg->http_addr and starts the service thread. *port gets the bound
+ * port. Returns 0, or -1 after logging why. */
+int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *port);
+
+/* Wakes the service thread to close WebSockets (1001) and end NDJSON streams
+ * once their answers are out. New streams are refused from now on (503). */
+void pf_lws_server_drain(pf_lws_server *s);
+
+/* WebSocket and NDJSON streams still open. */
+int pf_lws_server_open_streams(pf_lws_server *s);
+
+/* Stops the service thread and frees. NULL-safe. */
+void pf_lws_server_free(pf_lws_server *s);
+
+#endif

@@ -1,0 +1,27 @@
+/* Process-wide counters, shared by every thread (C11 atomics), rendered in
+ * the Prometheus text format for GET /metrics. */
+#ifndef PF_METRICS_H
+#define PF_METRICS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "pf.h"
+
+enum pf_front { PF_FRONT_GRPC, PF_FRONT_WEBSOCKET, PF_FRONT_HTTP, PF_FRONT_COUNT };
+
+/* Monotonic nanoseconds: the stamp front ends give each request. */
+uint64_t pf_now_ns(void);
+
+void pf_metrics_request(enum pf_front front);
+/* One answer handed to the transport: counts a factor or an error, and on
+ * the last answer of a number the time since its arrival (r->stamp). */
+void pf_metrics_answer(enum pf_front front, const pf_response *r);
+void pf_metrics_stream_error(enum pf_front front);
+void pf_metrics_streams(enum pf_front front, int delta);
+void pf_metrics_connections(enum pf_front front, int delta);
+
+/* Writes the exposition text into a new buffer the caller frees, or NULL. */
+char *pf_metrics_render(size_t *len);
+
+#endif

@@ -1,0 +1,312 @@
+#include "ndjson_front.h"
+
+#include <stdbool.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "health.h"
+#include "json_codec.h"
+#include "log.h"
+#include "lws_env.h"
+#include "metrics.h"
+#include "stream.h"
+
+/* Answers gathered into one write: one syscall for ~16 KiB of lines. */
+#define BATCH 16384
+/* While reading is paused, lws (4.1, HTTP/1) never reports the socket
+ * writable; a timer drives the writes instead. */
+#define PAUSED_TICK_US 1000
+/* A client that reads nothing for this long loses its stream. */
+#define STALL_TIMEOUT_S 30
+
+struct pf_ndjson_session {
+    struct lws *wsi;
+    struct pf_ndjson_session *prev, *next;
+    pf_stream *stream;
+    char *in; /* body bytes not yet parsed into requests */
+    size_t in_len, in_cap;
+    size_t max_line;
+    bool skipping;  /* discarding the rest of an overlong line */
+    bool body_done; /* no more requests will come */
+    bool rx_paused;
+};
+
+static void push(struct pf_ndjson_session *s, const pf_request *req)
+{
+    pf_request r = *req;
+    r.stamp = pf_now_ns();
+    pf_metrics_request(PF_FRONT_HTTP);
+    pf_stream_push(s->stream, &r); /* callers check want_read first */
+}
+
+static void handle_line(struct pf_ndjson_session *s, const char *line, size_t len)
+{
+    while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
+        len--;
+    while (len > 0 && (line[0] == ' ' || line[0] == '\t'))
+        line++, len--;
+    if (len == 0)
+        return; /* blank lines are not requests */
+    pf_request req = { 0 };
+    if (len > s->max_line)
+        req.err = PF_ETOOLONG;
+    else
+        pf_json_decode_request(line, len, &req);
+    push(s, &req);
+}
+
+/* Turns complete lines into requests while the stream has room. Returns true
+ * when input is left that the stream could not take yet. */
+static bool parse_lines(struct pf_ndjson_session *s)
+{
+    size_t pos = 0;
+    bool blocked = false;
+    while (pos < s->in_len) {
+        if (!pf_stream_want_read(s->stream)) {
+            blocked = true;
+            break;
+        }
+        char *nl = memchr(s->in + pos, '\n', s->in_len - pos);
+        size_t len = nl ? (size_t)(nl - (s->in + pos)) : s->in_len - pos;
+        if (!nl && !s->body_done) {
+            /* An incomplete line: wait for the rest, unless it is already too long. */
+            if (!s->skipping && len > s->max_line) {
+                pf_request req = { .err = PF_ETOOLONG };
+                push(s, &req);
+                s->skipping = true;
+            }
+            if (s->skipping)
+                pos = s->in_len;
+            break;
+        }
+        if (s->skipping)
+            s->skipping = false; /* the overlong line ends here; it was answered */
+        else
+            handle_line(s, s->in + pos, len);
+        pos += len + (nl ? 1 : 0);
+    }
+    memmove(s->in, s->in + pos, s->in_len - pos);
+    s->in_len -= pos;
+    return blocked;
+}
+
+static void pause_rx(struct lws *wsi, struct pf_ndjson_session *s)
+{
+    if (s->rx_paused)
+        return;
+    s->rx_paused = true;
+    lws_rx_flow_control(wsi, 0);
+    lws_set_timer_usecs(wsi, PAUSED_TICK_US);
+}
+
+static void resume_rx(struct lws *wsi, struct pf_ndjson_session *s)
+{
+    if (!s->rx_paused || s->body_done)
+        return;
+    s->rx_paused = false;
+    lws_rx_flow_control(wsi, 1);
+}
+
+static bool finished(const struct pf_ndjson_session *s)
+{
+    return s->body_done && s->in_len == 0 && pf_stream_pending(s->stream) == 0;
+}
+
+/* Writes one batch of answers. Returns 1 when it wrote something, 0 when
+ * nothing was ready, -1 to close the connection (also after the last line). */
+static int write_batch(struct lws *wsi, struct pf_ndjson_session *s)
+{
+    unsigned char buf[LWS_PRE + BATCH];
+    char *start = (char *)buf + LWS_PRE, *p = start;
+    pf_response r;
+    while (p + PF_JSON_RESPONSE_MAX + 1 <= start + BATCH) {
+        if (pf_stream_pop(s->stream, &r) < 0) {
+            parse_lines(s);
+            if (pf_stream_pop(s->stream, &r) < 0)
+                break;
+        }
+        p += pf_json_encode_response(&r, p);
+        *p++ = '\n';
+        pf_metrics_answer(PF_FRONT_HTTP, &r);
+    }
+    size_t n = (size_t)(p - start);
+    bool done = finished(s);
+    if (n == 0 && !done)
+        return 0;
+    if (lws_write(wsi, (unsigned char *)start, n, done ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
+        (int)n)
+        return -1;
+    if (done)
+        return lws_http_transaction_completed(wsi) ? -1 : 0;
+    return 1;
+}
+
+/* After a write: resume reading when everything read so far is parsed, and
+ * ask for the next chance to write while answers remain. */
+static void schedule(struct lws *wsi, struct pf_ndjson_session *s)
+{
+    if (!parse_lines(s))
+        resume_rx(wsi, s);
+    if (s->rx_paused)
+        lws_set_timer_usecs(wsi, PAUSED_TICK_US);
+    else if (pf_stream_pending(s->stream) > 0 || finished(s))
+        lws_callback_on_writable(wsi);
+}
+
+int pf_ndjson_write(struct lws *wsi, struct pf_ndjson_session *s)
+{
+    int rc = write_batch(wsi, s);
+    if (rc < 0)
+        return -1;
+    if (rc == 0 && finished(s))
+        return 0; /* the last write is out and the transaction is complete */
+    schedule(wsi, s);
+    return 0;
+}
+
+int pf_ndjson_timer(struct lws *wsi, struct pf_ndjson_session *s)
+{
+    if (!s->rx_paused)
+        return 0;
+    bool progress = false;
+    int rc;
+    while (!lws_send_pipe_choked(wsi) && !lws_partial_buffered(wsi)) {
+        rc = write_batch(wsi, s);
+        if (rc < 0)
+            return -1;
+        if (rc == 0)
+            break;
+        progress = true;
+    }
+    if (progress)
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, STALL_TIMEOUT_S);
+    schedule(wsi, s);
+    return 0;
+}
+
+static int grow_input(struct pf_ndjson_session *s, size_t more)
+{
+    if (s->in_len + more <= s->in_cap)
+        return 0;
+    size_t cap = s->in_cap ? s->in_cap : 4096;
+    while (cap < s->in_len + more)
+        cap *= 2;
+    char *in = realloc(s->in, cap);
+    if (!in)
+        return -1;
+    s->in = in;
+    s->in_cap = cap;
+    return 0;
+}
+
+int pf_ndjson_body(struct lws *wsi, struct pf_ndjson_session *s, const char *in, size_t len)
+{
+    if (s->body_done)
+        return 0; /* draining: what arrives now is not answered */
+    if (grow_input(s, len) < 0)
+        return -1;
+    memcpy(s->in + s->in_len, in, len);
+    s->in_len += len;
+    if (parse_lines(s))
+        pause_rx(wsi, s);
+    if (!s->rx_paused && pf_stream_pending(s->stream) > 0)
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+int pf_ndjson_body_done(struct lws *wsi, struct pf_ndjson_session *s)
+{
+    s->body_done = true;
+    parse_lines(s); /* a last line without its newline */
+    if (s->rx_paused)
+        lws_set_timer_usecs(wsi, PAUSED_TICK_US);
+    else
+        lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int refuse(struct lws *wsi, unsigned status, const char *why)
+{
+    pf_info("ndjson: refused with %u: %s", status, why);
+    lws_return_http_status(wsi, status, why);
+    return -1;
+}
+
+int pf_ndjson_start(struct lws *wsi, struct pf_ndjson_session **out)
+{
+    struct pf_lws_env *env = pf_lws_env(wsi);
+    if (pf_health_draining())
+        return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "server is shutting down");
+    /* lws 4.1 cannot read a chunked request body: ask for a length instead. */
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+        return refuse(wsi, HTTP_STATUS_LENGTH_REQUIRED,
+                      "send a Content-Length (curl --data-binary @file)");
+    char length[32] = "";
+    lws_hdr_copy(wsi, length, sizeof(length), WSI_TOKEN_HTTP_CONTENT_LENGTH);
+
+    struct pf_ndjson_session *s = calloc(1, sizeof(*s));
+    if (!s || pf_stream_new(env->cfg->max_pending, &s->stream) < 0) {
+        free(s);
+        return -1;
+    }
+    s->wsi = wsi;
+    s->max_line = env->cfg->max_line;
+    s->next = env->ndjson_sessions;
+    if (s->next)
+        s->next->prev = s;
+    env->ndjson_sessions = s;
+    env->open_streams++;
+    pf_metrics_streams(PF_FRONT_HTTP, 1);
+    *out = s;
+
+    /* lws does not answer "Expect: 100-continue", and curl then waits a
+     * second before it sends a large body. */
+    char expect[32] = "";
+    if (lws_hdr_custom_copy(wsi, expect, sizeof(expect), "expect:", 7) > 0 &&
+        strcasecmp(expect, "100-continue") == 0) {
+        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
+        unsigned char buf[LWS_PRE + sizeof(cont)];
+        memcpy(buf + LWS_PRE, cont, sizeof(cont) - 1);
+        if (lws_write(wsi, buf + LWS_PRE, sizeof(cont) - 1, LWS_WRITE_RAW) < 0)
+            return -1;
+    }
+
+    unsigned char headers[LWS_PRE + 512];
+    unsigned char *start = headers + LWS_PRE, *p = start, *end = headers + sizeof(headers) - 1;
+    if (lws_add_http_common_headers(wsi, HTTP_STATUS_OK, "application/x-ndjson",
+                                    LWS_ILLEGAL_HTTP_CONTENT_LEN, &p, end) ||
+        lws_finalize_write_http_header(wsi, start, &p, end))
+        return -1;
+    if (strcmp(length, "0") == 0)
+        return pf_ndjson_body_done(wsi, s);
+    return 0;
+}
+
+void pf_ndjson_free(struct lws *wsi, struct pf_ndjson_session *s)
+{
+    if (!s)
+        return;
+    struct pf_lws_env *env = pf_lws_env(wsi);
+    if (s->prev)
+        s->prev->next = s->next;
+    else
+        env->ndjson_sessions = s->next;
+    if (s->next)
+        s->next->prev = s->prev;
+    env->open_streams--;
+    pf_metrics_streams(PF_FRONT_HTTP, -1);
+    pf_stream_free(s->stream);
+    free(s->in);
+    free(s);
+}
+
+void pf_ndjson_drain_all(struct lws_context *ctx)
+{
+    struct pf_lws_env *env = pf_lws_env_of(ctx);
+    for (struct pf_ndjson_session *s = env->ndjson_sessions; s; s = s->next) {
+        /* Answer what has arrived; read no more. */
+        pause_rx(s->wsi, s);
+        s->body_done = true;
+    }
+}

@@ -1,0 +1,17 @@
+/* grpc_byte_buffer <-> pf_request / pf_response, with protobuf-c. */
+#ifndef PF_PB_CODEC_H
+#define PF_PB_CODEC_H
+
+#include <grpc/byte_buffer.h>
+
+#include "pf.h"
+
+/* Decodes one primefactor.Request. PF_ESYNTAX when the bytes are not a
+ * Request (the stream must then end with INVALID_ARGUMENT); *out untouched. */
+int pf_pb_decode_request(grpc_byte_buffer *bb, pf_request *out);
+
+/* Encodes one primefactor.Response into a new byte buffer that the caller
+ * owns, or NULL when memory ran out. */
+grpc_byte_buffer *pf_pb_encode_response(const pf_response *r);
+
+#endif

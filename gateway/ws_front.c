@@ -1,0 +1,199 @@
+#include "ws_front.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "health.h"
+#include "json_codec.h"
+#include "log.h"
+#include "lws_env.h"
+#include "metrics.h"
+#include "origin.h"
+
+#define PATH "/primefactor.Factors/PrimeFactors"
+
+static int refuse(struct lws *wsi, unsigned status)
+{
+    lws_return_http_status(wsi, status, NULL);
+    return 1;
+}
+
+int pf_ws_confirm_upgrade(struct lws *wsi)
+{
+    char *uri;
+    int uri_len;
+    if (lws_http_get_uri_and_method(wsi, &uri, &uri_len) < 0 || uri_len != (int)strlen(PATH) ||
+        memcmp(uri, PATH, (size_t)uri_len) != 0)
+        return refuse(wsi, HTTP_STATUS_NOT_FOUND);
+    if (pf_health_draining())
+        return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE);
+
+    char origin[512], host[512];
+    const char *origin_p = NULL, *host_p = NULL;
+    if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) {
+        if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0)
+            return refuse(wsi, HTTP_STATUS_FORBIDDEN);
+        origin_p = origin;
+    }
+    if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) > 0)
+        host_p = host;
+    const struct pf_config *cfg = pf_lws_env(wsi)->cfg;
+    if (!pf_origin_allowed(origin_p, host_p, lws_is_ssl(wsi), cfg->allow_origins,
+                           cfg->n_allow_origins)) {
+        pf_info("ws: refused upgrade from origin %.100s", origin);
+        return refuse(wsi, HTTP_STATUS_FORBIDDEN);
+    }
+    return 0;
+}
+
+/* Closes the socket with code now: the caller returns -1. */
+static int close_with(struct lws *wsi, enum lws_close_status code, const char *why)
+{
+    lws_close_reason(wsi, code, (unsigned char *)why, strlen(why));
+    return -1;
+}
+
+static int fail_stream(struct lws *wsi, enum lws_close_status code, const char *why)
+{
+    pf_metrics_stream_error(PF_FRONT_WEBSOCKET);
+    return close_with(wsi, code, why);
+}
+
+static int on_established(struct lws *wsi, struct pf_ws_session *s)
+{
+    struct pf_lws_env *env = pf_lws_env(wsi);
+    memset(s, 0, sizeof(*s));
+    s->wsi = wsi;
+    if (pf_stream_new(env->cfg->max_pending, &s->stream) < 0)
+        return close_with(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+    s->next = env->ws_sessions;
+    if (s->next)
+        s->next->prev = s;
+    env->ws_sessions = s;
+    s->in_list = true;
+    env->open_streams++;
+    pf_metrics_streams(PF_FRONT_WEBSOCKET, 1);
+    return 0;
+}
+
+static void on_closed(struct lws *wsi, struct pf_ws_session *s)
+{
+    struct pf_lws_env *env = pf_lws_env(wsi);
+    if (s->in_list) {
+        if (s->prev)
+            s->prev->next = s->next;
+        else
+            env->ws_sessions = s->next;
+        if (s->next)
+            s->next->prev = s->prev;
+        env->open_streams--;
+        pf_metrics_streams(PF_FRONT_WEBSOCKET, -1);
+    }
+    pf_stream_free(s->stream);
+    free(s->msg);
+    memset(s, 0, sizeof(*s));
+}
+
+static int append_fragment(struct pf_ws_session *s, const char *in, size_t len, size_t max)
+{
+    if (s->msg_len + len > max)
+        return -1;
+    if (s->msg_len + len > s->msg_cap) {
+        size_t cap = s->msg_cap ? s->msg_cap : 64;
+        while (cap < s->msg_len + len)
+            cap *= 2;
+        char *msg = realloc(s->msg, cap);
+        if (!msg)
+            return -1;
+        s->msg = msg;
+        s->msg_cap = cap;
+    }
+    memcpy(s->msg + s->msg_len, in, len);
+    s->msg_len += len;
+    return 0;
+}
+
+static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, size_t len)
+{
+    const struct pf_config *cfg = pf_lws_env(wsi)->cfg;
+    if (s->ended)
+        return 0; /* after {"end":true} the stream takes no more numbers */
+    if (lws_frame_is_binary(wsi))
+        return fail_stream(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+                           "binary frames are not accepted: send JSON text");
+    if (append_fragment(s, in, len, cfg->max_frame) < 0)
+        return fail_stream(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+    if (!lws_is_final_fragment(wsi))
+        return 0;
+
+    size_t n = s->msg_len;
+    s->msg_len = 0;
+    if (pf_json_is_end(s->msg, n)) {
+        s->ended = true;
+    } else {
+        pf_request req;
+        pf_json_decode_request(s->msg, n, &req);
+        req.stamp = pf_now_ns();
+        pf_metrics_request(PF_FRONT_WEBSOCKET);
+        if (pf_stream_push(s->stream, &req) < 0)
+            return fail_stream(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+                               "too many requests in flight");
+    }
+    /* Read no further until this is answered: lws then holds the rest of the
+     * input, a Close frame included, so that a Close never overtakes the
+     * answers to the numbers before it. */
+    lws_rx_flow_control(wsi, 0);
+    s->rx_paused = true;
+    lws_callback_on_writable(wsi);
+    return 0;
+}
+
+static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
+{
+    pf_response r;
+    if (pf_stream_pop(s->stream, &r) == PF_OK) {
+        unsigned char buf[LWS_PRE + PF_JSON_RESPONSE_MAX];
+        size_t n = pf_json_encode_response(&r, (char *)buf + LWS_PRE);
+        if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_TEXT) < (int)n)
+            return -1;
+        pf_metrics_answer(PF_FRONT_WEBSOCKET, &r);
+        if (pf_stream_pending(s->stream) > 0) {
+            lws_callback_on_writable(wsi);
+            return 0;
+        }
+    }
+    /* All answered. A partly sent frame must leave first: lws closes hard
+     * if it parses a Close meanwhile. */
+    if (lws_partial_buffered(wsi)) {
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    if (s->ended)
+        return close_with(wsi, LWS_CLOSE_STATUS_NORMAL, "");
+    if (pf_health_draining())
+        return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
+    if (s->rx_paused) {
+        s->rx_paused = false;
+        lws_rx_flow_control(wsi, 1);
+    }
+    return 0;
+}
+
+int pf_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct pf_ws_session *s,
+                   void *in, size_t len)
+{
+    switch (reason) {
+    case LWS_CALLBACK_ESTABLISHED: return on_established(wsi, s);
+    case LWS_CALLBACK_RECEIVE: return on_receive(wsi, s, in, len);
+    case LWS_CALLBACK_SERVER_WRITEABLE: return on_writeable(wsi, s);
+    case LWS_CALLBACK_CLOSED: on_closed(wsi, s); return 0;
+    default: return 0; /* WS_PEER_INITIATED_CLOSE: lws answers the Close */
+    }
+}
+
+void pf_ws_drain_all(struct lws_context *ctx)
+{
+    struct pf_lws_env *env = pf_lws_env_of(ctx);
+    for (struct pf_ws_session *s = env->ws_sessions; s; s = s->next)
+        lws_callback_on_writable(s->wsi);
+}

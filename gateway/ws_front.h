@@ -1,0 +1,35 @@
+/* The WebSocket front end: primefactor.Factors/PrimeFactors as JSON text
+ * frames. Runs on the lws service thread. */
+#ifndef PF_WS_FRONT_H
+#define PF_WS_FRONT_H
+
+#include <libwebsockets.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "stream.h"
+
+struct pf_ws_session {
+    struct lws *wsi;
+    struct pf_ws_session *prev, *next;
+    pf_stream *stream;
+    char *msg; /* the message being assembled from its fragments */
+    size_t msg_len, msg_cap;
+    bool rx_paused;
+    bool ended;          /* {"end":true}: close 1000 once all is answered */
+    bool in_list;
+};
+
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: refuses other paths (404), foreign
+ * origins (403) and upgrades while draining (503). 0 accepts. */
+int pf_ws_confirm_upgrade(struct lws *wsi);
+
+/* The WebSocket callback reasons; the same return convention as lws. */
+int pf_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct pf_ws_session *s,
+                   void *in, size_t len);
+
+/* On the service thread, once the drain starts: every socket answers what it
+ * holds and closes with 1001. */
+void pf_ws_drain_all(struct lws_context *ctx);
+
+#endif
