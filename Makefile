@@ -119,11 +119,15 @@ $(BUILD)/tools/%.o: tools/%.c
 $(PFFACTOR): $(BUILD)/tools/pffactor.o $(CORE_LIB)
 	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ -o $@
 
-$(BUILD)/tests/%.o: tests/unit/%.c
+$(BUILD)/tests/%.o: tests/unit/%.c | $(PROTO_C)
 	@mkdir -p $(@D)
-	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -Icore -c $< -o $@
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -Icore -Igateway -I$(BUILD)/proto \
+		-c $< -o $@
 
-$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $(CORE_LIB)
-	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ -lcmocka -o $@
+# tests/unit/test_X.c tests core/X.c, or gateway/X.c and then links its object.
+.SECONDEXPANSION:
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o \
+		$$(if $$(wildcard gateway/$$*.c),$(BUILD)/gateway/$$*.o) $(CORE_LIB)
+	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ -lcmocka $(PKG_LIBS) -o $@
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

@@ -381,25 +381,27 @@ def test_sigterm_open_websocket_answers_then_1001(pfgate_factory):
     nums = [i + 2 if i % 4 else rng.randrange(2**62, 2**63) for i in range(2500)]
     nums += hard_semiprimes(rng, 200)
     exp = expected_answers(nums)
-    with RawWS(srv.http) as ws:
-        assert ws.status == 101
-        ws.send_texts([str(n) for n in nums])
-        first = ws.recv_n(1, timeout=5)
-        time.sleep(0.05)
-        srv.signal(signal.SIGTERM)
-        texts, close, how = ws.read_until_close(8)
-        texts = first + texts
-        got = answers_of(texts)
-        # 1) whatever arrived is exact and whole; 2) it is all of it; 3) then Close 1001.
-        prefix = compare_answers(got, exp[:len(got)], "answers during the drain")
-        assert prefix is None, prefix
-        msg = compare_answers(got, exp, "answers to the numbers sent before SIGTERM")
-        assert msg is None, msg
-        assert close is not None, f"no Close frame (ended by {how}); SPEC: Close 1001 when draining"
-        assert close.code == 1001, f"close code {close.code} {close.reason!r}, expected 1001"
-    rc, took = srv.wait(6)
+    try:
+        with RawWS(srv.http) as ws:
+            assert ws.status == 101
+            ws.send_texts([str(n) for n in nums])
+            first = ws.recv_n(1, timeout=5)
+            time.sleep(0.05)
+            srv.signal(signal.SIGTERM)
+            texts, close, how = ws.read_until_close(8)
+            texts = first + texts
+            got = answers_of(texts)
+            # 1) whatever arrived is exact and whole; 2) then Close 1001; 3) it is all of it.
+            prefix = compare_answers(got, exp[:len(got)], "answers during the drain")
+            assert prefix is None, prefix
+            assert close is not None, f"no Close frame (ended by {how}); SPEC: Close 1001 when draining"
+            assert close.code == 1001, f"close code {close.code} {close.reason!r}, expected 1001"
+            msg = compare_answers(got, exp, "answers to the numbers sent before SIGTERM")
+            assert msg is None, msg
+    finally:
+        rc, _ = srv.wait(6)
+        srv.kill()             # reaps it (a no-op once it has exited) and marks it stopped
     if rc is None:
-        srv.kill()
         pytest.fail("pfgate did not exit within 6 s of SIGTERM after its WebSocket closed")
     assert rc == 0, f"SIGTERM exit code {rc}"
 
