@@ -160,9 +160,9 @@ static void send_next_answer(struct call *c)
     size_t n = c->md_sent ? 0 : 1;
     ops[n] = (grpc_op){ .op = GRPC_OP_SEND_MESSAGE };
     ops[n].data.send_message.send_message = c->send_bb;
-    /* More answers are ready: let the transport gather them into one write. */
-    if (pf_stream_pending(c->stream) > 0)
-        ops[n].flags = GRPC_WRITE_BUFFER_HINT;
+    /* No GRPC_WRITE_BUFFER_HINT: with one send in flight, a hinted send can
+     * wait for a flush that nothing triggers (seen: a stream stalled until
+     * its deadline). */
     c->md_sent = true;
     c->send_pending = start_batch(c, ops, n + 1, &c->t_send);
     if (!c->send_pending) {
