@@ -1,21 +1,16 @@
 #include "http_routes.h"
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "health.h"
+#include "http_router.h"
 #include "json_codec.h"
 #include "metrics.h"
 #include "ndjson_front.h"
 #include "num.h"
 #include "stream.h"
-
-#define FACTORS_PREFIX "/v1/factors/"
-
-static bool path_is(const char *uri, int len, const char *path)
-{
-    return len == (int)strlen(path) && memcmp(uri, path, (size_t)len) == 0;
-}
 
 static int reply_json(struct lws *wsi, struct pf_http_session *s, unsigned status, char *json)
 {
@@ -86,31 +81,35 @@ static int get_healthz(struct lws *wsi, struct pf_http_session *s)
     return reply_json(wsi, s, HTTP_STATUS_OK, strdup("{\"status\":\"SERVING\"}"));
 }
 
+static enum pf_method method_of(int lws_method)
+{
+    switch (lws_method) {
+    case LWSHUMETH_GET: return PF_METHOD_GET;
+    case LWSHUMETH_POST: return PF_METHOD_POST;
+    default: return PF_METHOD_OTHER;
+    }
+}
+
 static int route(struct lws *wsi, struct pf_http_session *s)
 {
     char *uri;
     int len;
     int method = lws_http_get_uri_and_method(wsi, &uri, &len);
-    bool get = method == LWSHUMETH_GET;
-
-    if (path_is(uri, len, "/primefactor.Factors/PrimeFactors")) {
-        if (method == LWSHUMETH_POST)
-            return pf_ndjson_start(wsi, &s->ndjson);
-        return reply_error(wsi, s, HTTP_STATUS_METHOD_NOT_ALLOWED,
-                           "use POST with newline-delimited JSON, or a WebSocket upgrade");
+    struct pf_route_match m = pf_http_route(method_of(method), uri, len > 0 ? (size_t)len : 0);
+    switch (m.route) {
+    case PF_ROUTE_NDJSON: return pf_ndjson_start(wsi, &s->ndjson);
+    case PF_ROUTE_FACTORS: return get_factors(wsi, s, m.arg, m.arg_len);
+    case PF_ROUTE_HEALTHZ: return get_healthz(wsi, s);
+    case PF_ROUTE_METRICS: return get_metrics(wsi, s);
+    case PF_ROUTE_WRONG_METHOD: {
+        char why[64];
+        snprintf(why, sizeof(why), "this path takes %s only", m.allow);
+        return reply_error(wsi, s, HTTP_STATUS_METHOD_NOT_ALLOWED, why);
     }
-    if (len >= (int)strlen(FACTORS_PREFIX) && memcmp(uri, FACTORS_PREFIX, strlen(FACTORS_PREFIX)) == 0) {
-        if (!get)
-            return reply_error(wsi, s, HTTP_STATUS_METHOD_NOT_ALLOWED, "use GET");
-        size_t prefix = strlen(FACTORS_PREFIX);
-        return get_factors(wsi, s, uri + prefix, (size_t)len - prefix);
+    default:
+        /* Static files that do not exist end here too. */
+        return reply_error(wsi, s, HTTP_STATUS_NOT_FOUND, "not found");
     }
-    if (path_is(uri, len, "/healthz") && get)
-        return get_healthz(wsi, s);
-    if (path_is(uri, len, "/metrics") && get)
-        return get_metrics(wsi, s);
-    /* Static files that do not exist end here too. */
-    return reply_error(wsi, s, HTTP_STATUS_NOT_FOUND, "not found");
 }
 
 int pf_http_callback(struct lws *wsi, enum lws_callback_reasons reason,

@@ -5,34 +5,33 @@
 
 #include "primefactor.pb-c.h"
 
-/* Unpacks from the buffer's one slice when it has one and is not compressed
- * (the usual case): the reader would copy it first. */
-static Primefactor__Request *unpack(grpc_byte_buffer *bb)
+int pf_pb_decode_request_bytes(const uint8_t *data, size_t len, pf_request *out)
 {
-    if (bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
-        bb->data.raw.slice_buffer.count == 1) {
-        grpc_slice s = bb->data.raw.slice_buffer.slices[0];
-        return primefactor__request__unpack(NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-    }
-    grpc_byte_buffer_reader reader;
-    if (!grpc_byte_buffer_reader_init(&reader, bb))
-        return NULL;
-    grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
-    grpc_byte_buffer_reader_destroy(&reader);
-    Primefactor__Request *req =
-        primefactor__request__unpack(NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-    grpc_slice_unref(s);
-    return req;
-}
-
-int pf_pb_decode_request(grpc_byte_buffer *bb, pf_request *out)
-{
-    Primefactor__Request *req = unpack(bb);
+    Primefactor__Request *req = primefactor__request__unpack(NULL, len, data);
     if (!req)
         return PF_ESYNTAX;
     *out = (pf_request){ .num = req->num, .err = PF_OK };
     primefactor__request__free_unpacked(req, NULL);
     return PF_OK;
+}
+
+int pf_pb_decode_request(grpc_byte_buffer *bb, pf_request *out)
+{
+    /* Decode from the buffer's one slice when it has one and is not
+     * compressed (the usual case): the reader would copy it first. */
+    if (bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
+        bb->data.raw.slice_buffer.count == 1) {
+        grpc_slice s = bb->data.raw.slice_buffer.slices[0];
+        return pf_pb_decode_request_bytes(GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), out);
+    }
+    grpc_byte_buffer_reader reader;
+    if (!grpc_byte_buffer_reader_init(&reader, bb))
+        return PF_ESYNTAX;
+    grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
+    grpc_byte_buffer_reader_destroy(&reader);
+    int rc = pf_pb_decode_request_bytes(GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), out);
+    grpc_slice_unref(s);
+    return rc;
 }
 
 grpc_byte_buffer *pf_pb_encode_response(const pf_response *r)

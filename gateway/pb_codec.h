@@ -3,12 +3,15 @@
 #define PF_PB_CODEC_H
 
 #include <grpc/byte_buffer.h>
+#include <stddef.h>
+#include <stdint.h>
 
 #include "pf.h"
 
 /* Decodes one primefactor.Request. PF_ESYNTAX when the bytes are not a
  * Request (the stream must then end with INVALID_ARGUMENT); *out untouched. */
 int pf_pb_decode_request(grpc_byte_buffer *bb, pf_request *out);
+int pf_pb_decode_request_bytes(const uint8_t *data, size_t len, pf_request *out);
 
 /* Encodes one primefactor.Response into a new byte buffer that the caller
  * owns, or NULL when memory ran out. */
