@@ -18,7 +18,7 @@ typedef struct point {
 } point;
 
 /* 2P. a24 = (A + 2) / 4 in Montgomery form. 3M + 2S. */
-static inline point xdbl(const pf_mont *m, point p, uint64_t a24)
+static inline __attribute__((always_inline)) point xdbl(const pf_mont *m, point p, uint64_t a24)
 {
     uint64_t s = pf_mont_sqr(m, pf_mont_add(m, p.x, p.z));
     uint64_t d = pf_mont_sqr(m, pf_mont_sub(m, p.x, p.z));
@@ -30,7 +30,7 @@ static inline point xdbl(const pf_mont *m, point p, uint64_t a24)
 }
 
 /* P + Q given diff = P - Q. 4M + 2S. */
-static inline point xadd(const pf_mont *m, point p, point q, point diff)
+static inline __attribute__((always_inline)) point xadd(const pf_mont *m, point p, point q, point diff)
 {
     uint64_t u = pf_mont_mul(m, pf_mont_sub(m, p.x, p.z), pf_mont_add(m, q.x, q.z));
     uint64_t v = pf_mont_mul(m, pf_mont_add(m, p.x, p.z), pf_mont_sub(m, q.x, q.z));
@@ -41,7 +41,7 @@ static inline point xadd(const pf_mont *m, point p, point q, point diff)
 }
 
 /* P + Q given diff = P - Q with diff.z = 1 (diff_x alone). 3M + 2S. */
-static inline point xadd1(const pf_mont *m, point p, point q, uint64_t diff_x)
+static inline __attribute__((always_inline)) point xadd1(const pf_mont *m, point p, point q, uint64_t diff_x)
 {
     uint64_t u = pf_mont_mul(m, pf_mont_sub(m, p.x, p.z), pf_mont_add(m, q.x, q.z));
     uint64_t v = pf_mont_mul(m, pf_mont_add(m, p.x, p.z), pf_mont_sub(m, q.x, q.z));
@@ -80,8 +80,17 @@ static uint64_t inverse_mod(uint64_t a, uint64_t n, uint64_t *g)
 static const uint8_t baby_j[] = {1, 7, 11, 13, 17, 19, 23, 29};
 #define BABY_COUNT (sizeof baby_j / sizeof baby_j[0])
 
-/* One curve, Suyama's sigma. Returns a factor of n (1 when none found, or n). */
-static uint64_t ecm_curve(const pf_mont *m, uint64_t sigma, const pf_ecm_stage1 *s1, uint32_t b2)
+/* Curves run LANES at a time in lock step: one curve's multiplications form a
+ * chain that waits on each result, and interleaving independent curves fills
+ * the multiplier's pipeline. */
+#ifndef ECM_LANES
+#define ECM_LANES 2
+#endif
+#define LANES_LOOP _Pragma("GCC unroll 4") for (int l = 0; l < ECM_LANES; l++)
+
+/* Sets up the curve of Suyama's sigma: *x0 (normalized start point, Z = 1) and
+ * *a24. Returns 1, or the gcd when an inversion failed (a factor, or n). */
+static uint64_t suyama(const pf_mont *m, uint64_t sigma, uint64_t *x0, uint64_t *a24)
 {
     /* u = sigma^2 - 5, v = 4 sigma; start point (u^3 : v^3);
      * a24 = (v - u)^3 (3u + v) / (16 u^3 v). */
@@ -98,127 +107,179 @@ static uint64_t ecm_curve(const pf_mont *m, uint64_t sigma, const pf_ecm_stage1 
     uint64_t den = pf_mont_mul(m, u3, v); /* times 16 below */
     for (int i = 0; i < 4; i++)
         den = pf_mont_add(m, den, den);
-    /* One inversion gives both 1/den and 1/v3. */
+    /* One inversion gives both 1/den and 1/v^3. */
     uint64_t g;
     uint64_t inv = inverse_mod(pf_mont_from(m, pf_mont_mul(m, den, v3)), m->n, &g);
     if (inv == 0)
-        return g; /* a lucky factor, or n for a degenerate sigma */
+        return g;
     inv = pf_mont_to(m, inv);
-    uint64_t a24 = pf_mont_mul(m, num, pf_mont_mul(m, inv, v3));
-    uint64_t x0 = pf_mont_mul(m, u3, pf_mont_mul(m, inv, den)); /* u^3 / v^3 */
+    *a24 = pf_mont_mul(m, num, pf_mont_mul(m, inv, v3));
+    *x0 = pf_mont_mul(m, u3, pf_mont_mul(m, inv, den));
+    return 1;
+}
+
+/* ECM_LANES curves, sigma0 and the next ones. Returns a factor of n (1 when
+ * none was found, or n). */
+static uint64_t ecm_curves(const pf_mont *mp, uint64_t sigma0, const pf_ecm_stage1 *s1, uint32_t b2)
+{
+    /* A local copy: stores to the points cannot alias it, so n and n^-1 stay in registers. */
+    const pf_mont mc = *mp, *m = &mc;
+    uint64_t x0[ECM_LANES], a24[ECM_LANES];
+    for (int l = 0; l < ECM_LANES; l++) {
+        uint64_t g = suyama(m, sigma0 + (uint64_t)l, &x0[l], &a24[l]);
+        if (g != 1)
+            return g;
+    }
 
     /* Stage 1: Montgomery ladder over the odd part of the multiplier (its top
      * bit first), then its factor 2^k by doublings. */
-    point p = {x0, m->one};
+    point r0[ECM_LANES], r1[ECM_LANES];
     uint32_t low = 0;
     while (!((s1->words[low / 64] >> (low % 64)) & 1))
         low++;
-    point r0 = p, r1 = xdbl(m, p, a24);
+    LANES_LOOP {
+        r0[l] = (point){x0[l], m->one};
+        r1[l] = xdbl(m, r0[l], a24[l]);
+    }
     for (int b = (int)s1->bits - 2; b >= (int)low; b--) {
         if ((s1->words[b / 64] >> (b % 64)) & 1) {
-            r0 = xadd1(m, r1, r0, x0);
-            r1 = xdbl(m, r1, a24);
+            LANES_LOOP {
+                r0[l] = xadd1(m, r1[l], r0[l], x0[l]);
+                r1[l] = xdbl(m, r1[l], a24[l]);
+            }
         } else {
-            r1 = xadd1(m, r1, r0, x0);
-            r0 = xdbl(m, r0, a24);
+            LANES_LOOP {
+                r1[l] = xadd1(m, r1[l], r0[l], x0[l]);
+                r0[l] = xdbl(m, r0[l], a24[l]);
+            }
         }
     }
     for (uint32_t i = 0; i < low; i++)
-        r0 = xdbl(m, r0, a24);
-    g = pf_gcd(pf_mont_from(m, r0.z), m->n);
-    if (g != 1)
+        LANES_LOOP r0[l] = xdbl(m, r0[l], a24[l]);
+    uint64_t acc[ECM_LANES];
+    uint64_t prod = m->one;
+    for (int l = 0; l < ECM_LANES; l++)
+        prod = pf_mont_mul(m, prod, r0[l].z);
+    uint64_t g = pf_gcd(pf_mont_from(m, prod), m->n);
+    if (g != 1) {
+        /* Some lane found a factor; n when all did: take the lanes one by one. */
+        for (int l = 0; l < ECM_LANES && g == m->n; l++)
+            g = pf_gcd(pf_mont_from(m, r0[l].z), m->n);
         return g;
+    }
 
     /* Stage 2. Baby steps [j]Q for odd j < D/2 (all of them, to build the chain). */
-    point q = r0;
-    point q2 = xdbl(m, q, a24);
-    point baby[BABY_COUNT];
-    uint64_t baby_xz[BABY_COUNT];
-    point prev = q, cur = xadd(m, q2, q, q); /* [1]Q, [3]Q */
-    size_t bi = 0;
-    baby[bi++] = q;
+    point baby[BABY_COUNT][ECM_LANES];
+    uint64_t baby_xz[BABY_COUNT][ECM_LANES];
+    point q2[ECM_LANES], prev[ECM_LANES], cur[ECM_LANES];
+    LANES_LOOP {
+        q2[l] = xdbl(m, r0[l], a24[l]);
+        prev[l] = r0[l];
+        cur[l] = xadd(m, q2[l], r0[l], r0[l]); /* [3]Q */
+        baby[0][l] = r0[l];
+    }
+    size_t bi = 1;
     for (unsigned j = 3; j < ECM_D / 2; j += 2) {
-        if (bi < BABY_COUNT && baby_j[bi] == j)
-            baby[bi++] = cur;
-        point next = xadd(m, cur, q2, prev); /* [j+2]Q */
-        prev = cur;
-        cur = next;
+        if (bi < BABY_COUNT && baby_j[bi] == j) {
+            LANES_LOOP baby[bi][l] = cur[l];
+            bi++;
+        }
+        LANES_LOOP {
+            point next = xadd(m, cur[l], q2[l], prev[l]); /* [j+2]Q */
+            prev[l] = cur[l];
+            cur[l] = next;
+        }
     }
     for (size_t i = 0; i < BABY_COUNT; i++)
-        baby_xz[i] = pf_mont_mul(m, baby[i].x, baby[i].z);
+        LANES_LOOP baby_xz[i][l] = pf_mont_mul(m, baby[i][l].x, baby[i][l].z);
 
-    /* Giant steps [kD]Q from k = B1/D (rounded down), up to B2. */
-    point qd = xdbl(m, xadd(m, baby[4], baby[3], xdbl(m, q2, a24)), a24); /* 2 (17 + 13) */
+    /* Giant steps [kD]Q for k = B1/D ... while kD - D/2 <= B2. */
+    point qd[ECM_LANES], g0[ECM_LANES], g1[ECM_LANES];
+    LANES_LOOP {
+        /* [60]Q = 2 ([17]Q + [13]Q), difference [4]Q */
+        qd[l] = xdbl(m, xadd(m, baby[4][l], baby[3][l], xdbl(m, q2[l], a24[l])), a24[l]);
+        g0[l] = qd[l];
+        g1[l] = xdbl(m, qd[l], a24[l]);
+    }
     uint32_t k0 = s1->b1 / ECM_D;
     if (k0 == 0)
         k0 = 1;
-    /* [k0 D]Q by a ladder on k0, and [(k0 - 1) D]Q for the chain. */
-    point g0 = qd, g1 = xdbl(m, qd, a24);
-    int top = 31 - __builtin_clz(k0);
-    for (int b = top - 1; b >= 0; b--) {
+    for (int b = 30 - __builtin_clz(k0); b >= 0; b--) {
         if ((k0 >> b) & 1) {
-            g0 = xadd(m, g1, g0, qd);
-            g1 = xdbl(m, g1, a24);
+            LANES_LOOP {
+                g0[l] = xadd(m, g1[l], g0[l], qd[l]);
+                g1[l] = xdbl(m, g1[l], a24[l]);
+            }
         } else {
-            g1 = xadd(m, g1, g0, qd);
-            g0 = xdbl(m, g0, a24);
+            LANES_LOOP {
+                g1[l] = xadd(m, g1[l], g0[l], qd[l]);
+                g0[l] = xdbl(m, g0[l], a24[l]);
+            }
         }
     }
-    /* now g0 = [k0 D]Q, g1 = [(k0 + 1) D]Q */
-    uint64_t acc = m->one;
-    point gprev = g0, gk = g1;
-    /* k0 itself first, then k0+1, ... while kD - D/2 <= B2 */
-    uint64_t gxz = pf_mont_mul(m, g0.x, g0.z);
-    for (size_t i = 0; i < BABY_COUNT; i++) {
-        uint64_t t = pf_mont_mul(m, pf_mont_sub(m, g0.x, baby[i].x), pf_mont_add(m, g0.z, baby[i].z));
-        t = pf_mont_add(m, pf_mont_sub(m, t, gxz), baby_xz[i]);
-        acc = pf_mont_mul(m, acc, t);
-    }
-    for (uint32_t k = k0 + 1; k * ECM_D <= b2 + ECM_D / 2; k++) {
-        gxz = pf_mont_mul(m, gk.x, gk.z);
-        for (size_t i = 0; i < BABY_COUNT; i++) {
-            /* X_G Z_j - X_j Z_G = (X_G - X_j)(Z_G + Z_j) - X_G Z_G + X_j Z_j */
-            uint64_t t = pf_mont_mul(m, pf_mont_sub(m, gk.x, baby[i].x), pf_mont_add(m, gk.z, baby[i].z));
-            t = pf_mont_add(m, pf_mont_sub(m, t, gxz), baby_xz[i]);
-            acc = pf_mont_mul(m, acc, t);
+    /* g0 = [k0 D]Q, g1 = [(k0 + 1) D]Q */
+    LANES_LOOP acc[l] = m->one;
+    for (uint32_t k = k0;; k++) {
+        LANES_LOOP {
+            uint64_t gxz = pf_mont_mul(m, g0[l].x, g0[l].z);
+            for (size_t i = 0; i < BABY_COUNT; i++) {
+                /* X_G Z_j - X_j Z_G = (X_G - X_j)(Z_G + Z_j) - X_G Z_G + X_j Z_j */
+                uint64_t t = pf_mont_mul(m, pf_mont_sub(m, g0[l].x, baby[i][l].x),
+                                         pf_mont_add(m, g0[l].z, baby[i][l].z));
+                t = pf_mont_add(m, pf_mont_sub(m, t, gxz), baby_xz[i][l]);
+                acc[l] = pf_mont_mul(m, acc[l], t);
+            }
         }
-        point next = xadd(m, gk, qd, gprev);
-        gprev = gk;
-        gk = next;
+        if ((k + 1) * ECM_D > b2 + ECM_D / 2)
+            break;
+        LANES_LOOP {
+            point next = xadd(m, g1[l], qd[l], g0[l]);
+            g0[l] = g1[l];
+            g1[l] = next;
+        }
     }
-    return pf_gcd(pf_mont_from(m, acc), m->n);
+    prod = m->one;
+    for (int l = 0; l < ECM_LANES; l++)
+        prod = pf_mont_mul(m, prod, acc[l]);
+    g = pf_gcd(pf_mont_from(m, prod), m->n);
+    for (int l = 0; l < ECM_LANES && g == m->n; l++)
+        g = pf_gcd(pf_mont_from(m, acc[l]), m->n);
+    return g;
 }
+
+#ifndef ECM_B2X
+#define ECM_B2X 25
+#endif
+#ifndef ECM_STEP
+#define ECM_STEP 2
+#endif
+#ifndef ECM_START
+#define ECM_START 0
+#endif
+#ifndef ECM_CAP_ADJ
+#define ECM_CAP_ADJ 0
+#endif
 
 uint64_t pfi_ecm(uint64_t n)
 {
     pf_mont m;
     pf_mont_init(&m, n);
     int bits = 64 - __builtin_clzll(n);
-    /* B1 by the size of n (its smallest factor is at most sqrt(n)). */
-    size_t idx;
-#ifndef ECM_I1
-#define ECM_I1 1
-#define ECM_I2 2
-#define ECM_I3 3
-#define ECM_I4 4
-#endif
-#ifndef ECM_B2X
-#define ECM_B2X 25
-#endif
-    if (bits <= 44)
-        idx = ECM_I1;
-    else if (bits <= 52)
-        idx = ECM_I2;
-    else if (bits <= 58)
-        idx = ECM_I3;
-    else
-        idx = ECM_I4;
-    const pf_ecm_stage1 *s1 = &pf_ecm_stage1_table[idx];
-    uint32_t b2 = ECM_B2X * s1->b1;
-    for (uint64_t sigma = 6; sigma < 6 + 300; sigma++) {
-        uint64_t g = ecm_curve(&m, sigma, s1, b2);
+    /* The smallest factor may be anything up to sqrt(n): start with small B1,
+     * which finds small factors cheaply, and grow it up to a cap set by the size of n. */
+    int cap = bits <= 44 ? 1 : bits <= 52 ? 2 : bits <= 58 ? 3 : 4;
+    cap += ECM_CAP_ADJ;
+    int idx = ECM_START;
+    int c = 0;
+    for (uint64_t sigma = 6; sigma < 6 + 400; sigma += ECM_LANES) {
+        const pf_ecm_stage1 *s1 = &pf_ecm_stage1_table[idx < cap ? idx : cap];
+        uint64_t g = ecm_curves(&m, sigma, s1, ECM_B2X * s1->b1);
         if (g != 1 && g != n)
             return g;
+        if (++c == ECM_STEP) {
+            c = 0;
+            idx++;
+        }
     }
     return n;
 }

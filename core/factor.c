@@ -13,7 +13,13 @@
 #define TRIAL_LIMIT 1024u
 
 /* Composites from ECM_MIN up go to micro-ECM, smaller ones to rho. */
+#ifndef ECM_MIN
 #define ECM_MIN ((uint64_t)1 << 40)
+#endif
+/* Steps of a first rho walk before ECM: it finds small factors sooner. */
+#ifndef RHO_FIRST
+#define RHO_FIRST 0
+#endif
 
 _Static_assert(TRIAL_COUNT <= PF_ODD_PRIMES_COUNT, "prime table too short");
 
@@ -59,7 +65,16 @@ static size_t factor_large(uint64_t n, uint64_t *f, size_t count)
             continue;
         }
         uint64_t s = isqrt64(x);
-        uint64_t d = s * s == x ? s : x < ECM_MIN ? pfi_rho(x) : pfi_ecm(x);
+        uint64_t d;
+        if (s * s == x)
+            d = s;
+        else if (x < ECM_MIN)
+            d = pfi_rho(x);
+        else {
+            d = RHO_FIRST ? pfi_rho_brief(x, RHO_FIRST) : 1;
+            if (d == 1 || d == x)
+                d = pfi_ecm(x);
+        }
         if (d == x)
             d = pfi_rho(x);
         if (d == x || d == 1) {

@@ -45,6 +45,13 @@ static uint64_t rho_walk(const pf_mont *m, uint64_t c, uint64_t max_iter)
     return g;
 }
 
+uint64_t pfi_rho_brief(uint64_t n, uint64_t max_iter)
+{
+    pf_mont m;
+    pf_mont_init(&m, n);
+    return rho_walk(&m, m.one, max_iter);
+}
+
 uint64_t pfi_rho(uint64_t n)
 {
     pf_mont m;

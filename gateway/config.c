@@ -27,6 +27,12 @@ static const char usage[] =
     "                           that stream (flow control; default 1024)\n"
     "  --max-message BYTES      largest gRPC message accepted (default 4194304);\n"
     "                           larger ones end the stream with RESOURCE_EXHAUSTED\n"
+    "  --max-connections N      open connections per port (default 1024); the gRPC\n"
+    "                           port closes the ones over it, HTTP answers 503\n"
+    "  --max-streams N          concurrent gRPC streams per connection (default 128);\n"
+    "                           more get RESOURCE_EXHAUSTED\n"
+    "  --reuse-port             share the ports with other pfgate processes\n"
+    "                           (SO_REUSEPORT; the kernel spreads connections)\n"
     "  --drain-timeout SECONDS  on SIGINT/SIGTERM, time to finish open streams\n"
     "                           before they are cancelled (default 5)\n"
     "  --max-frame BYTES        longest WebSocket message (default 16384); longer\n"
@@ -148,6 +154,8 @@ static void set_defaults(struct pf_config *cfg)
     cfg->max_pending = 1024;
     cfg->max_message = 4 * 1024 * 1024;
     cfg->drain_timeout = 5.0;
+    cfg->max_connections = 1024;
+    cfg->max_streams_per_conn = 128;
     cfg->log_level = PF_LOG_INFO;
     cfg->max_frame = 16384;
     cfg->max_line = 16384;
@@ -158,7 +166,7 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
 {
     enum { GRPC_ADDR = 256, HTTP_ADDR, WEB_ROOT, THREADS, MAX_PENDING, MAX_MESSAGE,
            DRAIN_TIMEOUT, LOG_LEVEL, MAX_FRAME, MAX_LINE, ALLOW_ORIGIN, WS_IDLE_TIMEOUT,
-           VERSION, HELP };
+           MAX_CONNECTIONS, MAX_STREAMS, REUSE_PORT, VERSION, HELP };
     static const struct option options[] = {
         { "grpc-addr", required_argument, NULL, GRPC_ADDR },
         { "http-addr", required_argument, NULL, HTTP_ADDR },
@@ -172,6 +180,9 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
         { "max-line", required_argument, NULL, MAX_LINE },
         { "allow-origin", required_argument, NULL, ALLOW_ORIGIN },
         { "ws-idle-timeout", required_argument, NULL, WS_IDLE_TIMEOUT },
+        { "max-connections", required_argument, NULL, MAX_CONNECTIONS },
+        { "max-streams", required_argument, NULL, MAX_STREAMS },
+        { "reuse-port", no_argument, NULL, REUSE_PORT },
         { "version", no_argument, NULL, VERSION },
         { "help", no_argument, NULL, HELP },
         { NULL, 0, NULL, 0 },
@@ -227,6 +238,15 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
             if ((rc = parse_long("--ws-idle-timeout", optarg, 31, 3600, &v)) == 0)
                 cfg->ws_idle_timeout = (int)v;
             break;
+        case MAX_CONNECTIONS:
+            if ((rc = parse_long("--max-connections", optarg, 1, 1L << 20, &v)) == 0)
+                cfg->max_connections = (size_t)v;
+            break;
+        case MAX_STREAMS:
+            if ((rc = parse_long("--max-streams", optarg, 1, 1L << 20, &v)) == 0)
+                cfg->max_streams_per_conn = (size_t)v;
+            break;
+        case REUSE_PORT: cfg->reuse_port = true; break;
         case VERSION: printf("pfgate %s\n", PF_VERSION); return 1;
         case HELP: fputs(usage, stdout); return 1;
         default:

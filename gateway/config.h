@@ -2,6 +2,7 @@
 #ifndef PF_CONFIG_H
 #define PF_CONFIG_H
 
+#include <stdbool.h>
 #include <stddef.h>
 
 struct pf_addr {
@@ -17,6 +18,9 @@ struct pf_config {
     size_t max_pending;      /* requests held per stream before pfgate stops reading */
     int max_message;         /* largest gRPC message accepted, in bytes */
     double drain_timeout;    /* seconds */
+    size_t max_connections;  /* open connections per port */
+    size_t max_streams_per_conn; /* concurrent gRPC streams on one connection */
+    bool reuse_port;         /* SO_REUSEPORT: share the ports with other processes */
     int log_level;
 
     /* HTTP and WebSocket */

@@ -2,10 +2,13 @@
 
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
+#include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <pthread.h>
 #include <stdlib.h>
 
+#include "grpc_conns.h"
+#include "grpc_listener.h"
 #include "health.h"
 #include "log.h"
 #include "metrics.h"
@@ -45,6 +48,7 @@ struct call {
     grpc_byte_buffer *send_bb;
     int cancelled;
     pf_stream *stream;
+    pf_grpc_conn *conn; /* its connection, for the per-connection stream count */
 
     int batches; /* in flight */
     bool live;   /* linked into the worker's list */
@@ -73,6 +77,8 @@ struct worker {
 
 struct pf_grpc_front {
     grpc_server *server;
+    pf_grpc_listener *listener;
+    pf_grpc_conns *conns;
     void *method;
     grpc_completion_queue *shutdown_cq;
     struct worker *workers;
@@ -94,6 +100,8 @@ static void call_free(struct call *c)
         if (c->next)
             c->next->prev = c->prev;
     }
+    if (c->conn)
+        pf_grpc_conns_stream_end(c->w->front->conns, c->conn);
     if (c->call)
         grpc_call_unref(c->call);
     grpc_metadata_array_destroy(&c->request_md);
@@ -251,7 +259,16 @@ static void on_new_call(struct call *c, bool ok)
     close_op.data.recv_close_on_server.cancelled = &c->cancelled;
     if (!start_batch(c, &close_op, 1, &c->t_close))
         return;
-    if (pf_stream_new(w->front->max_pending, &c->stream) < 0) {
+    char *peer = grpc_call_get_peer(c->call);
+    int rc = pf_grpc_conns_stream_begin(w->front->conns, peer, &c->conn);
+    gpr_free(peer);
+    if (rc == PF_EFULL) {
+        /* Ends at once with this status: nothing is read. */
+        c->status = GRPC_STATUS_RESOURCE_EXHAUSTED;
+        c->status_details = "too many streams on this connection (--max-streams)";
+        c->input_done = true;
+    }
+    if (rc == PF_ENOMEM || pf_stream_new(w->front->max_pending, &c->stream) < 0) {
         c->dead = true;
         grpc_call_cancel_with_status(c->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory",
                                      NULL);
@@ -408,8 +425,6 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
     f->max_pending = cfg->max_pending;
 
     grpc_arg args[] = {
-        /* Off: a second process on a busy port must fail, not share it. */
-        { GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, { .integer = 0 } },
         { GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, { .integer = cfg->max_message } },
         /* Off: BDP probing grows a stalled stream's window to megabytes of
          * unread requests; flow control needs the window to stay small. */
@@ -430,17 +445,12 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
         grpc_server_register_completion_queue(f->server, f->workers[i].cq, NULL);
     }
 
-    char addr[300];
-    pf_addr_format(&cfg->grpc_addr, cfg->grpc_addr.port, addr, sizeof(addr));
-    grpc_server_credentials *creds = grpc_insecure_server_credentials_create();
-    *port = grpc_server_add_http2_port(f->server, addr, creds);
-    grpc_server_credentials_release(creds);
-    if (*port == 0) {
-        pf_error("grpc: cannot listen on %s (address in use, or not an address of this host)",
-                 addr);
+    if (pf_grpc_conns_new(cfg->max_streams_per_conn, &f->conns) < 0 ||
+        pf_grpc_listener_bind(cfg, &f->listener, port) < 0)
         goto fail;
-    }
     grpc_server_start(f->server);
+    if (pf_grpc_listener_run(f->listener, f->server, f->conns) < 0)
+        goto fail;
 
     for (int i = 0; i < f->nworkers; i++) {
         struct worker *w = &f->workers[i];
@@ -464,6 +474,7 @@ void pf_grpc_front_drain(pf_grpc_front *f)
     if (f->shutdown_started)
         return;
     f->shutdown_started = true;
+    pf_grpc_listener_stop(f->listener);
     grpc_server_shutdown_and_notify(f->server, f->shutdown_cq, f);
 }
 
@@ -488,6 +499,9 @@ void pf_grpc_front_free(pf_grpc_front *f)
 {
     if (!f)
         return;
+    /* No new connection may reach the server once it is shutting down. */
+    pf_grpc_listener_free(f->listener);
+    f->listener = NULL;
     if (f->server) {
         /* A server must be shut down before it is destroyed. */
         pf_grpc_front_drain(f);
@@ -514,6 +528,7 @@ void pf_grpc_front_free(pf_grpc_front *f)
         grpc_completion_queue_shutdown(f->shutdown_cq);
         grpc_completion_queue_destroy(f->shutdown_cq);
     }
+    pf_grpc_conns_free(f->conns);
     free(f->workers);
     free(f);
 }

@@ -115,6 +115,8 @@ static int route(struct lws *wsi, struct pf_http_session *s)
 int pf_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
                      struct pf_http_session *s, void *in, size_t len)
 {
+    if (!s) /* no per-connection state (yet): nothing of ours to do */
+        return lws_callback_http_dummy(wsi, reason, s, in, len);
     switch (reason) {
     case LWS_CALLBACK_HTTP:
         return route(wsi, s);

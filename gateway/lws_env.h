@@ -16,6 +16,7 @@ struct pf_lws_env {
     struct pf_ws_session *ws_sessions;         /* open WebSockets, for the drain */
     struct pf_ndjson_session *ndjson_sessions; /* open NDJSON streams, likewise */
     int open_streams;
+    int connections; /* client connections, WebSockets included */
 };
 
 static inline struct pf_lws_env *pf_lws_env_of(struct lws_context *ctx)

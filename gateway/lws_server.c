@@ -10,6 +10,7 @@
 #include "health.h"
 #include "http_routes.h"
 #include "log.h"
+#include "metrics.h"
 #include "lws_env.h"
 #include "ndjson_front.h"
 #include "ws_front.h"
@@ -55,10 +56,70 @@ static struct pf_lws_server *server_of(struct lws_context *ctx)
     return (struct pf_lws_server *)pf_lws_env_of(ctx);
 }
 
+/* Each client connection is marked with what it counts as, so that its
+ * destruction uncounts it the same way. */
+static char counted_http, counted_ws, counted_over_limit;
+
+/* Counts a new connection; one over --max-connections is marked, and its
+ * requests and upgrades are answered 503. */
+static void on_new_connection(struct lws *wsi, struct pf_lws_server *s)
+{
+    s->env.connections++;
+    if ((size_t)s->env.connections > s->env.cfg->max_connections) {
+        lws_set_opaque_user_data(wsi, &counted_over_limit);
+        pf_metrics_connection_refused(PF_FRONT_HTTP);
+        return;
+    }
+    lws_set_opaque_user_data(wsi, &counted_http);
+    pf_metrics_connections(PF_FRONT_HTTP, 1);
+}
+
+static void on_connection_gone(struct lws *wsi, struct pf_lws_server *s)
+{
+    void *mark = lws_get_opaque_user_data(wsi);
+    if (!mark)
+        return; /* not a client connection */
+    s->env.connections--;
+    if (mark == &counted_http)
+        pf_metrics_connections(PF_FRONT_HTTP, -1);
+    else if (mark == &counted_ws)
+        pf_metrics_connections(PF_FRONT_WEBSOCKET, -1);
+}
+
+static bool over_limit(struct lws *wsi)
+{
+    return lws_get_opaque_user_data(wsi) == &counted_over_limit;
+}
+
+static int refuse_over_limit(struct lws *wsi)
+{
+    lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "too many connections");
+    return 1;
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
     union session *session = user;
+    struct pf_lws_server *server = server_of(lws_get_context(wsi));
+    switch (reason) {
+    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
+        on_new_connection(wsi, server);
+        return 0;
+    case LWS_CALLBACK_WSI_DESTROY:
+        on_connection_gone(wsi, server);
+        return 0;
+    case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
+        return over_limit(wsi) ? refuse_over_limit(wsi) : 0;
+    case LWS_CALLBACK_ESTABLISHED:
+        /* Now a WebSocket: count it as one. */
+        lws_set_opaque_user_data(wsi, &counted_ws);
+        pf_metrics_connections(PF_FRONT_HTTP, -1);
+        pf_metrics_connections(PF_FRONT_WEBSOCKET, 1);
+        break;
+    default:
+        break;
+    }
     if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
         struct lws_context *ctx = lws_get_context(wsi);
         struct pf_lws_server *s = server_of(ctx);
@@ -71,13 +132,12 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     }
     if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE)
-        return pf_ws_confirm_upgrade(wsi);
+        return over_limit(wsi) ? refuse_over_limit(wsi) : pf_ws_confirm_upgrade(wsi);
 
     int rc = is_ws_reason(reason) ? pf_ws_callback(wsi, reason, &session->ws, in, len)
                                   : pf_http_callback(wsi, reason, session ? &session->http : NULL,
                                                      in, len);
-    struct pf_lws_server *s = server_of(lws_get_context(wsi));
-    atomic_store(&s->open_streams, s->env.open_streams);
+    atomic_store(&server->open_streams, server->env.open_streams);
     return rc;
 }
 

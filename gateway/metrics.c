@@ -17,7 +17,7 @@ static const double bucket_bounds[] = { 0.00005, 0.0001, 0.00025, 0.0005, 0.001,
 #define NBUCKETS (sizeof(bucket_bounds) / sizeof(bucket_bounds[0]))
 
 struct front_metrics {
-    atomic_ullong requests, factors, request_errors, stream_errors;
+    atomic_ullong requests, factors, request_errors, stream_errors, refused_connections;
     atomic_llong streams, connections;
     atomic_ullong latency_buckets[NBUCKETS]; /* not cumulative: rendered so */
     atomic_ullong latency_count, latency_sum_ns;
@@ -65,6 +65,11 @@ void pf_metrics_answer(enum pf_front front, const pf_response *r)
 void pf_metrics_stream_error(enum pf_front front)
 {
     ADD(fronts[front].stream_errors, 1);
+}
+
+void pf_metrics_connection_refused(enum pf_front front)
+{
+    ADD(fronts[front].refused_connections, 1);
 }
 
 void pf_metrics_streams(enum pf_front front, int delta)
@@ -164,6 +169,9 @@ char *pf_metrics_render(size_t *len)
     emit_counter(&t, "pfgate_stream_errors_total",
                  "Streams ended by an error (undecodable or oversized message, bad frame).",
                  offsetof(struct front_metrics, stream_errors));
+    emit_counter(&t, "pfgate_refused_connections_total",
+                 "Connections refused because --max-connections were open.",
+                 offsetof(struct front_metrics, refused_connections));
     emit_gauge(&t, "pfgate_open_streams", "Streams open now.",
                offsetof(struct front_metrics, streams));
     emit_gauge(&t, "pfgate_open_connections", "Client connections open now.",

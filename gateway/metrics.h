@@ -20,6 +20,7 @@ void pf_metrics_answer(enum pf_front front, const pf_response *r);
 void pf_metrics_stream_error(enum pf_front front);
 void pf_metrics_streams(enum pf_front front, int delta);
 void pf_metrics_connections(enum pf_front front, int delta);
+void pf_metrics_connection_refused(enum pf_front front); /* over --max-connections */
 
 /* Writes the exposition text into a new buffer the caller frees, or NULL. */
 char *pf_metrics_render(size_t *len);

@@ -21,7 +21,7 @@
 
   const $ = (id) => document.getElementById(id);
   const ui = {
-    status: $('status'), statusText: $('status-text'), retry: $('retry'),
+    status: $('status'), statusText: $('status-text'), countdown: $('countdown'), retry: $('retry'),
     form: $('form'), numbers: $('numbers'), clear: $('clear'),
     list: $('results'), summary: $('summary'), trimmed: $('trimmed'), empty: $('empty'),
   };
@@ -130,19 +130,19 @@
 
     const why = closeReason(ev);
     if (opened) scheduleReconnect('reconnecting', why);
-    else scheduleReconnect('error', why === 'connection lost' ? 'Cannot reach pfgate' : why);
+    else scheduleReconnect('error', ev.code === 1006 ? 'Cannot reach the server' : why);
   }
 
   function closeReason(ev) {
     const reason = ev.reason ? ': ' + ev.reason : '';
     switch (ev.code) {
-      case 1000: return 'closed by the server' + reason;
-      case 1001: return 'pfgate is restarting';
-      case 1006: return 'connection lost';
-      case 1008: return 'refused by the server' + reason;
-      case 1009: return 'a message was too large' + reason;
-      case 1011: return 'server error' + reason;
-      default: return 'closed (' + ev.code + ')' + reason;
+      case 1000: return 'Closed by the server' + reason;
+      case 1001: return 'The server is restarting';
+      case 1006: return 'Connection lost';
+      case 1008: return 'Refused by the server' + reason;
+      case 1009: return 'A message was too large' + reason;
+      case 1011: return 'Server error' + reason;
+      default: return 'Closed (' + ev.code + ')' + reason;
     }
   }
 
@@ -150,7 +150,7 @@
     const delay = Math.round(backoff * (0.8 + 0.4 * Math.random())); // jitter: don't reconnect in lockstep
     backoff = Math.min(backoff * 2, BACKOFF_MAX);
     const at = Date.now() + delay;
-    const label = (state === 'error' ? why : capitalize(why)) + ' — reconnecting';
+    const label = why + ' — reconnecting';
     const show = () => {
       const s = Math.max(1, Math.ceil((at - Date.now()) / 1000));
       // Only the countdown changes each second; keep it out of the live region's text
@@ -166,14 +166,7 @@
   function setStatus(state, text, countdown) {
     ui.status.dataset.state = state;
     if (ui.statusText.firstChild?.nodeValue !== text) ui.statusText.textContent = text;
-    let cd = ui.statusText.nextElementSibling;
-    if (!cd || !cd.classList.contains('countdown')) {
-      cd = document.createElement('span');
-      cd.className = 'countdown';
-      cd.setAttribute('aria-hidden', 'true');
-      ui.statusText.after(cd);
-    }
-    cd.textContent = countdown || '';
+    ui.countdown.textContent = countdown || '';
     scheduleRender(); // the summary says "in progress" or "waiting for the connection"
   }
 
@@ -189,6 +182,9 @@
       inflight.push(e);
       place(e);
     }
+    // Show the next numbers in line too (as waiting), not only those sent; no more
+    // than a window's worth, so a 10,000-number paste doesn't build 10,000 rows.
+    for (let i = 0; i < WINDOW && i < outbox.length; i++) place(outbox.items[outbox.head + i]);
     scheduleRender();
   }
 
@@ -371,8 +367,8 @@
       parts.push(span('num', num));
       if (e.state !== 'done') {
         kind = 'pending';
-        if (e.factors.length) parts.push(' = ', ...factorNodes(e.factors), ' ');
-        parts.push(span('dots', e.state === 'queued' && e.attempts ? 'resending…' : '…'));
+        if (e.factors.length) parts.push(' = ', ...factorNodes(e.factors));
+        parts.push(' ', span('dots note', e.state === 'sent' ? '…' : 'waiting…'));
       } else if (!e.factors.length) {
         kind = 'unit';
         parts.push(' ', span('note', 'has no prime factors'));
@@ -406,7 +402,6 @@
   const superscript = (k) => String(k).replace(/[0-9]/g, (d) => SUP[d]);
   const fmt = (n) => n.toLocaleString('en-US');
   const plural = (n, word) => (n === 1 ? word : word + 's');
-  const capitalize = (s) => s.charAt(0).toUpperCase() + s.slice(1);
   function span(cls, text) {
     const s = document.createElement('span');
     s.className = cls;

@@ -569,6 +569,10 @@ class RawWS:
             self.sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
         except OSError:
             pass
+        try:
+            self.sock.shutdown(socket.SHUT_RDWR)   # wakes a sendall() blocked in another thread
+        except OSError:
+            pass
         self.sock.close()
 
     def close(self):

@@ -17,7 +17,7 @@ import pytest
 
 from pfhttp import (ERROR_MAX, INT64_MAX, INT64_MIN, NDJSON_PATH, OP_TEXT, PRIME_NEAR_2_63,
                     Closed, RawWS, SockReader, compare_answers, connect, curl,
-                    decode_error_answer, expected_answers, gnu_factor, http_get_raw, http_raw,
+                    decode_error_answer, expected_answers, flag_default, gnu_factor, http_get_raw, http_raw,
                     metric_samples, ndjson_lines, read_http_body, read_http_head,
                     series_tokens, ws_frame)
 
@@ -188,6 +188,39 @@ def test_ndjson_long_bad_line_is_short_error(pfgate):
     assert "x" * 40 not in got[3]["error"] and "9" * 40 not in got[4]["error"]
 
 
+def test_ndjson_line_over_default_max_line(pfgate):
+    """A line over --max-line (whitespace-padded, so only its length is wrong) gets one error
+    answer in its place; the lines around it are answered."""
+    limit = flag_default("--max-line")
+    assert limit is not None, "`pfgate --help` gives no default for --max-line"
+    assert limit <= 16 << 20, limit
+    body = b"12\n" + b" " * (limit + 10) + b"12\n360\n"
+    _, got = post_ndjson(pfgate, body)
+    assert_answers(got, expected_answers([12]) + [decode_error_answer()]
+                   + expected_answers([360]), f"a {limit + 12}-byte line (--max-line {limit})")
+
+
+def test_ndjson_explicit_max_line(pfgate_factory):
+    srv = pfgate_factory("--max-line", "64")
+    body = b" " * 40 + b"360\n" + b" " * 100 + b"12\n" + b"7" * 200 + b"\n" + b"12\n"
+    _, got = post_ndjson(srv, body)
+    assert_answers(got, expected_answers([360]) + [decode_error_answer()] * 2
+                   + expected_answers([12]), "--max-line 64")
+    assert "7" * 40 not in got[7]["error"]
+
+
+def _has_last_answer(buf, num):
+    """True if the raw response bytes hold a complete line {... "num": num, "last": true}."""
+    for line in bytes(buf).split(b"\n")[:-1]:
+        try:
+            d = json.loads(line)
+        except ValueError:
+            continue                    # a chunk-size line, or a line split by chunk framing
+        if isinstance(d, dict) and d.get("num") == num and d.get("last") is True:
+            return True
+    return False
+
+
 def test_ndjson_streams_answers_before_body_ends(pfgate):
     """The response is streamed: the first answers arrive while most of the body is unsent."""
     first = b"360\n" + b"".join(b"%d\n" % n for n in range(2, 2000))
@@ -201,7 +234,7 @@ def test_ndjson_streams_answers_before_body_ends(pfgate):
         deadline = time.monotonic() + 5
         try:
             status, _, headers, _ = read_http_head(r, deadline)
-            while b'"num":"360","last":true}' not in r.buf:
+            while not _has_last_answer(r.buf, "360"):
                 r._fill(deadline)
         except TimeoutError:
             pytest.fail("no answer to the first line within 5 s while the body was still being "
@@ -228,13 +261,34 @@ def test_ndjson_chunked_upload_answered_or_refused_fast(pfgate):
 
 
 def test_ndjson_large_body_with_expect_100_continue(pfgate):
-    """curl sends `Expect: 100-continue` for bodies of 1 MB or more."""
-    nums = [n % 5000 + 100000 for n in range(160000)]
-    body = b"".join(b"%d\n" % n for n in nums)
+    """curl sends `Expect: 100-continue` for bodies of 1 MB or more (lines padded with the
+    surrounding whitespace SPEC allows, to keep the answer count small)."""
+    nums = [n % 5000 + 100000 for n in range(64000)]
+    body = b"".join(b"%16d\n" % n for n in nums)
     assert len(body) > (1 << 20)
     oracle = gnu_factor(set(nums))
     resp, lines = post_ndjson(pfgate, body, timeout=40)
     assert_answers(lines, expected_answers(nums, oracle), "1 MB body")
+
+
+def test_ndjson_expect_100_continue_answered_promptly(pfgate):
+    """RFC 9110 10.1.1: a server that will read the body answers `Expect: 100-continue` with
+    100 Continue (or a final status); otherwise curl stalls 1 s on every body of 1 MB or more."""
+    with connect(pfgate.http, 5) as s:
+        s.sendall(b"POST " + NDJSON_PATH.encode() + b" HTTP/1.1\r\nHost: " + pfgate.http.encode()
+                  + b"\r\nContent-Length: 4\r\nExpect: 100-continue\r\n\r\n")
+        r = SockReader(s)
+        try:
+            status, _, headers, _ = read_http_head(r, time.monotonic() + 0.9)
+        except TimeoutError:
+            pytest.fail("no 100 Continue (nor any status) within 0.9 s of `Expect: 100-continue`")
+        assert status in (100, 200), status
+        s.sendall(b"360\n")
+        while status == 100:
+            status, _, headers, _ = read_http_head(r, time.monotonic() + 5)
+        assert status == 200
+        body = read_http_body(r, status, headers, time.monotonic() + 5)
+    assert_answers(ndjson_lines(body), expected_answers([360]), "after 100 Continue")
 
 
 def test_ndjson_get_without_upgrade_is_not_a_stream(pfgate):
@@ -300,6 +354,40 @@ def test_metrics_count_every_front(pfgate, stub, pb):
     assert http_, f"no metric naming http/ndjson increased after HTTP traffic; metrics: {names}"
     errs = _changed(before, after, lambda t: any(x.startswith("error") for x in t))
     assert errs, f"SPEC lists errors among the metrics; none increased after bad input: {names}"
+
+
+def test_metrics_exact_per_front_counts(pfgate, stub, pb):
+    """The metric families pfgate exports (pfgate_*{front=...}) count exactly what was sent:
+    360 (6 factors) and -5 (an error) on each front, plus one undecodable line on the JSON fronts."""
+    def val(m, name, front):
+        return m.get(f'{name}{{front="{front}"}}', 0.0)
+
+    before = metric_samples(_metrics(pfgate))
+    got = list(stub.PrimeFactors(iter([pb.Request(num=360), pb.Request(num=-5)]), timeout=10))
+    assert len(got) == 7
+    with RawWS(pfgate.http) as ws:
+        ws.send_texts(["360", "-5", "bad"])
+        ws.recv_n(8)
+        ws.send_close(1000)
+        ws.read_until_close(5)
+    post_ndjson(pfgate, b"360\n-5\nbad\n")
+    deadline = time.monotonic() + 3
+    while True:
+        after = metric_samples(_metrics(pfgate))
+        if val(after, "pfgate_open_streams", "websocket") == 0 or time.monotonic() > deadline:
+            break
+        time.sleep(0.1)
+    for front, n_req in (("grpc", (2,)), ("websocket", (2, 3)), ("http", (2, 3))):
+        d = {name: val(after, name, front) - val(before, name, front)
+             for name in ("pfgate_requests_total", "pfgate_factors_total",
+                          "pfgate_request_errors_total", "pfgate_answer_duration_seconds_count")}
+        assert d["pfgate_requests_total"] in n_req, (front, d)
+        assert d["pfgate_factors_total"] == 6, (front, d)
+        assert d["pfgate_request_errors_total"] == (1 if front == "grpc" else 2), (front, d)
+        assert d["pfgate_answer_duration_seconds_count"] >= 1, (front, d)
+    for front in ("websocket", "http"):
+        assert val(after, "pfgate_open_streams", front) == 0, (front, "open streams after close")
+    assert after.get("pfgate_draining") == 0
 
 
 # ---------------------------------------------------------------- static page ---
@@ -397,17 +485,23 @@ def test_path_traversal_repo_web_root(pfgate, target):
 
 # ----------------------------------------------------- malformed and slow HTTP ---
 
-@pytest.mark.parametrize("raw", [
-    b"\x00\x01\x02GARBAGE\r\n\r\n",
-    b"GET\r\n\r\n",
-    b"GET / HTTP/9.9\r\nHost: x\r\n\r\n",
-    b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n",
-    b"POST " + NDJSON_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\nContent-Length: 99999999999999999999\r\n\r\n12\n",
-    b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n",
-    b"GET / HTTP/1.1\r\n" + b"X-Big: " + b"b" * 70000 + b"\r\n\r\n",
+BAD_CLASS = {4, 5}          # a 4xx/5xx answer (or a plain close) for what cannot be served
+
+
+@pytest.mark.parametrize("raw,allowed", [
+    (b"\x00\x01\x02GARBAGE\r\n\r\n", BAD_CLASS),
+    (b"GET\r\n\r\n", BAD_CLASS),
+    (b"GET / HTTP/9.9\r\nHost: x\r\n\r\n", {2, 5}),     # RFC 9110 2.5: may serve or 505
+    # RFC 9112 6.3: an invalid Content-Length MUST get 400 and a close (request smuggling)
+    (b"GET / HTTP/1.1\r\nHost: x\r\nContent-Length: -1\r\n\r\n", {4}),
+    (b"POST " + NDJSON_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+     b"Content-Length: 99999999999999999999\r\n\r\n12\n", BAD_CLASS),
+    (b"GET /" + b"a" * 70000 + b" HTTP/1.1\r\nHost: x\r\n\r\n", BAD_CLASS),
+    (b"GET / HTTP/1.1\r\n" + b"X-Big: " + b"b" * 70000 + b"\r\n\r\n", BAD_CLASS),
 ], ids=["binary", "no-target", "http-9.9", "negative-length", "huge-length", "long-uri",
         "long-header"])
-def test_malformed_http_leaves_server_serving(pfgate, raw):
+def test_malformed_http_leaves_server_serving(pfgate_factory, raw, allowed):
+    pfgate = pfgate_factory()          # its own server: a crash here must not hide other results
     with connect(pfgate.http, 5) as s:
         try:
             s.sendall(raw)
@@ -419,7 +513,10 @@ def test_malformed_http_leaves_server_serving(pfgate, raw):
             data = None
     assert data is not None, "no answer and no close within 5 s for a malformed request"
     if data:
-        assert data.startswith(b"HTTP/1.") and data[9:10] in (b"4", b"5"), data[:100]
+        assert data.startswith(b"HTTP/1.") and int(data[9:10]) in allowed, \
+            f"answer {data[:60]!r}, expected a status class in {sorted(allowed)}xx"
+    time.sleep(0.2)
+    assert pfgate.alive(), f"pfgate died after a malformed request (rc {pfgate.proc.poll()})"
     status, _, body = get(pfgate, "/healthz")
     assert status == 200
 

@@ -422,14 +422,14 @@ def test_abrupt_disconnects_mid_stream_leave_server_serving(pfgate):
 
 
 def test_many_concurrent_sockets(pfgate):
-    nums = list(range(2, 600))
+    nums = list(range(2, 500))
     exp = expected_answers(nums)
 
     async def one():
         return await _ws_run(ws_url(pfgate), [str(n) for n in nums], len(exp), 30)
 
     async def run():
-        return await asyncio.gather(*[one() for _ in range(24)])
+        return await asyncio.gather(*[one() for _ in range(16)])
 
     for i, (got, extra, code) in enumerate(asyncio.run(run())):
         check(got, exp, f"socket {i}")
@@ -528,3 +528,50 @@ def test_raw_ping_payload_echoed_between_answers(pfgate):
             except TimeoutError:
                 pass
         assert ws.pongs and ws.pongs[0] == b"hello-pfgate", f"pongs: {ws.pongs}"
+
+
+# ------------------------------------------------------------ slow readers ---
+
+def test_stalled_reader_bounded_and_others_unaffected(pfgate_factory):
+    """A client that floods numbers and never reads: pfgate stops reading it (flow control),
+    its memory stays bounded, and another socket is served at full speed meanwhile."""
+    srv = pfgate_factory()
+    stalled = RawWS(srv.http)
+    assert stalled.status == 101
+    rss0 = srv.rss_kib()
+    frame = ws_frame(OP_TEXT, "4611686018427387904")        # 2^62: 62 answers each
+    sent = [0]
+
+    def flood():
+        stalled.sock.settimeout(20)
+        try:
+            for _ in range(200):
+                stalled.send_raw(frame * 1000)
+                sent[0] += 1000
+        except OSError:
+            pass
+
+    t = threading.Thread(target=flood, daemon=True)
+    t.start()
+    last, t_end = -1, time.monotonic() + 8
+    while time.monotonic() < t_end:               # until the flood stalls
+        time.sleep(0.3)
+        if sent[0] == last:
+            break
+        last = sent[0]
+    try:
+        print(f"flood stalled after {sent[0]} numbers, {time.monotonic() - t_end + 8:.1f}s")
+        assert sent[0] < 200000, "pfgate read 200,000 numbers from a socket that never reads"
+        t0 = time.monotonic()
+        nums = list(range(2, 2000))
+        with RawWS(srv.http) as ws:
+            ws.send_texts([str(n) for n in nums])
+            check(ws.recv_n(len(expected_answers(nums)), timeout=10), expected_answers(nums),
+                  "a second socket beside a stalled one")
+        took = time.monotonic() - t0
+        assert took < 5, f"the second socket took {took:.1f}s"
+        grown = srv.rss_kib() - rss0
+        assert grown < 64 * 1024, f"RSS grew by {grown} KiB for one stalled socket"
+    finally:
+        stalled.abort()
+        t.join(5)

@@ -1,0 +1,158 @@
+#include "grpc_conns.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "pf.h"
+
+#define BUCKETS 1024 /* a power of two */
+
+/* An entry lives while its connection is open or any of its streams is:
+ * a stream may end after its connection was closed and its name reused. */
+struct pf_grpc_conn {
+    pf_grpc_conn *next;
+    bool in_table; /* reachable by name */
+    bool opened;   /* counted as an open connection */
+    size_t streams;
+    char peer[];
+};
+
+struct pf_grpc_conns {
+    pthread_mutex_t lock;
+    size_t max_streams;
+    size_t open;
+    pf_grpc_conn *buckets[BUCKETS];
+};
+
+static size_t hash(const char *s)
+{
+    size_t h = 5381;
+    while (*s)
+        h = h * 33 + (unsigned char)*s++;
+    return h & (BUCKETS - 1);
+}
+
+int pf_grpc_conns_new(size_t max_streams_per_conn, pf_grpc_conns **out)
+{
+    pf_grpc_conns *t = calloc(1, sizeof(*t));
+    if (!t)
+        return PF_ENOMEM;
+    pthread_mutex_init(&t->lock, NULL);
+    t->max_streams = max_streams_per_conn;
+    *out = t;
+    return PF_OK;
+}
+
+void pf_grpc_conns_free(pf_grpc_conns *t)
+{
+    if (!t)
+        return;
+    for (size_t i = 0; i < BUCKETS; i++)
+        for (pf_grpc_conn *c = t->buckets[i], *next; c; c = next) {
+            next = c->next;
+            free(c);
+        }
+    pthread_mutex_destroy(&t->lock);
+    free(t);
+}
+
+static pf_grpc_conn **find(pf_grpc_conns *t, const char *peer)
+{
+    pf_grpc_conn **p = &t->buckets[hash(peer)];
+    while (*p && strcmp((*p)->peer, peer) != 0)
+        p = &(*p)->next;
+    return p;
+}
+
+/* Takes c out of the table; frees it when no stream holds it. */
+static void unlink_conn(pf_grpc_conns *t, pf_grpc_conn **p)
+{
+    pf_grpc_conn *c = *p;
+    *p = c->next;
+    c->in_table = false;
+    if (c->opened) {
+        c->opened = false;
+        t->open--;
+    }
+    if (c->streams == 0)
+        free(c);
+}
+
+static pf_grpc_conn *insert(pf_grpc_conns *t, const char *peer)
+{
+    size_t n = strlen(peer) + 1;
+    pf_grpc_conn *c = calloc(1, sizeof(*c) + n);
+    if (!c)
+        return NULL;
+    memcpy(c->peer, peer, n);
+    pf_grpc_conn **head = &t->buckets[hash(peer)];
+    c->next = *head;
+    *head = c;
+    c->in_table = true;
+    return c;
+}
+
+int pf_grpc_conns_open(pf_grpc_conns *t, const char *peer)
+{
+    pthread_mutex_lock(&t->lock);
+    pf_grpc_conn **p = find(t, peer);
+    if (*p)
+        unlink_conn(t, p); /* stale: the name was reused */
+    pf_grpc_conn *c = insert(t, peer);
+    if (c) {
+        c->opened = true;
+        t->open++;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return c ? PF_OK : PF_ENOMEM;
+}
+
+void pf_grpc_conns_close(pf_grpc_conns *t, const char *peer)
+{
+    pthread_mutex_lock(&t->lock);
+    pf_grpc_conn **p = find(t, peer);
+    if (*p && (*p)->opened)
+        unlink_conn(t, p);
+    pthread_mutex_unlock(&t->lock);
+}
+
+size_t pf_grpc_conns_count(pf_grpc_conns *t)
+{
+    pthread_mutex_lock(&t->lock);
+    size_t n = t->open;
+    pthread_mutex_unlock(&t->lock);
+    return n;
+}
+
+int pf_grpc_conns_stream_begin(pf_grpc_conns *t, const char *peer, pf_grpc_conn **conn)
+{
+    int rc = PF_OK;
+    pthread_mutex_lock(&t->lock);
+    pf_grpc_conn *c = *find(t, peer);
+    if (!c)
+        c = insert(t, peer);
+    if (!c)
+        rc = PF_ENOMEM;
+    else if (c->streams >= t->max_streams)
+        rc = PF_EFULL;
+    else {
+        c->streams++;
+        *conn = c;
+    }
+    pthread_mutex_unlock(&t->lock);
+    return rc;
+}
+
+void pf_grpc_conns_stream_end(pf_grpc_conns *t, pf_grpc_conn *c)
+{
+    pthread_mutex_lock(&t->lock);
+    c->streams--;
+    if (c->streams == 0) {
+        if (!c->in_table)
+            free(c);
+        else if (!c->opened) /* an entry made by stream_begin alone */
+            unlink_conn(t, find(t, c->peer));
+    }
+    pthread_mutex_unlock(&t->lock);
+}

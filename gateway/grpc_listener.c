@@ -1,0 +1,252 @@
+#include "grpc_listener.h"
+
+#include <errno.h>
+#include <grpc/grpc_posix.h>
+#include <grpc/grpc_security.h>
+#include <netdb.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "log.h"
+#include "metrics.h"
+
+/* What the main thread asks of the accept thread, through wake_fd. */
+enum command { RUN, STOP_ACCEPTING, EXIT };
+
+struct watch;
+
+struct pf_grpc_listener {
+    int listen_fd;
+    atomic_int command;
+    struct watch *watches; /* accept thread only, until joined */
+    int epoll_fd;
+    int wake_fd;
+    pthread_t thread;
+    bool thread_started;
+    size_t max_connections;
+    grpc_server *server;
+    grpc_server_credentials *creds;
+    pf_grpc_conns *conns;
+};
+
+/* What an epoll event is about: the listener, the wake-up, or the watch on
+ * one connection (its dup'ed fd, and grpc's fd number, which names it). */
+struct watch {
+    int dup_fd;
+    int fd;
+    struct watch *prev, *next;
+};
+
+static struct watch listen_mark, wake_mark;
+
+static void peer_name(int fd, char *buf, size_t size)
+{
+    /* grpc names a connection added by fd this way (grpc_call_get_peer). */
+    snprintf(buf, size, "fd:%d", fd);
+}
+
+int pf_grpc_listener_bind(const struct pf_config *cfg, pf_grpc_listener **out, int *port)
+{
+    char service[8];
+    snprintf(service, sizeof(service), "%d", cfg->grpc_addr.port);
+    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
+                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
+    struct addrinfo *res;
+    int gai = getaddrinfo(cfg->grpc_addr.host[0] ? cfg->grpc_addr.host : NULL, service, &hints,
+                          &res);
+    if (gai != 0) {
+        pf_error("grpc: cannot resolve %s: %s", cfg->grpc_addr.host, gai_strerror(gai));
+        return -1;
+    }
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    int one = 1;
+    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
+        (cfg->reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
+        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
+        pf_error("grpc: cannot listen on %s:%d: %s", cfg->grpc_addr.host, cfg->grpc_addr.port,
+                 strerror(errno));
+        if (fd >= 0)
+            close(fd);
+        freeaddrinfo(res);
+        return -1;
+    }
+    freeaddrinfo(res);
+
+    struct sockaddr_storage bound;
+    socklen_t len = sizeof(bound);
+    getsockname(fd, (struct sockaddr *)&bound, &len);
+    *port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
+                                              : ((struct sockaddr_in *)&bound)->sin_port);
+
+    pf_grpc_listener *l = calloc(1, sizeof(*l));
+    if (!l) {
+        close(fd);
+        return -1;
+    }
+    l->listen_fd = fd;
+    l->epoll_fd = -1;
+    l->wake_fd = -1;
+    l->max_connections = cfg->max_connections;
+    *out = l;
+    return 0;
+}
+
+static void watch_close(pf_grpc_listener *l, struct watch *w)
+{
+    char peer[32];
+    peer_name(w->fd, peer, sizeof(peer));
+    pf_grpc_conns_close(l->conns, peer);
+    pf_metrics_connections(PF_FRONT_GRPC, -1);
+    epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, w->dup_fd, NULL);
+    close(w->dup_fd);
+    if (w->prev)
+        w->prev->next = w->next;
+    else
+        l->watches = w->next;
+    if (w->next)
+        w->next->prev = w->prev;
+    free(w);
+}
+
+static void accept_one(pf_grpc_listener *l, int fd)
+{
+    if (pf_grpc_conns_count(l->conns) >= l->max_connections) {
+        pf_warn("grpc: refused a connection: %zu open (--max-connections)", l->max_connections);
+        pf_metrics_connection_refused(PF_FRONT_GRPC);
+        close(fd);
+        return;
+    }
+    int one = 1;
+    setsockopt(fd, IPPROTO_TCP, TCP_NODELAY, &one, sizeof(one));
+
+    struct watch *w = calloc(1, sizeof(*w));
+    char peer[32];
+    peer_name(fd, peer, sizeof(peer));
+    struct epoll_event ev = { .events = EPOLLRDHUP };
+    if (!w || (w->dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
+        free(w);
+        close(fd);
+        return;
+    }
+    w->fd = fd;
+    ev.data.ptr = w;
+    if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, w->dup_fd, &ev) < 0 ||
+        pf_grpc_conns_open(l->conns, peer) < 0) {
+        close(w->dup_fd);
+        free(w);
+        close(fd);
+        return;
+    }
+    w->next = l->watches;
+    if (w->next)
+        w->next->prev = w;
+    l->watches = w;
+    pf_metrics_connections(PF_FRONT_GRPC, 1);
+    grpc_server_add_channel_from_fd(l->server, fd, l->creds);
+}
+
+static void *listener_main(void *arg)
+{
+    pf_grpc_listener *l = arg;
+    struct epoll_event events[64];
+    for (;;) {
+        int n = epoll_wait(l->epoll_fd, events, 64, -1);
+        if (n < 0 && errno != EINTR)
+            break;
+        for (int i = 0; i < n; i++) {
+            void *what = events[i].data.ptr;
+            if (what == &wake_mark) {
+                uint64_t count;
+                if (read(l->wake_fd, &count, sizeof(count)) < 0 && errno != EAGAIN)
+                    pf_warn("grpc: reading the wake-up: %s", strerror(errno));
+                int command = atomic_load(&l->command);
+                if (command == EXIT)
+                    return NULL;
+                if (command == STOP_ACCEPTING && l->listen_fd >= 0) {
+                    close(l->listen_fd); /* leaves the epoll set too */
+                    l->listen_fd = -1;
+                }
+                continue;
+            }
+            if (what != &listen_mark) {
+                watch_close(l, what);
+                continue;
+            }
+            int fd;
+            while (l->listen_fd >= 0 && (fd = accept4(l->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+                accept_one(l, fd);
+            if (errno == EMFILE || errno == ENFILE)
+                pf_warn("grpc: out of file descriptors: %s", strerror(errno));
+        }
+    }
+    return NULL;
+}
+
+int pf_grpc_listener_run(pf_grpc_listener *l, grpc_server *server, pf_grpc_conns *conns)
+{
+    l->server = server;
+    l->conns = conns;
+    l->creds = grpc_insecure_server_credentials_create();
+    l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
+    l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+    struct epoll_event listen_ev = { .events = EPOLLIN, .data.ptr = &listen_mark };
+    struct epoll_event wake_ev = { .events = EPOLLIN, .data.ptr = &wake_mark };
+    if (l->epoll_fd < 0 || l->wake_fd < 0 ||
+        epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, l->listen_fd, &listen_ev) < 0 ||
+        epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, l->wake_fd, &wake_ev) < 0 ||
+        pthread_create(&l->thread, NULL, listener_main, l) != 0) {
+        pf_error("grpc: cannot start the accept thread: %s", strerror(errno));
+        return -1;
+    }
+    l->thread_started = true;
+    return 0;
+}
+
+static void send_command(pf_grpc_listener *l, enum command command)
+{
+    atomic_store(&l->command, command);
+    uint64_t one = 1;
+    if (write(l->wake_fd, &one, sizeof(one)) < 0)
+        pf_warn("grpc: cannot wake the accept thread: %s", strerror(errno));
+}
+
+void pf_grpc_listener_stop(pf_grpc_listener *l)
+{
+    if (l && l->thread_started)
+        send_command(l, STOP_ACCEPTING);
+}
+
+void pf_grpc_listener_free(pf_grpc_listener *l)
+{
+    if (!l)
+        return;
+    if (l->thread_started) {
+        send_command(l, EXIT);
+        pthread_join(l->thread, NULL);
+    }
+    if (l->listen_fd >= 0)
+        close(l->listen_fd);
+    /* Watches still open belong to connections grpc has closed by now. */
+    for (struct watch *w = l->watches, *next; w; w = next) {
+        next = w->next;
+        close(w->dup_fd);
+        free(w);
+    }
+    if (l->epoll_fd >= 0)
+        close(l->epoll_fd);
+    if (l->wake_fd >= 0)
+        close(l->wake_fd);
+    if (l->creds)
+        grpc_server_credentials_release(l->creds);
+    free(l);
+}
