@@ -31,6 +31,11 @@ static const char usage[] =
     "                           port closes the ones over it, HTTP answers 503\n"
     "  --max-streams N          concurrent gRPC streams per connection (default 128);\n"
     "                           more get RESOURCE_EXHAUSTED\n"
+    "  --header-timeout SECS    time a new connection has to send its request\n"
+    "                           headers (HTTP) or its HTTP/2 preface (gRPC)\n"
+    "                           (default 10)\n"
+    "  --idle-timeout SECS      close a connection with no stream for this long\n"
+    "                           (default 60)\n"
     "  --reuse-port             share the ports with other pfgate processes\n"
     "                           (SO_REUSEPORT; the kernel spreads connections)\n"
     "  --drain-timeout SECONDS  on SIGINT/SIGTERM, time to finish open streams\n"
@@ -156,6 +161,8 @@ static void set_defaults(struct pf_config *cfg)
     cfg->drain_timeout = 5.0;
     cfg->max_connections = 1024;
     cfg->max_streams_per_conn = 128;
+    cfg->header_timeout = 10;
+    cfg->idle_timeout = 60;
     cfg->log_level = PF_LOG_INFO;
     cfg->max_frame = 16384;
     cfg->max_line = 16384;
@@ -166,7 +173,8 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
 {
     enum { GRPC_ADDR = 256, HTTP_ADDR, WEB_ROOT, THREADS, MAX_PENDING, MAX_MESSAGE,
            DRAIN_TIMEOUT, LOG_LEVEL, MAX_FRAME, MAX_LINE, ALLOW_ORIGIN, WS_IDLE_TIMEOUT,
-           MAX_CONNECTIONS, MAX_STREAMS, REUSE_PORT, VERSION, HELP };
+           MAX_CONNECTIONS, MAX_STREAMS, REUSE_PORT, HEADER_TIMEOUT, IDLE_TIMEOUT, VERSION,
+           HELP };
     static const struct option options[] = {
         { "grpc-addr", required_argument, NULL, GRPC_ADDR },
         { "http-addr", required_argument, NULL, HTTP_ADDR },
@@ -183,6 +191,8 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
         { "max-connections", required_argument, NULL, MAX_CONNECTIONS },
         { "max-streams", required_argument, NULL, MAX_STREAMS },
         { "reuse-port", no_argument, NULL, REUSE_PORT },
+        { "header-timeout", required_argument, NULL, HEADER_TIMEOUT },
+        { "idle-timeout", required_argument, NULL, IDLE_TIMEOUT },
         { "version", no_argument, NULL, VERSION },
         { "help", no_argument, NULL, HELP },
         { NULL, 0, NULL, 0 },
@@ -247,6 +257,14 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
                 cfg->max_streams_per_conn = (size_t)v;
             break;
         case REUSE_PORT: cfg->reuse_port = true; break;
+        case HEADER_TIMEOUT:
+            if ((rc = parse_long("--header-timeout", optarg, 1, 3600, &v)) == 0)
+                cfg->header_timeout = (int)v;
+            break;
+        case IDLE_TIMEOUT:
+            if ((rc = parse_long("--idle-timeout", optarg, 1, 86400, &v)) == 0)
+                cfg->idle_timeout = (int)v;
+            break;
         case VERSION: printf("pfgate %s\n", PF_VERSION); return 1;
         case HELP: fputs(usage, stdout); return 1;
         default:

@@ -429,6 +429,10 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
         /* Off: BDP probing grows a stalled stream's window to megabytes of
          * unread requests; flow control needs the window to stay small. */
         { GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_BDP_PROBE, { .integer = 0 } },
+        /* Silent and idle connections must not pin file descriptors. */
+        { GRPC_ARG_INTEGER, GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
+          { .integer = cfg->header_timeout * 1000 } },
+        { GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONNECTION_IDLE_MS, { .integer = cfg->idle_timeout * 1000 } },
     };
     grpc_channel_args channel_args = { sizeof(args) / sizeof(args[0]), args };
     f->server = grpc_server_create(&channel_args, NULL);

@@ -15,6 +15,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "log.h"
@@ -27,6 +28,8 @@ struct watch;
 
 struct pf_grpc_listener {
     int listen_fd;
+    int header_timeout_ms;
+    struct watch *silent_head, *silent_tail;
     atomic_int command;
     struct watch *watches; /* accept thread only, until joined */
     int epoll_fd;
@@ -45,6 +48,11 @@ struct watch {
     int dup_fd;
     int fd;
     struct watch *prev, *next;
+    /* Until the client sends its first bytes it is on the silent list, in
+     * accept order, and is cut off at silent_deadline. */
+    bool silent;
+    int64_t silent_deadline;
+    struct watch *silent_prev, *silent_next;
 };
 
 static struct watch listen_mark, wake_mark;
@@ -97,12 +105,78 @@ int pf_grpc_listener_bind(const struct pf_config *cfg, pf_grpc_listener **out, i
     l->epoll_fd = -1;
     l->wake_fd = -1;
     l->max_connections = cfg->max_connections;
+    l->header_timeout_ms = cfg->header_timeout * 1000;
     *out = l;
     return 0;
 }
 
+static int64_t now_ms(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void silent_remove(pf_grpc_listener *l, struct watch *w)
+{
+    if (!w->silent)
+        return;
+    w->silent = false;
+    if (w->silent_prev)
+        w->silent_prev->silent_next = w->silent_next;
+    else
+        l->silent_head = w->silent_next;
+    if (w->silent_next)
+        w->silent_next->silent_prev = w->silent_prev;
+    else
+        l->silent_tail = w->silent_prev;
+}
+
+static void silent_append(pf_grpc_listener *l, struct watch *w)
+{
+    w->silent = true;
+    w->silent_deadline = now_ms() + l->header_timeout_ms;
+    w->silent_prev = l->silent_tail;
+    w->silent_next = NULL;
+    if (l->silent_tail)
+        l->silent_tail->silent_next = w;
+    else
+        l->silent_head = w;
+    l->silent_tail = w;
+}
+
+/* Cuts off connections that sent nothing within --header-timeout (grpc's
+ * handshake timeout does not cover sockets added by fd). Returns the wait
+ * until the next deadline, for epoll_wait. */
+static int cut_silent(pf_grpc_listener *l)
+{
+    int64_t now = now_ms();
+    while (l->silent_head && l->silent_head->silent_deadline <= now) {
+        struct watch *w = l->silent_head;
+        silent_remove(l, w);
+        /* grpc then reads EOF and closes; the watch sees the hang-up. */
+        shutdown(w->dup_fd, SHUT_RDWR);
+    }
+    return l->silent_head ? (int)(l->silent_head->silent_deadline - now) : -1;
+}
+
+static void watch_close(pf_grpc_listener *l, struct watch *w);
+
+/* The first bytes came, or the connection closed. */
+static void on_watch_event(pf_grpc_listener *l, struct watch *w, uint32_t events)
+{
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+        watch_close(l, w);
+        return;
+    }
+    silent_remove(l, w);
+    struct epoll_event ev = { .events = EPOLLRDHUP, .data.ptr = w };
+    epoll_ctl(l->epoll_fd, EPOLL_CTL_MOD, w->dup_fd, &ev);
+}
+
 static void watch_close(pf_grpc_listener *l, struct watch *w)
 {
+    silent_remove(l, w);
     char peer[32];
     peer_name(w->fd, peer, sizeof(peer));
     pf_grpc_conns_close(l->conns, peer);
@@ -132,7 +206,8 @@ static void accept_one(pf_grpc_listener *l, int fd)
     struct watch *w = calloc(1, sizeof(*w));
     char peer[32];
     peer_name(fd, peer, sizeof(peer));
-    struct epoll_event ev = { .events = EPOLLRDHUP };
+    /* One-shot: the first data marks the connection as having spoken. */
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT };
     if (!w || (w->dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
         free(w);
         close(fd);
@@ -151,6 +226,7 @@ static void accept_one(pf_grpc_listener *l, int fd)
     if (w->next)
         w->next->prev = w;
     l->watches = w;
+    silent_append(l, w);
     pf_metrics_connections(PF_FRONT_GRPC, 1);
     grpc_server_add_channel_from_fd(l->server, fd, l->creds);
 }
@@ -160,7 +236,7 @@ static void *listener_main(void *arg)
     pf_grpc_listener *l = arg;
     struct epoll_event events[64];
     for (;;) {
-        int n = epoll_wait(l->epoll_fd, events, 64, -1);
+        int n = epoll_wait(l->epoll_fd, events, 64, cut_silent(l));
         if (n < 0 && errno != EINTR)
             break;
         for (int i = 0; i < n; i++) {
@@ -179,7 +255,7 @@ static void *listener_main(void *arg)
                 continue;
             }
             if (what != &listen_mark) {
-                watch_close(l, what);
+                on_watch_event(l, what, events[i].events);
                 continue;
             }
             int fd;

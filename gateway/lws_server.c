@@ -209,7 +209,10 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
     info.protocols = protocols;
     info.user = &s->env;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
-    info.timeout_secs = 10;
+    /* Slow or silent clients (slowloris) must not pin connections. */
+    info.timeout_secs = (unsigned)cfg->header_timeout;
+    info.timeout_secs_ah_idle = (unsigned)cfg->header_timeout;
+    info.keepalive_timeout = cfg->idle_timeout;
     /* Ping an idle WebSocket every 30 s, inside the 60 s idle timeouts of
      * common proxies; hang up when no pong came for ws_idle_timeout. */
     s->idle_policy.secs_since_valid_ping = 30;
