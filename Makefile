@@ -48,6 +48,7 @@ UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 PFGATE      := $(BUILD)/pfgate
+GRPC_LOAD   := $(BUILD)/grpc_load
 PFFACTOR    := $(BUILD)/pffactor
 
 # ---- targets ---------------------------------------------------------------
@@ -81,7 +82,7 @@ test-unit: all
 test-integration: all
 	$(Q)BUILD=$(BUILD) tests/run-all.sh integration
 
-bench: all
+bench: all $(GRPC_LOAD)
 	$(Q)BUILD=$(BUILD) tools/bench.sh
 
 clean:
@@ -118,6 +119,13 @@ $(BUILD)/tools/%.o: tools/%.c
 
 $(PFFACTOR): $(BUILD)/tools/pffactor.o $(CORE_LIB)
 	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ -o $@
+
+$(BUILD)/bench/%.o: bench/%.c | $(PROTO_C)
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -I$(BUILD)/proto -c $< -o $@
+
+$(GRPC_LOAD): $(BUILD)/bench/grpc_load.o $(PROTO_OBJ)
+	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(BUILD)/tests/%.o: tests/unit/%.c | $(PROTO_C)
 	@mkdir -p $(@D)

@@ -251,13 +251,13 @@ static uint64_t ecm_curves(const pf_mont *mp, uint64_t sigma0, const pf_ecm_stag
 #define ECM_B2X 25
 #endif
 #ifndef ECM_STEP
-#define ECM_STEP 2
+#define ECM_STEP 1
 #endif
 #ifndef ECM_START
 #define ECM_START 0
 #endif
 #ifndef ECM_CAP_ADJ
-#define ECM_CAP_ADJ 0
+#define ECM_CAP_ADJ 1
 #endif
 
 uint64_t pfi_ecm(uint64_t n)
@@ -269,7 +269,10 @@ uint64_t pfi_ecm(uint64_t n)
      * which finds small factors cheaply, and grow it up to a cap set by the size of n. */
     int cap = bits <= 44 ? 1 : bits <= 52 ? 2 : bits <= 58 ? 3 : 4;
     cap += ECM_CAP_ADJ;
-    int idx = ECM_START;
+#ifndef ECM_BIGSTART
+#define ECM_BIGSTART 3
+#endif
+    int idx = bits >= 60 ? ECM_BIGSTART : ECM_START;
     int c = 0;
     for (uint64_t sigma = 6; sigma < 6 + 400; sigma += ECM_LANES) {
         const pf_ecm_stage1 *s1 = &pf_ecm_stage1_table[idx < cap ? idx : cap];

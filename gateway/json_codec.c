@@ -70,8 +70,11 @@ void pf_json_decode_request(const char *text, size_t len, pf_request *out)
         b++;
     while (e > b && is_space(text[e - 1]))
         e--;
+    /* JSON numbers have no leading zeros ("007" is not JSON): jansson decides those. */
+    const char *digits = text + b + (b < e && text[b] == '-');
+    bool leading_zero = digits + 1 < text + e && digits[0] == '0';
     int64_t num = 0;
-    int rc = pf_parse_i64(text + b, e - b, &num);
+    int rc = leading_zero ? PF_ENOTNUM : pf_parse_i64(text + b, e - b, &num);
     if (rc == PF_ENOTNUM || rc == PF_EFRACTION)
         rc = decode(text, len, &num);
     out->num = rc == PF_OK ? num : 0;

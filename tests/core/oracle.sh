@@ -36,9 +36,8 @@ in=$work/input.txt
     # edge values: 0, 1, small numbers, 2^k and 2^k +- 1, Carmichael numbers,
     # strong pseudoprimes, 2^63-1, 2^64-1
     seq 0 2000
-    for k in $(seq 1 63); do
-        python3 -c "import sys; k=$k; print(2**k-1, 2**k, 2**k+1)"
-    done | tr ' ' '\n'
+    python3 -c 'for k in range(1, 65):
+    print("\n".join(str(2 ** k + d) for d in (-1, 0, 1) if 2 ** k + d < 2 ** 64))'
     printf '%s\n' 18446744073709551615 18446744073709551614 18446744073709551557 \
         561 41041 825265 321197185 5394826801 232250619601 9746347772161 \
         3825123056546413051 318665857834031151167461 2>/dev/null | awk 'length($0) <= 20'

@@ -4,7 +4,6 @@ must reach the server byte for byte. GNU `factor` is the oracle.
 """
 import http.client
 import json
-import os
 import random
 import signal
 import socket
@@ -16,10 +15,10 @@ from pathlib import Path
 import pytest
 
 from pfhttp import (ERROR_MAX, INT64_MAX, INT64_MIN, NDJSON_PATH, OP_TEXT, PRIME_NEAR_2_63,
-                    Closed, RawWS, SockReader, compare_answers, connect, curl,
-                    decode_error_answer, expected_answers, flag_default, gnu_factor, http_get_raw, http_raw,
-                    metric_samples, ndjson_lines, read_http_body, read_http_head,
-                    series_tokens, ws_frame)
+                    RawWS, SockReader, compare_answers, connect, curl, decode_error_answer,
+                    expected_answers, flag_default, gnu_factor, http_get_raw, http_raw,
+                    metric_samples, ndjson_lines, read_http_body, read_http_head, series_tokens,
+                    ws_frame)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent

@@ -16,8 +16,8 @@ import pytest
 import websockets
 import websockets.exceptions
 
-from pfhttp import (ERROR_MAX, INT64_MAX, INT64_MIN, OP_BINARY, OP_CONT, OP_PING, OP_TEXT,
-                    PRIME_NEAR_2_63, WS_PATH, RawWS, WsClose, compare_answers,
+from pfhttp import (ERROR_MAX, INT64_MAX, INT64_MIN, OP_CONT, OP_PING, OP_TEXT,
+                    PRIME_NEAR_2_63, WS_PATH, RawWS, compare_answers,
                     decode_error_answer, expected_answers, flag_default, gnu_factor,
                     hard_semiprimes, parse_json_text, ws_frame)
 

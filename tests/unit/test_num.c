@@ -78,6 +78,8 @@ static const struct parse_case parse_cases[] = {
     {"1e+3", ALL, PF_EFRACTION, 0},
     {"1e-3", ALL, PF_EFRACTION, 0},
     {"1.5x", ALL, PF_ENOTNUM, 0},
+    {".", ALL, PF_ENOTNUM, 0}, /* no digits: not number-like */
+    {"e", ALL, PF_ENOTNUM, 0},
     /* Exactly len bytes: what follows is never read. */
     {"12345", 3, PF_OK, 123},
     {"360abc", 3, PF_OK, 360},

@@ -26,6 +26,7 @@ struct origin_case {
 #define NONE {NULL}
 #define APP {"https://app.example.com"}
 #define APP_SLASH {"https://app.example.com/"}
+#define A_AND_B {"https://a.example", "https://b.example"}
 
 static const struct origin_case cases[] = {
     /* No Origin: not a browser (websocat, scripts). */
@@ -81,6 +82,7 @@ static const struct origin_case cases[] = {
     {"http://:8080", ":8080", false, NONE, false},
     {"http://:8080", "localhost:8080", false, NONE, false},
     {"http://localhost:", "localhost:80", false, NONE, false},
+    {"http://localhost:", "localhost:", false, NONE, false},
     {"http://localhost:65536", "localhost:65536", false, NONE, false},
     {"http://localhost:65536", "localhost:0", false, NONE, false},
     {"http://localhost:99999", "localhost:34463", false, NONE, false}, /* 99999 mod 2^16 */
@@ -90,6 +92,7 @@ static const struct origin_case cases[] = {
     {"http://localhost:-80", "localhost:80", false, NONE, false},
     {"http://[::1", "[::1", false, NONE, false},
     {"http://[::1]x", "[::1]", false, NONE, false},
+    {"http://[::1]x80", "[::1]:80", false, NONE, false},
     {"http://[::1]:", "[::1]:80", false, NONE, false},
 
     /* --allow-origin: the whole origin, case-insensitive, a trailing slash
@@ -111,8 +114,8 @@ static const struct origin_case cases[] = {
     /* The list does not replace the same-origin rule. */
     {"http://localhost:8080", "localhost:8080", false, APP, true},
     /* Several entries. */
-    {"https://b.example", "localhost:8080", false, {"https://a.example", "https://b.example"}, true},
-    {"https://c.example", "localhost:8080", false, {"https://a.example", "https://b.example"}, false},
+    {"https://b.example", "localhost:8080", false, A_AND_B, true},
+    {"https://c.example", "localhost:8080", false, A_AND_B, false},
     /* "*" allows anything, anywhere in the list. */
     {"http://evil.example", "localhost:8080", false, {"*"}, true},
     {"null", "localhost:8080", false, {"*"}, true},

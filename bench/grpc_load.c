@@ -1,0 +1,279 @@
+/* grpc_load: a streaming load client for primefactor.Factors/PrimeFactors on
+ * the grpc core C API, so that the server, not the client, is what a
+ * benchmark measures.
+ *
+ *   grpc_load HOST:PORT [--streams S] [--conns C] [--numbers N] [--window W]
+ *             [--rate R] [--start X]
+ *
+ * S streams spread over C connections each send N numbers (X, X+1, ...),
+ * keeping at most W numbers unanswered per stream (or R numbers/s per stream
+ * when --rate is given, for latency at a fixed offered load). Prints one
+ * line: numbers/s, answers/s, and p50/p99 latency from a number's send to
+ * its last answer. */
+#include <grpc/grpc.h>
+#include <grpc/grpc_security.h>
+#include <grpc/byte_buffer_reader.h>
+#include <grpc/support/alloc.h>
+#include <grpc/support/time.h>
+#include <getopt.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "primefactor.pb-c.h"
+
+enum op { OP_START, OP_SEND, OP_RECV, OP_STATUS };
+
+struct stream;
+
+struct tag {
+    enum op op;
+    struct stream *s;
+};
+
+struct stream {
+    struct tag t_start, t_send, t_recv, t_status;
+    grpc_call *call;
+    grpc_metadata_array initial_md, trailing_md;
+    grpc_byte_buffer *send_bb, *recv_bb;
+    grpc_status_code status;
+    grpc_slice details;
+    long sent, answered, next_num;
+    bool send_pending, closed, done;
+    double *sent_at; /* per number, for latency */
+    double *latency;
+};
+
+static long n_numbers = 100000, window = 1000, n_streams = 1, n_conns = 1, start_num = 2;
+static double rate;
+
+static double now(void)
+{
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
+}
+
+static grpc_byte_buffer *pack_request(long num)
+{
+    Primefactor__Request req = PRIMEFACTOR__REQUEST__INIT;
+    req.num = num;
+    grpc_slice s = grpc_slice_malloc(primefactor__request__get_packed_size(&req));
+    primefactor__request__pack(&req, GRPC_SLICE_START_PTR(s));
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
+static void batch(struct stream *s, grpc_op *ops, size_t n, struct tag *t)
+{
+    if (grpc_call_start_batch(s->call, ops, n, t, NULL) != GRPC_CALL_OK) {
+        fprintf(stderr, "grpc_load: start_batch failed\n");
+        exit(1);
+    }
+}
+
+static void post_recv(struct stream *s)
+{
+    grpc_op op = { .op = GRPC_OP_RECV_MESSAGE };
+    op.data.recv_message.recv_message = &s->recv_bb;
+    batch(s, &op, 1, &s->t_recv);
+}
+
+static void maybe_send(struct stream *s, double t0)
+{
+    if (s->send_pending || s->closed)
+        return;
+    if (s->sent == n_numbers) {
+        grpc_op op = { .op = GRPC_OP_SEND_CLOSE_FROM_CLIENT };
+        s->closed = true;
+        s->send_pending = true;
+        batch(s, &op, 1, &s->t_send);
+        return;
+    }
+    if (s->sent - s->answered >= window)
+        return;
+    if (rate > 0 && now() < t0 + (double)s->sent / rate)
+        return;
+    s->send_bb = pack_request(s->next_num++);
+    s->sent_at[s->sent++] = now();
+    grpc_op op = { .op = GRPC_OP_SEND_MESSAGE };
+    op.data.send_message.send_message = s->send_bb;
+    s->send_pending = true;
+    batch(s, &op, 1, &s->t_send);
+}
+
+/* Reads one answer; returns true when it was the last for its number. */
+static bool read_answer(grpc_byte_buffer *bb)
+{
+    grpc_byte_buffer_reader reader;
+    grpc_byte_buffer_reader_init(&reader, bb);
+    grpc_slice sl = grpc_byte_buffer_reader_readall(&reader);
+    grpc_byte_buffer_reader_destroy(&reader);
+    Primefactor__Response *r = primefactor__response__unpack(NULL, GRPC_SLICE_LENGTH(sl),
+                                                             GRPC_SLICE_START_PTR(sl));
+    grpc_slice_unref(sl);
+    bool last = r && r->last;
+    primefactor__response__free_unpacked(r, NULL);
+    return last;
+}
+
+static int cmp_double(const void *a, const void *b)
+{
+    double x = *(const double *)a, y = *(const double *)b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv)
+{
+    static const struct option options[] = {
+        { "streams", required_argument, NULL, 's' }, { "conns", required_argument, NULL, 'c' },
+        { "numbers", required_argument, NULL, 'n' }, { "window", required_argument, NULL, 'w' },
+        { "rate", required_argument, NULL, 'r' },    { "start", required_argument, NULL, 'x' },
+        { NULL, 0, NULL, 0 },
+    };
+    int opt;
+    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
+        switch (opt) {
+        case 's': n_streams = atol(optarg); break;
+        case 'c': n_conns = atol(optarg); break;
+        case 'n': n_numbers = atol(optarg); break;
+        case 'w': window = atol(optarg); break;
+        case 'r': rate = atof(optarg); break;
+        case 'x': start_num = atol(optarg); break;
+        default: return 2;
+        }
+    }
+    if (optind != argc - 1 || n_streams < 1 || n_conns < 1 || n_numbers < 1 || window < 1) {
+        fprintf(stderr, "usage: grpc_load HOST:PORT [--streams S] [--conns C] [--numbers N] "
+                        "[--window W] [--rate R] [--start X]\n");
+        return 2;
+    }
+    grpc_init();
+    grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
+    grpc_channel **channels = calloc((size_t)n_conns, sizeof(*channels));
+    for (long i = 0; i < n_conns; i++) {
+        /* A local subchannel pool per channel: one TCP connection each. */
+        grpc_arg arg = { GRPC_ARG_INTEGER, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, { .integer = 1 } };
+        grpc_channel_args args = { 1, &arg };
+        grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+        channels[i] = grpc_channel_create(argv[optind], creds, &args);
+        grpc_channel_credentials_release(creds);
+    }
+
+    struct stream *streams = calloc((size_t)n_streams, sizeof(*streams));
+    grpc_slice method = grpc_slice_from_static_string("/primefactor.Factors/PrimeFactors");
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_REALTIME),
+                                         gpr_time_from_seconds(600, GPR_TIMESPAN));
+    double t0 = now();
+    for (long i = 0; i < n_streams; i++) {
+        struct stream *s = &streams[i];
+        s->t_start = (struct tag){ OP_START, s };
+        s->t_send = (struct tag){ OP_SEND, s };
+        s->t_recv = (struct tag){ OP_RECV, s };
+        s->t_status = (struct tag){ OP_STATUS, s };
+        s->next_num = start_num;
+        s->sent_at = calloc((size_t)n_numbers, sizeof(double));
+        s->latency = calloc((size_t)n_numbers, sizeof(double));
+        grpc_metadata_array_init(&s->initial_md);
+        grpc_metadata_array_init(&s->trailing_md);
+        s->call = grpc_channel_create_call(channels[i % n_conns], NULL, GRPC_PROPAGATE_DEFAULTS,
+                                           cq, method, NULL, deadline, NULL);
+        grpc_op ops[2] = { { .op = GRPC_OP_SEND_INITIAL_METADATA },
+                           { .op = GRPC_OP_RECV_INITIAL_METADATA } };
+        ops[1].data.recv_initial_metadata.recv_initial_metadata = &s->initial_md;
+        batch(s, ops, 2, &s->t_start);
+        grpc_op st = { .op = GRPC_OP_RECV_STATUS_ON_CLIENT };
+        st.data.recv_status_on_client.trailing_metadata = &s->trailing_md;
+        st.data.recv_status_on_client.status = &s->status;
+        st.data.recv_status_on_client.status_details = &s->details;
+        batch(s, &st, 1, &s->t_status);
+        post_recv(s);
+        maybe_send(s, t0);
+    }
+
+    long done = 0, answers = 0;
+    int failed = 0;
+    while (done < n_streams) {
+        gpr_timespec wait = rate > 0 ? gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                                     gpr_time_from_micros(200, GPR_TIMESPAN))
+                                     : gpr_inf_future(GPR_CLOCK_MONOTONIC);
+        grpc_event ev = grpc_completion_queue_next(cq, wait, NULL);
+        if (ev.type == GRPC_QUEUE_TIMEOUT) {
+            for (long i = 0; i < n_streams; i++)
+                maybe_send(&streams[i], t0);
+            continue;
+        }
+        struct tag *t = ev.tag;
+        struct stream *s = t->s;
+        switch (t->op) {
+        case OP_SEND:
+            s->send_pending = false;
+            if (s->send_bb)
+                grpc_byte_buffer_destroy(s->send_bb);
+            s->send_bb = NULL;
+            maybe_send(s, t0);
+            break;
+        case OP_RECV:
+            if (!s->recv_bb)
+                break; /* end of answers: the status follows */
+            answers++;
+            if (read_answer(s->recv_bb)) {
+                s->latency[s->answered] = now() - s->sent_at[s->answered];
+                s->answered++;
+            }
+            grpc_byte_buffer_destroy(s->recv_bb);
+            s->recv_bb = NULL;
+            post_recv(s);
+            maybe_send(s, t0);
+            break;
+        case OP_STATUS:
+            if (s->status != GRPC_STATUS_OK || s->answered != n_numbers) {
+                char *d = grpc_slice_to_c_string(s->details);
+                fprintf(stderr, "grpc_load: stream ended with status %d (%s) after %ld answers\n",
+                        (int)s->status, d, s->answered);
+                gpr_free(d);
+                failed = 1;
+            }
+            s->done = true;
+            done++;
+            break;
+        case OP_START: break;
+        }
+    }
+    double elapsed = now() - t0;
+
+    long total = n_numbers * n_streams, k = 0;
+    double *all = malloc((size_t)total * sizeof(double));
+    for (long i = 0; i < n_streams; i++)
+        for (long j = 0; j < streams[i].answered; j++)
+            all[k++] = streams[i].latency[j];
+    qsort(all, (size_t)k, sizeof(double), cmp_double);
+    printf("numbers=%ld streams=%ld conns=%ld seconds=%.3f numbers_per_s=%.0f answers_per_s=%.0f "
+           "p50_us=%.0f p99_us=%.0f\n",
+           k, n_streams, n_conns, elapsed, (double)k / elapsed, (double)answers / elapsed,
+           k ? all[k / 2] * 1e6 : 0, k ? all[k * 99 / 100] * 1e6 : 0);
+
+    for (long i = 0; i < n_streams; i++) {
+        grpc_call_unref(streams[i].call);
+        grpc_metadata_array_destroy(&streams[i].initial_md);
+        grpc_metadata_array_destroy(&streams[i].trailing_md);
+        grpc_slice_unref(streams[i].details);
+        free(streams[i].sent_at);
+        free(streams[i].latency);
+    }
+    for (long i = 0; i < n_conns; i++)
+        grpc_channel_destroy(channels[i]);
+    grpc_completion_queue_shutdown(cq);
+    while (grpc_completion_queue_next(cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL).type !=
+           GRPC_QUEUE_SHUTDOWN)
+        ;
+    grpc_completion_queue_destroy(cq);
+    free(all);
+    free(streams);
+    free(channels);
+    grpc_shutdown();
+    return failed;
+}
