@@ -1,5 +1,6 @@
 # pfgate: prime-factor gateway.  `make help` lists the targets.
 
+SHELL    := /bin/bash
 CC       ?= cc
 STD      := -std=c11
 WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototypes
@@ -53,7 +54,12 @@ PFFACTOR    := $(BUILD)/pffactor
 
 # ---- targets ---------------------------------------------------------------
 
-.PHONY: all deps run test test-unit test-integration bench clean help
+FUZZ_TARGETS := json_request pb_request http_route parse_i64
+FUZZ_BINS   := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
+FUZZ_CC     ?= clang
+FUZZ_TIME   ?= 60
+
+.PHONY: all deps run test test-unit test-integration bench fuzz clean help
 
 all: $(PFGATE) $(PFFACTOR) $(UNIT_BIN)
 
@@ -63,6 +69,7 @@ help:
 	@echo 'make run        deps + build + start pfgate with defaults'
 	@echo 'make test       deps + build + every test (SANITIZE=1: under ASan+UBSan)'
 	@echo 'make bench      benchmarks, side by side with their peers'
+	@echo 'make fuzz       each libFuzzer target for FUZZ_TIME seconds (default 60)'
 	@echo 'make clean      remove build/'
 
 deps:
@@ -84,6 +91,15 @@ test-integration: all
 
 bench: all $(GRPC_LOAD)
 	$(Q)BUILD=$(BUILD) tools/bench.sh
+
+fuzz: $(FUZZ_BINS)
+	$(Q)for t in $(FUZZ_TARGETS); do \
+		mkdir -p build/fuzz/work-$$t; \
+		echo "== fuzz $$t for $(FUZZ_TIME) s"; \
+		build/fuzz/fuzz_$$t -max_total_time=$(FUZZ_TIME) -timeout=10 -print_final_stats=1 \
+			build/fuzz/work-$$t tests/fuzz/corpus/$$t 2>&1 | grep -E '^(stat::number_of_executed_units|==|SUMMARY)|ERROR' ; \
+		[ $${PIPESTATUS[0]} -eq 0 ] || exit 1; \
+	done
 
 clean:
 	rm -rf build
@@ -139,3 +155,15 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o \
 	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ -lcmocka $(PKG_LIBS) -o $@
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
+
+# Fuzz targets: clang with libFuzzer, each with the core and the file it fuzzes.
+fuzz_json_request_SRC := gateway/json_codec.c
+fuzz_pb_request_SRC   := gateway/pb_codec.c $(PROTO_C)
+fuzz_http_route_SRC   := gateway/http_router.c
+fuzz_parse_i64_SRC    :=
+
+build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $$(fuzz_$$*_SRC) | $(PROTO_C)
+	@mkdir -p $(@D)
+	$(call quiet,FUZZCC,$@)$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
+		-fsanitize=fuzzer,address,undefined -Icore -Igateway -I$(BUILD)/proto $(PKG_CFLAGS) \
+		$(filter %.c,$^) $(PKG_LIBS) -o $@

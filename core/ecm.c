@@ -17,37 +17,58 @@ typedef struct point {
     uint64_t x, z;
 } point;
 
+/* The curve arithmetic's modulus. With lazy set (n < 2^62) values are kept in
+ * [0, 2n) (see pf_mont_mul_lazy). lazy is a constant wherever the curve code
+ * is inlined, so each variant compiles to straight code. */
+typedef struct emod {
+    pf_mont mont;
+    int lazy;
+} emod;
+
+#define E_OP(name, args, lazy_call, strict_call)                                                  \
+    static inline __attribute__((always_inline)) uint64_t name args                              \
+    {                                                                                             \
+        return m->lazy ? lazy_call : strict_call;                                                 \
+    }
+E_OP(e_mul, (const emod *m, uint64_t a, uint64_t b), pf_mont_mul_lazy(&m->mont, a, b),
+     pf_mont_mul(&m->mont, a, b))
+E_OP(e_sqr, (const emod *m, uint64_t a), pf_mont_mul_lazy(&m->mont, a, a), pf_mont_mul(&m->mont, a, a))
+E_OP(e_add, (const emod *m, uint64_t a, uint64_t b), pf_mont_add_lazy(&m->mont, a, b),
+     pf_mont_add(&m->mont, a, b))
+E_OP(e_sub, (const emod *m, uint64_t a, uint64_t b), pf_mont_sub_lazy(&m->mont, a, b),
+     pf_mont_sub(&m->mont, a, b))
+
 /* 2P. a24 = (A + 2) / 4 in Montgomery form. 3M + 2S. */
-static inline __attribute__((always_inline)) point xdbl(const pf_mont *m, point p, uint64_t a24)
+static inline __attribute__((always_inline)) point xdbl(const emod *m, point p, uint64_t a24)
 {
-    uint64_t s = pf_mont_sqr(m, pf_mont_add(m, p.x, p.z));
-    uint64_t d = pf_mont_sqr(m, pf_mont_sub(m, p.x, p.z));
-    uint64_t t = pf_mont_sub(m, s, d); /* 4XZ */
+    uint64_t s = e_sqr(m, e_add(m, p.x, p.z));
+    uint64_t d = e_sqr(m, e_sub(m, p.x, p.z));
+    uint64_t t = e_sub(m, s, d); /* 4XZ */
     point r;
-    r.x = pf_mont_mul(m, s, d);
-    r.z = pf_mont_mul(m, t, pf_mont_add(m, d, pf_mont_mul(m, a24, t)));
+    r.x = e_mul(m, s, d);
+    r.z = e_mul(m, t, e_add(m, d, e_mul(m, a24, t)));
     return r;
 }
 
 /* P + Q given diff = P - Q. 4M + 2S. */
-static inline __attribute__((always_inline)) point xadd(const pf_mont *m, point p, point q, point diff)
+static inline __attribute__((always_inline)) point xadd(const emod *m, point p, point q, point diff)
 {
-    uint64_t u = pf_mont_mul(m, pf_mont_sub(m, p.x, p.z), pf_mont_add(m, q.x, q.z));
-    uint64_t v = pf_mont_mul(m, pf_mont_add(m, p.x, p.z), pf_mont_sub(m, q.x, q.z));
+    uint64_t u = e_mul(m, e_sub(m, p.x, p.z), e_add(m, q.x, q.z));
+    uint64_t v = e_mul(m, e_add(m, p.x, p.z), e_sub(m, q.x, q.z));
     point r;
-    r.x = pf_mont_mul(m, diff.z, pf_mont_sqr(m, pf_mont_add(m, u, v)));
-    r.z = pf_mont_mul(m, diff.x, pf_mont_sqr(m, pf_mont_sub(m, u, v)));
+    r.x = e_mul(m, diff.z, e_sqr(m, e_add(m, u, v)));
+    r.z = e_mul(m, diff.x, e_sqr(m, e_sub(m, u, v)));
     return r;
 }
 
 /* P + Q given diff = P - Q with diff.z = 1 (diff_x alone). 3M + 2S. */
-static inline __attribute__((always_inline)) point xadd1(const pf_mont *m, point p, point q, uint64_t diff_x)
+static inline __attribute__((always_inline)) point xadd1(const emod *m, point p, point q, uint64_t diff_x)
 {
-    uint64_t u = pf_mont_mul(m, pf_mont_sub(m, p.x, p.z), pf_mont_add(m, q.x, q.z));
-    uint64_t v = pf_mont_mul(m, pf_mont_add(m, p.x, p.z), pf_mont_sub(m, q.x, q.z));
+    uint64_t u = e_mul(m, e_sub(m, p.x, p.z), e_add(m, q.x, q.z));
+    uint64_t v = e_mul(m, e_add(m, p.x, p.z), e_sub(m, q.x, q.z));
     point r;
-    r.x = pf_mont_sqr(m, pf_mont_add(m, u, v));
-    r.z = pf_mont_mul(m, diff_x, pf_mont_sqr(m, pf_mont_sub(m, u, v)));
+    r.x = e_sqr(m, e_add(m, u, v));
+    r.z = e_mul(m, diff_x, e_sqr(m, e_sub(m, u, v)));
     return r;
 }
 
@@ -120,13 +141,14 @@ static uint64_t suyama(const pf_mont *m, uint64_t sigma, uint64_t *x0, uint64_t 
 
 /* ECM_LANES curves, sigma0 and the next ones. Returns a factor of n (1 when
  * none was found, or n). */
-static uint64_t ecm_curves(const pf_mont *mp, uint64_t sigma0, const pf_ecm_stage1 *s1, uint32_t b2)
+static inline __attribute__((always_inline)) uint64_t
+ecm_curves(const pf_mont *mp, int lazy, uint64_t sigma0, const pf_ecm_stage1 *s1, uint32_t b2)
 {
     /* A local copy: stores to the points cannot alias it, so n and n^-1 stay in registers. */
-    const pf_mont mc = *mp, *m = &mc;
+    const emod mc = {*mp, lazy}, *m = &mc;
     uint64_t x0[ECM_LANES], a24[ECM_LANES];
     for (int l = 0; l < ECM_LANES; l++) {
-        uint64_t g = suyama(m, sigma0 + (uint64_t)l, &x0[l], &a24[l]);
+        uint64_t g = suyama(&m->mont, sigma0 + (uint64_t)l, &x0[l], &a24[l]);
         if (g != 1)
             return g;
     }
@@ -138,7 +160,7 @@ static uint64_t ecm_curves(const pf_mont *mp, uint64_t sigma0, const pf_ecm_stag
     while (!((s1->words[low / 64] >> (low % 64)) & 1))
         low++;
     LANES_LOOP {
-        r0[l] = (point){x0[l], m->one};
+        r0[l] = (point){x0[l], m->mont.one};
         r1[l] = xdbl(m, r0[l], a24[l]);
     }
     for (int b = (int)s1->bits - 2; b >= (int)low; b--) {
@@ -157,14 +179,14 @@ static uint64_t ecm_curves(const pf_mont *mp, uint64_t sigma0, const pf_ecm_stag
     for (uint32_t i = 0; i < low; i++)
         LANES_LOOP r0[l] = xdbl(m, r0[l], a24[l]);
     uint64_t acc[ECM_LANES];
-    uint64_t prod = m->one;
+    uint64_t prod = m->mont.one;
     for (int l = 0; l < ECM_LANES; l++)
-        prod = pf_mont_mul(m, prod, r0[l].z);
-    uint64_t g = pf_gcd(pf_mont_from(m, prod), m->n);
+        prod = e_mul(m, prod, r0[l].z);
+    uint64_t g = pf_gcd(prod, m->mont.n);
     if (g != 1) {
         /* Some lane found a factor; n when all did: take the lanes one by one. */
-        for (int l = 0; l < ECM_LANES && g == m->n; l++)
-            g = pf_gcd(pf_mont_from(m, r0[l].z), m->n);
+        for (int l = 0; l < ECM_LANES && g == m->mont.n; l++)
+            g = pf_gcd(r0[l].z, m->mont.n);
         return g;
     }
 
@@ -191,7 +213,7 @@ static uint64_t ecm_curves(const pf_mont *mp, uint64_t sigma0, const pf_ecm_stag
         }
     }
     for (size_t i = 0; i < BABY_COUNT; i++)
-        LANES_LOOP baby_xz[i][l] = pf_mont_mul(m, baby[i][l].x, baby[i][l].z);
+        LANES_LOOP baby_xz[i][l] = e_mul(m, baby[i][l].x, baby[i][l].z);
 
     /* Giant steps [kD]Q for k = B1/D ... while kD - D/2 <= B2. */
     point qd[ECM_LANES], g0[ECM_LANES], g1[ECM_LANES];
@@ -218,16 +240,16 @@ static uint64_t ecm_curves(const pf_mont *mp, uint64_t sigma0, const pf_ecm_stag
         }
     }
     /* g0 = [k0 D]Q, g1 = [(k0 + 1) D]Q */
-    LANES_LOOP acc[l] = m->one;
+    LANES_LOOP acc[l] = m->mont.one;
     for (uint32_t k = k0;; k++) {
         LANES_LOOP {
-            uint64_t gxz = pf_mont_mul(m, g0[l].x, g0[l].z);
+            uint64_t gxz = e_mul(m, g0[l].x, g0[l].z);
             for (size_t i = 0; i < BABY_COUNT; i++) {
                 /* X_G Z_j - X_j Z_G = (X_G - X_j)(Z_G + Z_j) - X_G Z_G + X_j Z_j */
-                uint64_t t = pf_mont_mul(m, pf_mont_sub(m, g0[l].x, baby[i][l].x),
-                                         pf_mont_add(m, g0[l].z, baby[i][l].z));
-                t = pf_mont_add(m, pf_mont_sub(m, t, gxz), baby_xz[i][l]);
-                acc[l] = pf_mont_mul(m, acc[l], t);
+                uint64_t t = e_mul(m, e_sub(m, g0[l].x, baby[i][l].x),
+                                         e_add(m, g0[l].z, baby[i][l].z));
+                t = e_add(m, e_sub(m, t, gxz), baby_xz[i][l]);
+                acc[l] = e_mul(m, acc[l], t);
             }
         }
         if ((k + 1) * ECM_D > b2 + ECM_D / 2)
@@ -238,13 +260,24 @@ static uint64_t ecm_curves(const pf_mont *mp, uint64_t sigma0, const pf_ecm_stag
             g1[l] = next;
         }
     }
-    prod = m->one;
+    prod = m->mont.one;
     for (int l = 0; l < ECM_LANES; l++)
-        prod = pf_mont_mul(m, prod, acc[l]);
-    g = pf_gcd(pf_mont_from(m, prod), m->n);
-    for (int l = 0; l < ECM_LANES && g == m->n; l++)
-        g = pf_gcd(pf_mont_from(m, acc[l]), m->n);
+        prod = e_mul(m, prod, acc[l]);
+    g = pf_gcd(prod, m->mont.n);
+    for (int l = 0; l < ECM_LANES && g == m->mont.n; l++)
+        g = pf_gcd(acc[l], m->mont.n);
     return g;
+}
+
+/* The two compiled variants of the curve code. */
+static uint64_t ecm_curves_lazy(const pf_mont *m, uint64_t sigma0, const pf_ecm_stage1 *s1, uint32_t b2)
+{
+    return ecm_curves(m, 1, sigma0, s1, b2);
+}
+
+static uint64_t ecm_curves_strict(const pf_mont *m, uint64_t sigma0, const pf_ecm_stage1 *s1, uint32_t b2)
+{
+    return ecm_curves(m, 0, sigma0, s1, b2);
 }
 
 #ifndef ECM_B2X
@@ -265,6 +298,7 @@ uint64_t pfi_ecm(uint64_t n)
     pf_mont m;
     pf_mont_init(&m, n);
     int bits = 64 - __builtin_clzll(n);
+    int lazy = n < ((uint64_t)1 << 62);
     /* The smallest factor may be anything up to sqrt(n): start with small B1,
      * which finds small factors cheaply, and grow it up to a cap set by the size of n. */
     int cap = bits <= 44 ? 1 : bits <= 52 ? 2 : bits <= 58 ? 3 : 4;
@@ -276,7 +310,8 @@ uint64_t pfi_ecm(uint64_t n)
     int c = 0;
     for (uint64_t sigma = 6; sigma < 6 + 400; sigma += ECM_LANES) {
         const pf_ecm_stage1 *s1 = &pf_ecm_stage1_table[idx < cap ? idx : cap];
-        uint64_t g = ecm_curves(&m, sigma, s1, ECM_B2X * s1->b1);
+        uint64_t g = lazy ? ecm_curves_lazy(&m, sigma, s1, ECM_B2X * s1->b1)
+                          : ecm_curves_strict(&m, sigma, s1, ECM_B2X * s1->b1);
         if (g != 1 && g != n)
             return g;
         if (++c == ECM_STEP) {

@@ -10,8 +10,8 @@
 /* Trial division uses the odd primes below TRIAL_LIMIT; a cofactor below
  * TRIAL_LIMIT^2 left by it is prime. */
 #ifndef TRIAL_COUNT
-#define TRIAL_COUNT 171 /* odd primes below 1024 */
-#define TRIAL_LIMIT 1024u
+#define TRIAL_COUNT 96 /* odd primes below 512 */
+#define TRIAL_LIMIT 512u
 #endif
 
 /* Composites from ECM_MIN up go to micro-ECM, smaller ones to rho. */

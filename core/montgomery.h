@@ -69,6 +69,35 @@ static inline uint64_t pf_mont_sub(const pf_mont *m, uint64_t a, uint64_t b)
     return a < b ? d + m->n : d;
 }
 
+/* Lazy variants, for n < 2^62 only: values live in [0, 2n) instead of [0, n).
+ * The product needs no final correction: for a, b < 2n, (ab - qn)/R lies in
+ * (-n, n), and adding n lands in (0, 2n). That shortens the dependency chain
+ * of every multiplication. pf_mont_canon() brings a value back to [0, n). */
+static inline uint64_t pf_mont_mul_lazy(const pf_mont *m, uint64_t a, uint64_t b)
+{
+    pf_u128 t = (pf_u128)a * b;
+    uint64_t q = (uint64_t)t * m->ninv;
+    uint64_t mh = (uint64_t)(((pf_u128)q * m->n) >> 64);
+    return (uint64_t)(t >> 64) - mh + m->n;
+}
+
+static inline uint64_t pf_mont_add_lazy(const pf_mont *m, uint64_t a, uint64_t b)
+{
+    uint64_t s = a + b, n2 = 2 * m->n;
+    return s >= n2 ? s - n2 : s;
+}
+
+static inline uint64_t pf_mont_sub_lazy(const pf_mont *m, uint64_t a, uint64_t b)
+{
+    uint64_t d = a - b;
+    return a < b ? d + 2 * m->n : d;
+}
+
+static inline uint64_t pf_mont_canon(const pf_mont *m, uint64_t x)
+{
+    return x >= m->n ? x - m->n : x;
+}
+
 /* x*R mod n, for any 64-bit x. */
 static inline uint64_t pf_mont_to(const pf_mont *m, uint64_t x)
 {

@@ -33,20 +33,24 @@ static bool sprp2(const pf_mont *m, uint64_t d, int s)
 /* Strong probable-prime tests to K bases at once (a[] in Montgomery form): the
  * K exponentiations are interleaved so that their multiplications overlap. */
 #define SPRP_MAX 6
-static bool sprp_multi(const pf_mont *m, const uint64_t *a, int k, uint64_t d, int s)
+static inline __attribute__((always_inline)) bool sprp_multi(const pf_mont *mp, const uint64_t *a,
+                                                             int k, uint64_t d, int s)
 {
+    const pf_mont mc = *mp, *m = &mc; /* a local copy stays in registers */
     uint64_t minus_one = m->n - m->one;
     uint64_t x[SPRP_MAX], base[SPRP_MAX];
     for (int i = 0; i < k; i++) {
-        x[i] = a[i];
         base[i] = a[i];
+        x[i] = base[i];
     }
+    /* k is a constant where this is inlined: the lane loops unroll fully. */
     for (int b = 62 - __builtin_clzll(d); b >= 0; b--) {
-        for (int i = 0; i < k; i++)
+        _Pragma("GCC unroll 6") for (int i = 0; i < k; i++)
             x[i] = pf_mont_sqr(m, x[i]);
-        if ((d >> b) & 1)
-            for (int i = 0; i < k; i++)
+        if ((d >> b) & 1) {
+            _Pragma("GCC unroll 6") for (int i = 0; i < k; i++)
                 x[i] = pf_mont_mul(m, x[i], base[i]);
+        }
     }
     for (int i = 0; i < k; i++) {
         uint64_t y = x[i];
@@ -82,16 +86,15 @@ bool pfi_is_prime_odd(uint64_t n)
     /* Base 2 first and alone: it rejects nearly every composite. */
     if (!sprp2(&m, d, s))
         return false;
-    const uint64_t *bases = bases64;
-    int count = (int)(sizeof bases64 / sizeof bases64[0]);
-    if (n < 4759123141u) {
-        bases = bases32;
-        count = (int)(sizeof bases32 / sizeof bases32[0]);
-    }
     uint64_t a[SPRP_MAX];
-    for (int i = 0; i < count; i++)
-        a[i] = pf_mont_to(&m, bases[i]); /* 0 when n divides the base */
-    return sprp_multi(&m, a, count, d, s);
+    if (n < 4759123141u) {
+        for (int i = 0; i < 2; i++)
+            a[i] = pf_mont_to(&m, bases32[i]);
+        return sprp_multi(&m, a, 2, d, s);
+    }
+    for (int i = 0; i < 6; i++)
+        a[i] = pf_mont_to(&m, bases64[i]); /* 0 when n divides the base */
+    return sprp_multi(&m, a, 6, d, s);
 }
 
 bool pf_is_prime(uint64_t n)

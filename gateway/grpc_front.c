@@ -5,7 +5,9 @@
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdlib.h>
+#include <time.h>
 
 #include "grpc_conns.h"
 #include "grpc_listener.h"
@@ -84,7 +86,8 @@ struct pf_grpc_front {
     struct worker *workers;
     int nworkers;
     size_t max_pending;
-    bool shutdown_started, shutdown_done;
+    atomic_int live_calls;
+    bool shutdown_started;
 };
 
 /* ---- PrimeFactors calls ---------------------------------------------------- */
@@ -92,6 +95,7 @@ struct pf_grpc_front {
 static void call_free(struct call *c)
 {
     if (c->live) {
+        atomic_fetch_sub(&c->w->front->live_calls, 1);
         pf_metrics_streams(PF_FRONT_GRPC, -1);
         if (c->prev)
             c->prev->next = c->next;
@@ -249,6 +253,7 @@ static void on_new_call(struct call *c, bool ok)
     request_call(w);
 
     c->live = true;
+    atomic_fetch_add(&w->front->live_calls, 1);
     pf_metrics_streams(PF_FRONT_GRPC, 1);
     c->next = w->calls;
     if (w->calls)
@@ -484,14 +489,15 @@ void pf_grpc_front_drain(pf_grpc_front *f)
 
 bool pf_grpc_front_wait_drained(pf_grpc_front *f, double seconds)
 {
-    if (!f->shutdown_done) {
-        gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                             gpr_time_from_millis((int64_t)(seconds * 1000),
-                                                                  GPR_TIMESPAN));
-        grpc_event ev = grpc_completion_queue_pluck(f->shutdown_cq, f, deadline, NULL);
-        f->shutdown_done = ev.type == GRPC_OP_COMPLETE;
+    /* Streams, not connections: an idle client may keep its connection
+     * open after the GOAWAY, and free() closes those. */
+    double waited = 0;
+    while (atomic_load(&f->live_calls) > 0 && waited < seconds) {
+        struct timespec ts = { 0, 5 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+        waited += 0.005;
     }
-    return f->shutdown_done;
+    return atomic_load(&f->live_calls) == 0;
 }
 
 void pf_grpc_front_cancel_all(pf_grpc_front *f)
@@ -503,16 +509,24 @@ void pf_grpc_front_free(pf_grpc_front *f)
 {
     if (!f)
         return;
-    /* No new connection may reach the server once it is shutting down. */
-    pf_grpc_listener_free(f->listener);
-    f->listener = NULL;
     if (f->server) {
-        /* A server must be shut down before it is destroyed. */
+        /* A server must be shut down before it is destroyed, and its
+         * shutdown ends only when every connection has closed: close the
+         * ones that idle clients keep open. */
         pf_grpc_front_drain(f);
         pf_grpc_front_cancel_all(f);
-        while (!pf_grpc_front_wait_drained(f, 60))
-            pf_warn("grpc: still waiting for the last calls to end");
+        pf_grpc_listener_free(f->listener);
+        f->listener = NULL;
+        for (;;) {
+            gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                                 gpr_time_from_seconds(10, GPR_TIMESPAN));
+            if (grpc_completion_queue_pluck(f->shutdown_cq, f, deadline, NULL).type ==
+                GRPC_OP_COMPLETE)
+                break;
+            pf_warn("grpc: still waiting for the server to shut down");
+        }
     }
+    pf_grpc_listener_free(f->listener); /* when start failed before the server */
     for (int i = 0; f->workers && i < f->nworkers; i++) {
         struct worker *w = &f->workers[i];
         if (!w->cq)

@@ -20,7 +20,8 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
  * hold, then end with status OK. Call pf_health_set_draining() first. */
 void pf_grpc_front_drain(pf_grpc_front *f);
 
-/* Waits up to `seconds` for every stream to end; true when all have. */
+/* Waits up to `seconds` for every stream to end; true when all have.
+ * Connections may stay open: free() closes them. */
 bool pf_grpc_front_wait_drained(pf_grpc_front *f, double seconds);
 
 /* Ends every open stream now: clients get UNAVAILABLE after the answers

@@ -312,9 +312,11 @@ void pf_grpc_listener_free(pf_grpc_listener *l)
     }
     if (l->listen_fd >= 0)
         close(l->listen_fd);
-    /* Watches still open belong to connections grpc has closed by now. */
+    /* Connections still open belong to idle clients: end them, so that
+     * grpc's shutdown, which waits for every connection, can finish. */
     for (struct watch *w = l->watches, *next; w; w = next) {
         next = w->next;
+        shutdown(w->dup_fd, SHUT_RDWR);
         close(w->dup_fd);
         free(w);
     }

@@ -1,7 +1,11 @@
 #include "lws_server.h"
 
 #include <arpa/inet.h>
+#include <errno.h>
 #include <netdb.h>
+#include <stdio.h>
+#include <sys/socket.h>
+#include <unistd.h>
 #include <pthread.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -174,6 +178,32 @@ static int resolve_iface(const char *host, char *out, size_t size)
     return ok ? 0 : -1;
 }
 
+/* Binds a throwaway socket to the address first: lws reports a busy port
+ * only through its own log, and leaks on that path. */
+static int probe_bind(const char *iface, int port)
+{
+    if (port == 0)
+        return 0;
+    char service[8];
+    snprintf(service, sizeof(service), "%d", port);
+    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV },
+                    *res;
+    if (getaddrinfo(iface, service, &hints, &res) != 0)
+        return 0; /* let lws say what it makes of it */
+    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = 0;
+    if (fd >= 0) {
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
+            pf_error("http: cannot listen on %s:%d: %s", iface ? iface : "*", port,
+                     strerror(errno));
+            rc = -1;
+        }
+        close(fd);
+    }
+    freeaddrinfo(res);
+    return rc;
+}
+
 static void add_callback_mount(struct pf_lws_server *s, int i, const char *path)
 {
     struct lws_http_mount *m = &s->mounts[i];
@@ -246,6 +276,10 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
     files->origin_protocol = LWSMPRO_FILE;
     info.mounts = s->mounts;
 
+    if (probe_bind(info.iface, info.port) < 0) {
+        free(s);
+        return -1;
+    }
     s->ctx = lws_create_context(&info);
     if (!s->ctx) {
         pf_error("http: cannot listen on %s:%d (address in use, or not an address of this host)",

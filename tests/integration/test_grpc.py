@@ -402,13 +402,14 @@ def test_unknown_method_unimplemented(channel, method, kind):
 PADDED_2_62 = b"\x7a\x80\x08" + b"p" * 1024 + b"\x08" + bytes([0x80] * 8 + [0x40])  # 2^62 + 1 KiB unknown field
 
 
-def _wait_stall(counter, limit=12.0, quiet=1.0):
-    """Wait until counter[0] stops growing for `quiet` seconds. Returns True if it stalled."""
+def _wait_stall(counter, limit=12.0, quiet=1.0, min_count=100):
+    """Wait until counter[0] (at least min_count, so the stream is surely open and flowing)
+    stops growing for `quiet` seconds. Returns True if it stalled."""
     t_end = time.monotonic() + limit
     last, since = counter[0], time.monotonic()
     while time.monotonic() < t_end:
         time.sleep(0.1)
-        if counter[0] != last:
+        if counter[0] != last or counter[0] < min_count:
             last, since = counter[0], time.monotonic()
         elif time.monotonic() - since >= quiet:
             return True
