@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test suite against the binaries in $BUILD and ends with one line:
-# "N passed, N failed". Usage: tests/run-all.sh [unit|integration]...
+# "N passed, N failed". Usage: tests/run-all.sh [unit|core|integration]...
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export PFGATE=${PFGATE:-$PWD/$BUILD/pfgate} PFFACTOR=${PFFACTOR:-$PWD/$BUILD/pffactor}
-suites=${*:-unit integration}
+suites=${*:-unit core integration}
 passed=0 failed=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 
@@ -26,6 +26,15 @@ run_unit() {
         # A crash prints no summary: count it as one failure.
         if [ "$rc" -ne 0 ] && [ -z "$f" ]; then f=1; fi
         count "$p" "$f"
+    done
+}
+
+# Shell checks of the core: each script is one test, passed by exit code 0.
+run_core() {
+    local t
+    for t in tests/core/*.sh; do
+        echo "== $t"
+        if timeout 600 bash "$t"; then count 1 0; else count 0 1; fi
     done
 }
 

@@ -13,7 +13,7 @@ debian_packages=(
     # tests
     libcmocka-dev coreutils curl openssl procps
     python3 python3-pytest python3-grpcio python3-grpc-tools python3-websockets
-    chromium fonts-liberation prometheus valgrind clang
+    chromium fonts-liberation prometheus valgrind clang libclang-rt-14-dev
     # benchmarks and deployment
     nghttp2-client nginx-light
 )
