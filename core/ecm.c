@@ -242,13 +242,17 @@ ecm_curves(const pf_mont *mp, int lazy, uint64_t sigma0, const pf_ecm_stage1 *s1
     /* g0 = [k0 D]Q, g1 = [(k0 + 1) D]Q */
     LANES_LOOP acc[l] = m->mont.one;
     for (uint32_t k = k0;; k++) {
-        LANES_LOOP {
-            uint64_t gxz = e_mul(m, g0[l].x, g0[l].z);
-            for (size_t i = 0; i < BABY_COUNT; i++) {
+        uint64_t gxz[ECM_LANES];
+        LANES_LOOP gxz[l] = e_mul(m, g0[l].x, g0[l].z);
+        /* only the pairs where k D - j or k D + j is prime */
+        unsigned mask = k < PF_ECM_PAIRS_K ? pf_ecm_pairs[k] : 0xffu;
+        while (mask) {
+            int i = __builtin_ctz(mask);
+            mask &= mask - 1;
+            LANES_LOOP {
                 /* X_G Z_j - X_j Z_G = (X_G - X_j)(Z_G + Z_j) - X_G Z_G + X_j Z_j */
-                uint64_t t = e_mul(m, e_sub(m, g0[l].x, baby[i][l].x),
-                                         e_add(m, g0[l].z, baby[i][l].z));
-                t = e_add(m, e_sub(m, t, gxz), baby_xz[i][l]);
+                uint64_t t = e_mul(m, e_sub(m, g0[l].x, baby[i][l].x), e_add(m, g0[l].z, baby[i][l].z));
+                t = e_add(m, e_sub(m, t, gxz[l]), baby_xz[i][l]);
                 acc[l] = e_mul(m, acc[l], t);
             }
         }

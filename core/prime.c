@@ -6,18 +6,50 @@
 #include "factor_internal.h"
 #include "montgomery.h"
 
-/* The strong probable-prime test to base 2: 2^d by squarings and doublings
- * (doubling is an addition, cheaper than a multiplication). */
-static bool sprp2(const pf_mont *m, uint64_t d, int s)
+/* The exponentiations below use the lazy arithmetic (values in [0, 2n), a
+ * shorter chain per multiplication) when n < 2^62; lazy is a constant in each
+ * inlined copy. Values are made canonical before they are compared. */
+static inline __attribute__((always_inline)) uint64_t p_mul(const pf_mont *m, int lazy, uint64_t a,
+                                                            uint64_t b)
 {
-    uint64_t minus_one = m->n - m->one;
+    return lazy ? pf_mont_mul_lazy(m, a, b) : pf_mont_mul(m, a, b);
+}
+
+static inline __attribute__((always_inline)) uint64_t p_add(const pf_mont *m, int lazy, uint64_t a,
+                                                            uint64_t b)
+{
+    return lazy ? pf_mont_add_lazy(m, a, b) : pf_mont_add(m, a, b);
+}
+
+/* 2^d in Montgomery form by squarings and doublings (a doubling is an addition). */
+static inline __attribute__((always_inline)) uint64_t pow2(const pf_mont *mp, int lazy, uint64_t d)
+{
+    const pf_mont mc = *mp, *m = &mc;
     int top = 63 - __builtin_clzll(d);
     uint64_t x = pf_mont_add(m, m->one, m->one); /* 2 */
     for (int b = top - 1; b >= 0; b--) {
-        x = pf_mont_sqr(m, x);
+        x = p_mul(m, lazy, x, x);
         if ((d >> b) & 1)
-            x = pf_mont_add(m, x, x);
+            x = p_add(m, lazy, x, x);
     }
+    return lazy ? pf_mont_canon(m, x) : x;
+}
+
+static uint64_t pow2_lazy(const pf_mont *m, uint64_t d)
+{
+    return pow2(m, 1, d);
+}
+
+static uint64_t pow2_strict(const pf_mont *m, uint64_t d)
+{
+    return pow2(m, 0, d);
+}
+
+/* The strong probable-prime test to base 2. */
+static bool sprp2(const pf_mont *m, uint64_t d, int s)
+{
+    uint64_t minus_one = m->n - m->one;
+    uint64_t x = m->n < ((uint64_t)1 << 62) ? pow2_lazy(m, d) : pow2_strict(m, d);
     if (x == m->one || x == minus_one)
         return true;
     while (--s > 0) {
@@ -33,8 +65,9 @@ static bool sprp2(const pf_mont *m, uint64_t d, int s)
 /* Strong probable-prime tests to K bases at once (a[] in Montgomery form): the
  * K exponentiations are interleaved so that their multiplications overlap. */
 #define SPRP_MAX 6
-static inline __attribute__((always_inline)) bool sprp_multi(const pf_mont *mp, const uint64_t *a,
-                                                             int k, uint64_t d, int s)
+static inline __attribute__((always_inline)) bool sprp_multi(const pf_mont *mp, int lazy,
+                                                             const uint64_t *a, int k, uint64_t d,
+                                                             int s)
 {
     const pf_mont mc = *mp, *m = &mc; /* a local copy stays in registers */
     uint64_t minus_one = m->n - m->one;
@@ -46,14 +79,14 @@ static inline __attribute__((always_inline)) bool sprp_multi(const pf_mont *mp, 
     /* k is a constant where this is inlined: the lane loops unroll fully. */
     for (int b = 62 - __builtin_clzll(d); b >= 0; b--) {
         _Pragma("GCC unroll 6") for (int i = 0; i < k; i++)
-            x[i] = pf_mont_sqr(m, x[i]);
+            x[i] = p_mul(m, lazy, x[i], x[i]);
         if ((d >> b) & 1) {
             _Pragma("GCC unroll 6") for (int i = 0; i < k; i++)
-                x[i] = pf_mont_mul(m, x[i], base[i]);
+                x[i] = p_mul(m, lazy, x[i], base[i]);
         }
     }
     for (int i = 0; i < k; i++) {
-        uint64_t y = x[i];
+        uint64_t y = lazy ? pf_mont_canon(m, x[i]) : x[i];
         if (y == m->one || y == minus_one || y == 0)
             continue; /* y == 0: the base was a multiple of n, which says nothing */
         int r;
@@ -90,11 +123,13 @@ bool pfi_is_prime_odd(uint64_t n)
     if (n < 4759123141u) {
         for (int i = 0; i < 2; i++)
             a[i] = pf_mont_to(&m, bases32[i]);
-        return sprp_multi(&m, a, 2, d, s);
+        return sprp_multi(&m, 1, a, 2, d, s);
     }
     for (int i = 0; i < 6; i++)
         a[i] = pf_mont_to(&m, bases64[i]); /* 0 when n divides the base */
-    return sprp_multi(&m, a, 6, d, s);
+    if (n < ((uint64_t)1 << 62))
+        return sprp_multi(&m, 1, a, 6, d, s);
+    return sprp_multi(&m, 0, a, 6, d, s);
 }
 
 bool pf_is_prime(uint64_t n)

@@ -7,26 +7,48 @@
 /* Differences multiplied together between two gcds. */
 #define RHO_BATCH 128
 
-/* One rho walk with f(x) = x^2 + c (Montgomery form). Returns a factor of n,
- * possibly n itself when the walk closed its cycle mod every factor at once. */
-static uint64_t rho_walk(const pf_mont *m, uint64_t c, uint64_t max_iter)
+/* The walk uses the lazy arithmetic (values in [0, 2n)) when n < 2^62; lazy
+ * is a constant in each inlined copy. Residues are the same either way, and
+ * gcd(v, n) does not care which representative v is. */
+static inline __attribute__((always_inline)) uint64_t r_mul(const pf_mont *m, int lazy, uint64_t a,
+                                                            uint64_t b)
 {
-    uint64_t y = m->one + m->one, x, ys, q = m->one, g = 1;
-    if (y >= m->n)
-        y -= m->n;
+    return lazy ? pf_mont_mul_lazy(m, a, b) : pf_mont_mul(m, a, b);
+}
+
+static inline __attribute__((always_inline)) uint64_t r_add(const pf_mont *m, int lazy, uint64_t a,
+                                                            uint64_t b)
+{
+    return lazy ? pf_mont_add_lazy(m, a, b) : pf_mont_add(m, a, b);
+}
+
+static inline __attribute__((always_inline)) uint64_t r_sub(const pf_mont *m, int lazy, uint64_t a,
+                                                            uint64_t b)
+{
+    return lazy ? pf_mont_sub_lazy(m, a, b) : pf_mont_sub(m, a, b);
+}
+
+/* One rho walk with f(y) = y^2 + c (Montgomery form, c < n), of about
+ * max_iter steps at most. Returns a factor of n, 1 when it found none, or n
+ * when the walk closed its cycle mod every factor at once. */
+static inline __attribute__((always_inline)) uint64_t rho_walk(const pf_mont *mp, int lazy, uint64_t c,
+                                                               uint64_t max_iter)
+{
+    const pf_mont mc = *mp, *m = &mc; /* a local copy stays in registers */
+    uint64_t y = pf_mont_add(m, m->one, m->one), x, ys, q = m->one, g = 1;
     uint64_t r = 1, done = 0;
 
     do {
         x = y;
         for (uint64_t i = 0; i < r; i++)
-            y = pf_mont_add(m, pf_mont_sqr(m, y), c);
+            y = r_add(m, lazy, r_mul(m, lazy, y, y), c);
         uint64_t k = 0;
         do {
             ys = y;
             uint64_t lim = r - k < RHO_BATCH ? r - k : RHO_BATCH;
             for (uint64_t i = 0; i < lim; i++) {
-                y = pf_mont_add(m, pf_mont_sqr(m, y), c);
-                q = pf_mont_mul(m, q, pf_mont_sub(m, x, y));
+                y = r_add(m, lazy, r_mul(m, lazy, y, y), c);
+                q = r_mul(m, lazy, q, r_sub(m, lazy, x, y));
             }
             g = pf_gcd(q, m->n);
             k += lim;
@@ -38,18 +60,33 @@ static uint64_t rho_walk(const pf_mont *m, uint64_t c, uint64_t max_iter)
     if (g == m->n) {
         /* The batch overshot: redo it one difference at a time. */
         do {
-            ys = pf_mont_add(m, pf_mont_sqr(m, ys), c);
-            g = pf_gcd(pf_mont_sub(m, x, ys), m->n);
+            ys = r_add(m, lazy, r_mul(m, lazy, ys, ys), c);
+            g = pf_gcd(r_sub(m, lazy, x, ys), m->n);
         } while (g == 1);
     }
     return g;
+}
+
+static uint64_t rho_walk_lazy(const pf_mont *m, uint64_t c, uint64_t max_iter)
+{
+    return rho_walk(m, 1, c, max_iter);
+}
+
+static uint64_t rho_walk_strict(const pf_mont *m, uint64_t c, uint64_t max_iter)
+{
+    return rho_walk(m, 0, c, max_iter);
+}
+
+static uint64_t walk(const pf_mont *m, uint64_t c, uint64_t max_iter)
+{
+    return m->n < ((uint64_t)1 << 62) ? rho_walk_lazy(m, c, max_iter) : rho_walk_strict(m, c, max_iter);
 }
 
 uint64_t pfi_rho_brief(uint64_t n, uint64_t max_iter)
 {
     pf_mont m;
     pf_mont_init(&m, n);
-    return rho_walk(&m, m.one, max_iter);
+    return walk(&m, m.one, max_iter);
 }
 
 uint64_t pfi_rho(uint64_t n)
@@ -57,7 +94,7 @@ uint64_t pfi_rho(uint64_t n)
     pf_mont m;
     pf_mont_init(&m, n);
     for (uint64_t c = 1; c < 64; c++) {
-        uint64_t g = rho_walk(&m, pf_mont_to(&m, c), (uint64_t)1 << 26);
+        uint64_t g = walk(&m, pf_mont_to(&m, c), (uint64_t)1 << 26);
         if (g != 1 && g != n)
             return g;
     }

@@ -284,6 +284,9 @@ static void on_new_call(struct call *c, bool ok)
 
 static void on_call_event(struct call *c, enum op op, bool ok)
 {
+    if (!ok && op != OP_NEW_CALL)
+        pf_debug("grpc: call %p: op %d failed (pending %zu, cancelled %d)", (void *)c, (int)op,
+                 c->stream ? pf_stream_pending(c->stream) : 0, c->cancelled);
     if (op == OP_NEW_CALL) {
         on_new_call(c, ok);
         if (!ok)
@@ -487,17 +490,22 @@ void pf_grpc_front_drain(pf_grpc_front *f)
     grpc_server_shutdown_and_notify(f->server, f->shutdown_cq, f);
 }
 
+/* Drained: no stream is open and every byte written has reached its client,
+ * so that closing the idle connections loses no answer or status. */
+static bool drained(pf_grpc_front *f)
+{
+    return atomic_load(&f->live_calls) == 0 && pf_grpc_listener_unsent(f->listener) == 0;
+}
+
 bool pf_grpc_front_wait_drained(pf_grpc_front *f, double seconds)
 {
     /* Streams, not connections: an idle client may keep its connection
      * open after the GOAWAY, and free() closes those. */
-    double waited = 0;
-    while (atomic_load(&f->live_calls) > 0 && waited < seconds) {
+    for (double waited = 0; !drained(f) && waited < seconds; waited += 0.005) {
         struct timespec ts = { 0, 5 * 1000 * 1000 };
         nanosleep(&ts, NULL);
-        waited += 0.005;
     }
-    return atomic_load(&f->live_calls) == 0;
+    return drained(f);
 }
 
 void pf_grpc_front_cancel_all(pf_grpc_front *f)
@@ -515,6 +523,8 @@ void pf_grpc_front_free(pf_grpc_front *f)
          * ones that idle clients keep open. */
         pf_grpc_front_drain(f);
         pf_grpc_front_cancel_all(f);
+        /* A moment for the cancelled streams' resets to be written. */
+        pf_grpc_front_wait_drained(f, 0.3);
         pf_grpc_listener_free(f->listener);
         f->listener = NULL;
         for (;;) {

@@ -14,6 +14,8 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
+#include <linux/sockios.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
@@ -31,7 +33,8 @@ struct pf_grpc_listener {
     int header_timeout_ms;
     struct watch *silent_head, *silent_tail;
     atomic_int command;
-    struct watch *watches; /* accept thread only, until joined */
+    pthread_mutex_t watches_lock; /* the accept thread changes the list; others read it */
+    struct watch *watches;
     int epoll_fd;
     int wake_fd;
     pthread_t thread;
@@ -105,6 +108,7 @@ int pf_grpc_listener_bind(const struct pf_config *cfg, pf_grpc_listener **out, i
     l->epoll_fd = -1;
     l->wake_fd = -1;
     l->max_connections = cfg->max_connections;
+    pthread_mutex_init(&l->watches_lock, NULL);
     l->header_timeout_ms = cfg->header_timeout * 1000;
     *out = l;
     return 0;
@@ -183,12 +187,14 @@ static void watch_close(pf_grpc_listener *l, struct watch *w)
     pf_metrics_connections(PF_FRONT_GRPC, -1);
     epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, w->dup_fd, NULL);
     close(w->dup_fd);
+    pthread_mutex_lock(&l->watches_lock);
     if (w->prev)
         w->prev->next = w->next;
     else
         l->watches = w->next;
     if (w->next)
         w->next->prev = w->prev;
+    pthread_mutex_unlock(&l->watches_lock);
     free(w);
 }
 
@@ -222,10 +228,12 @@ static void accept_one(pf_grpc_listener *l, int fd)
         close(fd);
         return;
     }
+    pthread_mutex_lock(&l->watches_lock);
     w->next = l->watches;
     if (w->next)
         w->next->prev = w;
     l->watches = w;
+    pthread_mutex_unlock(&l->watches_lock);
     silent_append(l, w);
     pf_metrics_connections(PF_FRONT_GRPC, 1);
     grpc_server_add_channel_from_fd(l->server, fd, l->creds);
@@ -288,6 +296,21 @@ int pf_grpc_listener_run(pf_grpc_listener *l, grpc_server *server, pf_grpc_conns
     return 0;
 }
 
+size_t pf_grpc_listener_unsent(pf_grpc_listener *l)
+{
+    size_t total = 0;
+    if (!l)
+        return 0;
+    pthread_mutex_lock(&l->watches_lock);
+    for (struct watch *w = l->watches; w; w = w->next) {
+        int n = 0;
+        if (ioctl(w->dup_fd, SIOCOUTQ, &n) == 0 && n > 0)
+            total += (size_t)n;
+    }
+    pthread_mutex_unlock(&l->watches_lock);
+    return total;
+}
+
 static void send_command(pf_grpc_listener *l, enum command command)
 {
     atomic_store(&l->command, command);
@@ -326,5 +349,6 @@ void pf_grpc_listener_free(pf_grpc_listener *l)
         close(l->wake_fd);
     if (l->creds)
         grpc_server_credentials_release(l->creds);
+    pthread_mutex_destroy(&l->watches_lock);
     free(l);
 }

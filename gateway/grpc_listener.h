@@ -6,6 +6,7 @@
 #define PF_GRPC_LISTENER_H
 
 #include <grpc/grpc.h>
+#include <stddef.h>
 
 #include "config.h"
 #include "grpc_conns.h"
@@ -22,7 +23,11 @@ int pf_grpc_listener_run(pf_grpc_listener *l, grpc_server *server, pf_grpc_conns
 /* Stops accepting: new connections are refused from now on. */
 void pf_grpc_listener_stop(pf_grpc_listener *l);
 
-/* Stops the thread and frees. NULL-safe. */
+/* Bytes written to the open connections that their clients have not yet
+ * acknowledged: 0 once every answer and status has reached its client. */
+size_t pf_grpc_listener_unsent(pf_grpc_listener *l);
+
+/* Stops the thread, ends the connections still open, and frees. NULL-safe. */
 void pf_grpc_listener_free(pf_grpc_listener *l);
 
 #endif

@@ -34,4 +34,25 @@ for b1 in BOUNDS:
         x >>= 64
     assert len(words) <= 8
     out.write("    {%d, %d, {%s}},\n" % (b1, k.bit_length(), ", ".join("0x%016xu" % w for w in words)))
+out.write("};\n\n")
+
+# Stage 2 pairs: with D = 60 and j in BABY (coprime to 60, below 30), bit i of
+# pf_ecm_pairs[k] is set when k*60 - j or k*60 + j is prime: only those pairs are used.
+D, BABY, KMAX = 60, [1, 7, 11, 13, 17, 19, 23, 29], 256
+sieve = bytearray([1]) * (D * KMAX + D)
+sieve[0] = sieve[1] = 0
+for i in range(2, int(len(sieve) ** 0.5) + 1):
+    if sieve[i]:
+        sieve[i * i::i] = bytearray(len(sieve[i * i::i]))
+out.write("#define PF_ECM_PAIRS_K %d\n\n" % KMAX)
+out.write("static const uint8_t pf_ecm_pairs[PF_ECM_PAIRS_K] = {\n")
+masks = []
+for k in range(KMAX):
+    m = 0
+    for i, j in enumerate(BABY):
+        if (k * D - j > 0 and sieve[k * D - j]) or sieve[k * D + j]:
+            m |= 1 << i
+    masks.append(m)
+for i in range(0, KMAX, 16):
+    out.write("    " + ", ".join("0x%02x" % m for m in masks[i:i + 16]) + ",\n")
 out.write("};\n\n#endif\n")
