@@ -19,7 +19,7 @@ endif
 CFLAGS   += $(STD) $(WARN) $(OPT) $(SAN)
 LDFLAGS  += $(SAN)
 
-PKGS     := libprotobuf-c libwebsockets jansson
+PKGS     := libprotobuf-c libwebsockets jansson openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lgrpc -lgpr
 
@@ -38,8 +38,8 @@ CORE_SRC    := $(wildcard core/*.c)
 CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CORE_LIB    := $(BUILD)/libpfcore.a
 
-PROTO       := proto/primefactor.proto
-PROTO_C     := $(BUILD)/proto/primefactor.pb-c.c
+PROTOS      := $(wildcard proto/*.proto)
+PROTO_C     := $(PROTOS:proto/%.proto=$(BUILD)/proto/%.pb-c.c)
 PROTO_OBJ   := $(PROTO_C:.c=.o)
 
 GATEWAY_SRC := $(wildcard gateway/*.c)
@@ -114,7 +114,8 @@ $(BUILD)/core/%.o: core/%.c
 $(CORE_LIB): $(CORE_OBJ)
 	$(call quiet,AR,$@)$(AR) rcs $@ $^
 
-$(PROTO_C): $(PROTO)
+.SECONDARY: $(PROTO_C)
+$(BUILD)/proto/%.pb-c.c: proto/%.proto
 	@mkdir -p $(@D)
 	$(call quiet,PROTOC,$<)protoc-c --proto_path=proto --c_out=$(@D) $<
 
@@ -140,7 +141,7 @@ $(BUILD)/bench/%.o: bench/%.c | $(PROTO_C)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -I$(BUILD)/proto -c $< -o $@
 
-$(GRPC_LOAD): $(BUILD)/bench/grpc_load.o $(PROTO_OBJ)
+$(GRPC_LOAD): $(BUILD)/bench/grpc_load.o $(BUILD)/proto/primefactor.pb-c.o
 	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(BUILD)/tests/%.o: tests/unit/%.c | $(PROTO_C)
@@ -158,7 +159,7 @@ $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o \
 
 # Fuzz targets: clang with libFuzzer, each with the core and the file it fuzzes.
 fuzz_json_request_SRC := gateway/json_codec.c
-fuzz_pb_request_SRC   := gateway/pb_codec.c $(PROTO_C)
+fuzz_pb_request_SRC   := gateway/pb_codec.c $(BUILD)/proto/primefactor.pb-c.c
 fuzz_http_route_SRC   := gateway/http_router.c
 fuzz_parse_i64_SRC    :=
 

@@ -36,6 +36,9 @@ static const char usage[] =
     "                           (default 10)\n"
     "  --idle-timeout SECS      close a connection with no stream for this long\n"
     "                           (default 60)\n"
+    "  --tls-cert FILE          PEM certificate (chain): TLS on both ports (gRPC over\n"
+    "                           TLS, https and wss); needs --tls-key\n"
+    "  --tls-key FILE           PEM private key of --tls-cert\n"
     "  --reuse-port             share the ports with other pfgate processes\n"
     "                           (SO_REUSEPORT; the kernel spreads connections)\n"
     "  --drain-timeout SECONDS  on SIGINT/SIGTERM, time to finish open streams\n"
@@ -173,8 +176,8 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
 {
     enum { GRPC_ADDR = 256, HTTP_ADDR, WEB_ROOT, THREADS, MAX_PENDING, MAX_MESSAGE,
            DRAIN_TIMEOUT, LOG_LEVEL, MAX_FRAME, MAX_LINE, ALLOW_ORIGIN, WS_IDLE_TIMEOUT,
-           MAX_CONNECTIONS, MAX_STREAMS, REUSE_PORT, HEADER_TIMEOUT, IDLE_TIMEOUT, VERSION,
-           HELP };
+           MAX_CONNECTIONS, MAX_STREAMS, REUSE_PORT, HEADER_TIMEOUT, IDLE_TIMEOUT, TLS_CERT,
+           TLS_KEY, VERSION, HELP };
     static const struct option options[] = {
         { "grpc-addr", required_argument, NULL, GRPC_ADDR },
         { "http-addr", required_argument, NULL, HTTP_ADDR },
@@ -193,6 +196,8 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
         { "reuse-port", no_argument, NULL, REUSE_PORT },
         { "header-timeout", required_argument, NULL, HEADER_TIMEOUT },
         { "idle-timeout", required_argument, NULL, IDLE_TIMEOUT },
+        { "tls-cert", required_argument, NULL, TLS_CERT },
+        { "tls-key", required_argument, NULL, TLS_KEY },
         { "version", no_argument, NULL, VERSION },
         { "help", no_argument, NULL, HELP },
         { NULL, 0, NULL, 0 },
@@ -257,6 +262,8 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
                 cfg->max_streams_per_conn = (size_t)v;
             break;
         case REUSE_PORT: cfg->reuse_port = true; break;
+        case TLS_CERT: cfg->tls_cert = optarg; break;
+        case TLS_KEY: cfg->tls_key = optarg; break;
         case HEADER_TIMEOUT:
             if ((rc = parse_long("--header-timeout", optarg, 1, 3600, &v)) == 0)
                 cfg->header_timeout = (int)v;
@@ -274,6 +281,10 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
         }
         if (rc < 0)
             return -1;
+    }
+    if (!cfg->tls_cert != !cfg->tls_key) {
+        fprintf(stderr, "pfgate: --tls-cert and --tls-key go together\n");
+        return -1;
     }
     if (optind < argc) {
         fprintf(stderr, "pfgate: unexpected argument '%s'; see pfgate --help\n", argv[optind]);

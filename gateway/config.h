@@ -23,6 +23,8 @@ struct pf_config {
     int header_timeout;      /* seconds for a new connection to send its request headers */
     int idle_timeout;        /* seconds a connection may stay open with no stream */
     bool reuse_port;         /* SO_REUSEPORT: share the ports with other processes */
+    const char *tls_cert;    /* PEM files: TLS on both ports when set */
+    const char *tls_key;
     int log_level;
 
     /* HTTP and WebSocket */

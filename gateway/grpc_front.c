@@ -3,6 +3,7 @@
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
+#include <grpc/support/log.h>
 #include <grpc/support/time.h>
 #include <pthread.h>
 #include <stdatomic.h>
@@ -10,36 +11,23 @@
 #include <time.h>
 
 #include "grpc_conns.h"
+#include "grpc_health.h"
 #include "grpc_listener.h"
 #include "health.h"
+#include "grpc_tag.h"
 #include "log.h"
+#include "tls.h"
 #include "metrics.h"
 #include "pb_codec.h"
 #include "stream.h"
 
 #define METHOD "/primefactor.Factors/PrimeFactors"
 
-/* What a completion-queue event is about. */
-enum op {
-    OP_NEW_CALL,     /* a PrimeFactors call arrived (or the request was cancelled) */
-    OP_NEW_UNKNOWN,  /* a call for any other method arrived */
-    OP_UNKNOWN_DONE, /* its UNIMPLEMENTED status is sent */
-    OP_RECV,
-    OP_SEND,
-    OP_STATUS,
-    OP_CLOSE,        /* RECV_CLOSE_ON_SERVER: the call is over (or cancelled) */
-};
-
-struct tag {
-    enum op op;
-    void *owner; /* struct call or struct unknown_call */
-};
-
 struct worker;
 
 /* One PrimeFactors stream. Freed when no batch is in flight any more. */
 struct call {
-    struct tag t_new, t_recv, t_send, t_status, t_close;
+    struct pf_grpc_tag t_new, t_recv, t_send, t_status, t_close;
     struct worker *w;
     struct call *prev, *next; /* the worker's live calls, for the drain */
 
@@ -62,7 +50,8 @@ struct call {
 /* A call for a method pfgate does not serve: answered UNIMPLEMENTED at once,
  * else the client would wait for its deadline. */
 struct unknown_call {
-    struct tag t;
+    struct pf_grpc_tag t_new, t_done;
+    struct worker *w;
     grpc_call *call;
     grpc_call_details details;
     grpc_metadata_array request_md;
@@ -72,6 +61,7 @@ struct unknown_call {
 struct worker {
     pf_grpc_front *front;
     grpc_completion_queue *cq;
+    pf_grpc_health_queue *health;
     pthread_t thread;
     bool thread_started;
     struct call *calls;
@@ -79,6 +69,7 @@ struct worker {
 
 struct pf_grpc_front {
     grpc_server *server;
+    pf_grpc_health *health;
     pf_grpc_listener *listener;
     pf_grpc_conns *conns;
     void *method;
@@ -113,7 +104,7 @@ static void call_free(struct call *c)
     free(c);
 }
 
-static bool start_batch(struct call *c, const grpc_op *ops, size_t n, struct tag *t)
+static bool start_batch(struct call *c, const grpc_op *ops, size_t n, struct pf_grpc_tag *t)
 {
     grpc_call_error e = grpc_call_start_batch(c->call, ops, n, t, NULL);
     if (e != GRPC_CALL_OK) {
@@ -211,7 +202,7 @@ static void on_recv(struct call *c, bool ok)
         return;
     }
     if (!c->recv_bb) {
-        c->input_done = true; /* half-close; a cancel also shows up at OP_CLOSE */
+        c->input_done = true; /* half-close; a cancel also shows up at the close event */
         return;
     }
     pf_request req;
@@ -282,29 +273,64 @@ static void on_new_call(struct call *c, bool ok)
     pump(c);
 }
 
-static void on_call_event(struct call *c, enum op op, bool ok)
+/* After any event of c: move it forward; free it when nothing is in flight. */
+static void after_event(struct call *c)
 {
-    if (!ok && op != OP_NEW_CALL)
-        pf_debug("grpc: call %p: op %d failed (pending %zu, cancelled %d)", (void *)c, (int)op,
-                 c->stream ? pf_stream_pending(c->stream) : 0, c->cancelled);
-    if (op == OP_NEW_CALL) {
-        on_new_call(c, ok);
-        if (!ok)
-            return;
-    } else {
-        c->batches--;
-        switch (op) {
-        case OP_RECV: on_recv(c, ok); break;
-        case OP_SEND: on_send(c, ok); break;
-        case OP_CLOSE:
-            if (c->cancelled)
-                c->dead = true;
-            break;
-        default: break; /* OP_STATUS: nothing left to do but wait for OP_CLOSE */
-        }
-        pump(c);
-    }
+    pump(c);
     if (c->batches == 0)
+        call_free(c);
+}
+
+static void batch_done(struct call *c, bool ok, const char *what)
+{
+    c->batches--;
+    if (!ok)
+        pf_debug("grpc: call %p: %s failed (pending %zu, cancelled %d)", (void *)c, what,
+                 c->stream ? pf_stream_pending(c->stream) : 0, c->cancelled);
+}
+
+static void on_recv_event(struct pf_grpc_tag *t, bool ok)
+{
+    struct call *c = PF_GRPC_OWNER(t, struct call, t_recv);
+    batch_done(c, ok, "recv");
+    on_recv(c, ok);
+    after_event(c);
+}
+
+static void on_send_event(struct pf_grpc_tag *t, bool ok)
+{
+    struct call *c = PF_GRPC_OWNER(t, struct call, t_send);
+    batch_done(c, ok, "send");
+    on_send(c, ok);
+    after_event(c);
+}
+
+static void on_status_event(struct pf_grpc_tag *t, bool ok)
+{
+    struct call *c = PF_GRPC_OWNER(t, struct call, t_status);
+    batch_done(c, ok, "status"); /* then only the close event is left */
+    after_event(c);
+}
+
+static void on_close_event(struct pf_grpc_tag *t, bool ok)
+{
+    struct call *c = PF_GRPC_OWNER(t, struct call, t_close);
+    batch_done(c, ok, "close");
+    if (c->cancelled)
+        c->dead = true;
+    after_event(c);
+}
+
+static void drain_queue(struct worker *w);
+
+static void on_new_call_event(struct pf_grpc_tag *t, bool ok)
+{
+    struct call *c = PF_GRPC_OWNER(t, struct call, t_new);
+    struct worker *w = c->w;
+    if (!ok && pf_health_draining())
+        drain_queue(w); /* the drain's wake-up: see pf_grpc_front_drain() */
+    on_new_call(c, ok);
+    if (ok && c->batches == 0)
         call_free(c);
 }
 
@@ -319,11 +345,11 @@ static void request_call(struct worker *w)
         return;
     }
     c->w = w;
-    c->t_new = (struct tag){ OP_NEW_CALL, c };
-    c->t_recv = (struct tag){ OP_RECV, c };
-    c->t_send = (struct tag){ OP_SEND, c };
-    c->t_status = (struct tag){ OP_STATUS, c };
-    c->t_close = (struct tag){ OP_CLOSE, c };
+    c->t_new.handle = on_new_call_event;
+    c->t_recv.handle = on_recv_event;
+    c->t_send.handle = on_send_event;
+    c->t_status.handle = on_status_event;
+    c->t_close.handle = on_close_event;
     c->status = GRPC_STATUS_OK;
     c->status_details = "";
     grpc_metadata_array_init(&c->request_md);
@@ -338,25 +364,6 @@ static void request_call(struct worker *w)
 
 /* ---- calls for unknown methods ------------------------------------------- */
 
-static void request_unknown(struct worker *w)
-{
-    pf_grpc_front *f = w->front;
-    if (pf_health_draining())
-        return;
-    struct unknown_call *u = calloc(1, sizeof(*u));
-    if (!u)
-        return;
-    u->t = (struct tag){ OP_NEW_UNKNOWN, u };
-    grpc_call_details_init(&u->details);
-    grpc_metadata_array_init(&u->request_md);
-    if (grpc_server_request_call(f->server, &u->call, &u->details, &u->request_md, w->cq, w->cq,
-                                 &u->t) != GRPC_CALL_OK) {
-        grpc_call_details_destroy(&u->details);
-        grpc_metadata_array_destroy(&u->request_md);
-        free(u);
-    }
-}
-
 static void unknown_free(struct unknown_call *u)
 {
     if (u->call)
@@ -366,9 +373,19 @@ static void unknown_free(struct unknown_call *u)
     free(u);
 }
 
-static void on_unknown_event(struct worker *w, struct unknown_call *u, enum op op, bool ok)
+static void on_unknown_done(struct pf_grpc_tag *t, bool ok)
 {
-    if (op == OP_UNKNOWN_DONE || !ok) {
+    (void)ok;
+    unknown_free(PF_GRPC_OWNER(t, struct unknown_call, t_done));
+}
+
+static void request_unknown(struct worker *w);
+
+static void on_unknown_call(struct pf_grpc_tag *t, bool ok)
+{
+    struct unknown_call *u = PF_GRPC_OWNER(t, struct unknown_call, t_new);
+    struct worker *w = u->w;
+    if (!ok) {
         unknown_free(u);
         return;
     }
@@ -382,22 +399,39 @@ static void on_unknown_event(struct worker *w, struct unknown_call *u, enum op o
     ops[1].data.send_status_from_server.status = GRPC_STATUS_UNIMPLEMENTED;
     ops[1].data.send_status_from_server.status_details = &details;
     ops[2].data.recv_close_on_server.cancelled = &u->cancelled;
-    u->t.op = OP_UNKNOWN_DONE;
-    if (grpc_call_start_batch(u->call, ops, 3, &u->t, NULL) != GRPC_CALL_OK)
+    if (grpc_call_start_batch(u->call, ops, 3, &u->t_done, NULL) != GRPC_CALL_OK)
+        unknown_free(u);
+}
+
+static void request_unknown(struct worker *w)
+{
+    pf_grpc_front *f = w->front;
+    if (pf_health_draining())
+        return;
+    struct unknown_call *u = calloc(1, sizeof(*u));
+    if (!u)
+        return;
+    u->w = w;
+    u->t_new.handle = on_unknown_call;
+    u->t_done.handle = on_unknown_done;
+    grpc_call_details_init(&u->details);
+    grpc_metadata_array_init(&u->request_md);
+    if (grpc_server_request_call(f->server, &u->call, &u->details, &u->request_md, w->cq, w->cq,
+                                 &u->t_new) != GRPC_CALL_OK)
         unknown_free(u);
 }
 
 /* ---- workers ------------------------------------------------------------- */
 
-/* Called on the worker thread when the drain starts: a call whose client is
- * silent has no event coming, so each live call is moved forward here. */
-static void drain_calls(struct worker *w)
+/* On the worker thread when the drain starts: a stream whose client is
+ * silent has no event coming, so each is moved forward here. */
+static void drain_queue(struct worker *w)
 {
-    struct call *c = w->calls, *next;
-    for (; c; c = next) {
+    for (struct call *c = w->calls, *next; c; c = next) {
         next = c->next;
         pump(c);
     }
+    pf_grpc_health_queue_drain(w->health);
 }
 
 static void *worker_main(void *arg)
@@ -408,25 +442,51 @@ static void *worker_main(void *arg)
             grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
-        if (ev.type != GRPC_OP_COMPLETE)
-            continue;
-        struct tag *t = ev.tag;
-        bool ok = ev.success != 0;
-        if (t->op == OP_NEW_UNKNOWN || t->op == OP_UNKNOWN_DONE) {
-            on_unknown_event(w, t->owner, t->op, ok);
-            continue;
+        if (ev.type == GRPC_OP_COMPLETE) {
+            struct pf_grpc_tag *t = ev.tag;
+            t->handle(t, ev.success != 0);
         }
-        if (t->op == OP_NEW_CALL && !ok && pf_health_draining())
-            drain_calls(w);
-        on_call_event(t->owner, t->op, ok);
     }
     return NULL;
 }
 
 /* ---- the front end ------------------------------------------------------- */
 
+/* grpc core's own log lines join pfgate's on stderr, in its format. A
+ * client's failed TLS handshake is grpc's "error" but no fault of pfgate's:
+ * grpc errors are warnings here. */
+static void grpc_log(gpr_log_func_args *args)
+{
+    enum pf_log_level level = args->severity == GPR_LOG_SEVERITY_DEBUG  ? PF_LOG_DEBUG
+                              : args->severity == GPR_LOG_SEVERITY_INFO ? PF_LOG_INFO
+                                                                        : PF_LOG_WARN;
+    pf_log(level, "grpc: %s", args->message);
+}
+
+static int listen_tls(pf_grpc_front *f, const struct pf_config *cfg, int *port)
+{
+    char *cert, *key;
+    if (pf_tls_load(cfg->tls_cert, cfg->tls_key, &cert, &key) < 0)
+        return -1;
+    grpc_ssl_pem_key_cert_pair pair = { key, cert };
+    grpc_server_credentials *creds = grpc_ssl_server_credentials_create(NULL, &pair, 1, 0, NULL);
+    char addr[300];
+    pf_addr_format(&cfg->grpc_addr, cfg->grpc_addr.port, addr, sizeof(addr));
+    *port = grpc_server_add_http2_port(f->server, addr, creds);
+    grpc_server_credentials_release(creds);
+    free(cert);
+    free(key);
+    if (*port == 0) {
+        pf_error("grpc: cannot listen on %s (address in use, or not an address of this host)",
+                 addr);
+        return -1;
+    }
+    return 0;
+}
+
 int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *port)
 {
+    gpr_set_log_function(grpc_log);
     pf_grpc_front *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
@@ -437,6 +497,9 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
         /* Off: BDP probing grows a stalled stream's window to megabytes of
          * unread requests; flow control needs the window to stay small. */
         { GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_BDP_PROBE, { .integer = 0 } },
+        /* For the TLS port, which grpc binds itself: off unless asked, so
+         * that a second process on a busy port fails instead of sharing it. */
+        { GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, { .integer = cfg->reuse_port } },
         /* Silent and idle connections must not pin file descriptors. */
         { GRPC_ARG_INTEGER, GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
           { .integer = cfg->header_timeout * 1000 } },
@@ -445,6 +508,7 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
     grpc_channel_args channel_args = { sizeof(args) / sizeof(args[0]), args };
     f->server = grpc_server_create(&channel_args, NULL);
     f->method = grpc_server_register_method(f->server, METHOD, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
+    f->health = pf_grpc_health_register(f->server);
     f->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
 
     f->nworkers = cfg->grpc_threads;
@@ -457,17 +521,28 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
         grpc_server_register_completion_queue(f->server, f->workers[i].cq, NULL);
     }
 
-    if (pf_grpc_conns_new(cfg->max_streams_per_conn, &f->conns) < 0 ||
-        pf_grpc_listener_bind(cfg, &f->listener, port) < 0)
+    if (pf_grpc_conns_new(cfg->max_streams_per_conn, &f->conns) < 0)
         goto fail;
-    grpc_server_start(f->server);
-    if (pf_grpc_listener_run(f->listener, f->server, f->conns) < 0)
-        goto fail;
+    if (cfg->tls_cert) {
+        /* grpc core takes only plaintext sockets by fd: over TLS it listens
+         * itself, and --max-connections and the silent-connection cut-off
+         * do not apply to the gRPC port. */
+        if (listen_tls(f, cfg, port) < 0)
+            goto fail;
+        grpc_server_start(f->server);
+    } else {
+        if (pf_grpc_listener_bind(cfg, &f->listener, port) < 0)
+            goto fail;
+        grpc_server_start(f->server);
+        if (pf_grpc_listener_run(f->listener, f->server, f->conns) < 0)
+            goto fail;
+    }
 
     for (int i = 0; i < f->nworkers; i++) {
         struct worker *w = &f->workers[i];
         request_call(w);
         request_unknown(w);
+        w->health = pf_grpc_health_queue_new(f->health, f->server, w->cq);
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             pf_error("grpc: cannot start a worker thread");
             goto fail;
@@ -547,6 +622,9 @@ void pf_grpc_front_free(pf_grpc_front *f)
         else
             worker_main(w); /* frees what its queue still holds, then returns */
     }
+    for (int i = 0; f->workers && i < f->nworkers; i++)
+        pf_grpc_health_queue_free(f->workers[i].health);
+    pf_grpc_health_free(f->health);
     if (f->server)
         grpc_server_destroy(f->server);
     for (int i = 0; f->workers && i < f->nworkers; i++)

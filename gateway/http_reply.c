@@ -1,7 +1,10 @@
 /* Short, complete HTTP replies: headers with a Content-Length, then the body. */
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "json_codec.h"
+#include "log.h"
 #include "lws_env.h"
 
 int pf_http_reply_start(struct lws *wsi, struct pf_http_reply *r, unsigned status,
@@ -45,4 +48,36 @@ void pf_http_reply_free(struct pf_http_reply *r)
     free(r->body);
     r->body = NULL;
     r->len = 0;
+}
+
+static const char *reason_phrase(unsigned status)
+{
+    switch (status) {
+    case 400: return "Bad Request";
+    case 403: return "Forbidden";
+    case 404: return "Not Found";
+    case 411: return "Length Required";
+    case 413: return "Content Too Large";
+    case 503: return "Service Unavailable";
+    default: return "Error";
+    }
+}
+
+int pf_http_refuse(struct lws *wsi, unsigned status, const char *why)
+{
+    /* Written whole, as raw bytes: lws_return_http_status() says HTTP/1.0
+     * before the request is parsed, which some WebSocket clients reject. */
+    char *body = pf_json_encode_error(why);
+    unsigned char buf[LWS_PRE + 1024];
+    char *text = (char *)buf + LWS_PRE;
+    int n = snprintf(text, sizeof(buf) - LWS_PRE,
+                     "HTTP/1.1 %u %s\r\ncontent-type: application/json\r\n"
+                     "content-length: %zu\r\ncache-control: no-store\r\n"
+                     "connection: close\r\n\r\n%s",
+                     status, reason_phrase(status), body ? strlen(body) : 0, body ? body : "");
+    free(body);
+    pf_debug("http: refused with %u: %s", status, why);
+    if (n > 0 && (size_t)n < sizeof(buf) - LWS_PRE)
+        lws_write(wsi, (unsigned char *)text, (size_t)n, LWS_WRITE_RAW);
+    return 1;
 }

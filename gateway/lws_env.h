@@ -41,4 +41,10 @@ int pf_http_reply_start(struct lws *wsi, struct pf_http_reply *r, unsigned statu
 int pf_http_reply_write(struct lws *wsi, struct pf_http_reply *r);
 void pf_http_reply_free(struct pf_http_reply *r);
 
+/* Answers a request pfgate will not serve (a refused upgrade, a limit, a
+ * malformed request) with an HTTP/1.1 status, a JSON error body and
+ * "Connection: close", from any point before the response has started.
+ * Returns what the callback must return (nonzero: close). */
+int pf_http_refuse(struct lws *wsi, unsigned status, const char *why);
+
 #endif

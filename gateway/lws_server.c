@@ -97,8 +97,33 @@ static bool over_limit(struct lws *wsi)
 
 static int refuse_over_limit(struct lws *wsi)
 {
-    lws_return_http_status(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "too many connections");
-    return 1;
+    return pf_http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
+                          "too many connections (--max-connections)");
+}
+
+/* RFC 9112 6.3: a Content-Length that is not a plain decimal is an error. */
+static bool bad_content_length(struct lws *wsi)
+{
+    char value[32];
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    if (n <= 0)
+        return false;
+    if (n >= (int)sizeof(value) - 12 ||
+        lws_hdr_copy(wsi, value, sizeof(value), WSI_TOKEN_HTTP_CONTENT_LENGTH) < 0)
+        return true;
+    for (const char *p = value; *p; p++)
+        if (*p < '0' || *p > '9')
+            return true;
+    return false;
+}
+
+static int filter_request(struct lws *wsi)
+{
+    if (over_limit(wsi))
+        return refuse_over_limit(wsi);
+    if (bad_content_length(wsi))
+        return pf_http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "malformed Content-Length");
+    return 0;
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -114,7 +139,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         on_connection_gone(wsi, server);
         return 0;
     case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
-        return over_limit(wsi) ? refuse_over_limit(wsi) : 0;
+        return filter_request(wsi);
     case LWS_CALLBACK_ESTABLISHED:
         /* Now a WebSocket: count it as one. */
         lws_set_opaque_user_data(wsi, &counted_ws);
@@ -138,7 +163,9 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE)
         return over_limit(wsi) ? refuse_over_limit(wsi) : pf_ws_confirm_upgrade(wsi);
 
-    int rc = is_ws_reason(reason) ? pf_ws_callback(wsi, reason, &session->ws, in, len)
+    bool ws = is_ws_reason(reason) ||
+              (reason == LWS_CALLBACK_TIMER && lws_get_opaque_user_data(wsi) == &counted_ws);
+    int rc = ws ? pf_ws_callback(wsi, reason, &session->ws, in, len)
                                   : pf_http_callback(wsi, reason, session ? &session->http : NULL,
                                                      in, len);
     atomic_store(&server->open_streams, server->env.open_streams);
@@ -180,7 +207,7 @@ static int resolve_iface(const char *host, char *out, size_t size)
 
 /* Binds a throwaway socket to the address first: lws reports a busy port
  * only through its own log, and leaks on that path. */
-static int probe_bind(const char *iface, int port)
+static int probe_bind(const char *iface, int port, bool reuse_port)
 {
     if (port == 0)
         return 0;
@@ -193,6 +220,8 @@ static int probe_bind(const char *iface, int port)
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = 0;
     if (fd >= 0) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+        if (reuse_port)
+            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
         if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
             pf_error("http: cannot listen on %s:%d: %s", iface ? iface : "*", port,
                      strerror(errno));
@@ -249,6 +278,14 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
     s->idle_policy.secs_since_valid_hangup = (uint16_t)cfg->ws_idle_timeout;
     info.retry_and_idle_policy = &s->idle_policy;
 
+    if (cfg->tls_cert) {
+        info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
+        info.ssl_cert_filepath = cfg->tls_cert;
+        info.ssl_private_key_filepath = cfg->tls_key;
+    }
+    if (cfg->reuse_port)
+        info.options |= LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
+
     /* An IPv4 address binds IPv6 too unless lws is told not to. */
     const char *host = cfg->http_addr.host;
     if (strcmp(host, "0.0.0.0") == 0) {
@@ -276,7 +313,7 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
     files->origin_protocol = LWSMPRO_FILE;
     info.mounts = s->mounts;
 
-    if (probe_bind(info.iface, info.port) < 0) {
+    if (probe_bind(info.iface, info.port, cfg->reuse_port) < 0) {
         free(s);
         return -1;
     }

@@ -42,6 +42,9 @@ static void push(struct pf_ndjson_session *s, const pf_request *req)
 
 static void handle_line(struct pf_ndjson_session *s, const char *line, size_t len)
 {
+    /* The limit counts the line as sent, the same whether or not it came
+     * in one piece. */
+    bool too_long = len > s->max_line;
     while (len > 0 && (line[len - 1] == '\r' || line[len - 1] == ' ' || line[len - 1] == '\t'))
         len--;
     while (len > 0 && (line[0] == ' ' || line[0] == '\t'))
@@ -49,7 +52,7 @@ static void handle_line(struct pf_ndjson_session *s, const char *line, size_t le
     if (len == 0)
         return; /* blank lines are not requests */
     pf_request req = { 0 };
-    if (len > s->max_line)
+    if (too_long)
         req.err = PF_ETOOLONG;
     else
         pf_json_decode_request(line, len, &req);
@@ -86,8 +89,10 @@ static bool parse_lines(struct pf_ndjson_session *s)
             handle_line(s, s->in + pos, len);
         pos += len + (nl ? 1 : 0);
     }
-    memmove(s->in, s->in + pos, s->in_len - pos);
-    s->in_len -= pos;
+    if (pos > 0) {
+        memmove(s->in, s->in + pos, s->in_len - pos);
+        s->in_len -= pos;
+    }
     return blocked;
 }
 
@@ -202,7 +207,7 @@ static int grow_input(struct pf_ndjson_session *s, size_t more)
 
 int pf_ndjson_body(struct lws *wsi, struct pf_ndjson_session *s, const char *in, size_t len)
 {
-    if (s->body_done)
+    if (s->body_done || len == 0)
         return 0; /* draining: what arrives now is not answered */
     if (grow_input(s, len) < 0)
         return -1;
@@ -226,21 +231,15 @@ int pf_ndjson_body_done(struct lws *wsi, struct pf_ndjson_session *s)
     return 0;
 }
 
-static int refuse(struct lws *wsi, unsigned status, const char *why)
-{
-    pf_info("ndjson: refused with %u: %s", status, why);
-    lws_return_http_status(wsi, status, why);
-    return -1;
-}
 
 int pf_ndjson_start(struct lws *wsi, struct pf_ndjson_session **out)
 {
     struct pf_lws_env *env = pf_lws_env(wsi);
     if (pf_health_draining())
-        return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "server is shutting down");
+        return pf_http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "server is shutting down");
     /* lws 4.1 cannot read a chunked request body: ask for a length instead. */
     if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
-        return refuse(wsi, HTTP_STATUS_LENGTH_REQUIRED,
+        return pf_http_refuse(wsi, HTTP_STATUS_LENGTH_REQUIRED,
                       "send a Content-Length (curl --data-binary @file)");
     char length[32] = "";
     lws_hdr_copy(wsi, length, sizeof(length), WSI_TOKEN_HTTP_CONTENT_LENGTH);

@@ -11,12 +11,10 @@
 #include "origin.h"
 
 #define PATH "/primefactor.Factors/PrimeFactors"
+/* How long a draining socket must stay quiet before it is closed: numbers
+ * the client sent before the signal are still arriving within this. */
+#define DRAIN_QUIET_US 200000
 
-static int refuse(struct lws *wsi, unsigned status)
-{
-    lws_return_http_status(wsi, status, NULL);
-    return 1;
-}
 
 int pf_ws_confirm_upgrade(struct lws *wsi)
 {
@@ -24,15 +22,15 @@ int pf_ws_confirm_upgrade(struct lws *wsi)
     int uri_len;
     if (lws_http_get_uri_and_method(wsi, &uri, &uri_len) < 0 || uri_len != (int)strlen(PATH) ||
         memcmp(uri, PATH, (size_t)uri_len) != 0)
-        return refuse(wsi, HTTP_STATUS_NOT_FOUND);
+        return pf_http_refuse(wsi, HTTP_STATUS_NOT_FOUND, "no WebSocket here: use /primefactor.Factors/PrimeFactors");
     if (pf_health_draining())
-        return refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE);
+        return pf_http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "server is shutting down");
 
     char origin[512], host[512];
     const char *origin_p = NULL, *host_p = NULL;
     if (lws_hdr_total_length(wsi, WSI_TOKEN_ORIGIN) > 0) {
         if (lws_hdr_copy(wsi, origin, sizeof(origin), WSI_TOKEN_ORIGIN) < 0)
-            return refuse(wsi, HTTP_STATUS_FORBIDDEN);
+            return pf_http_refuse(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed");
         origin_p = origin;
     }
     if (lws_hdr_copy(wsi, host, sizeof(host), WSI_TOKEN_HOST) > 0)
@@ -41,7 +39,7 @@ int pf_ws_confirm_upgrade(struct lws *wsi)
     if (!pf_origin_allowed(origin_p, host_p, lws_is_ssl(wsi), cfg->allow_origins,
                            cfg->n_allow_origins)) {
         pf_info("ws: refused upgrade from origin %.100s", origin);
-        return refuse(wsi, HTTP_STATUS_FORBIDDEN);
+        return pf_http_refuse(wsi, HTTP_STATUS_FORBIDDEN, "origin not allowed (see --allow-origin)");
     }
     return 0;
 }
@@ -96,6 +94,8 @@ static void on_closed(struct lws *wsi, struct pf_ws_session *s)
 
 static int append_fragment(struct pf_ws_session *s, const char *in, size_t len, size_t max)
 {
+    if (len == 0)
+        return 0;
     if (s->msg_len + len > max)
         return -1;
     if (s->msg_len + len > s->msg_cap) {
@@ -116,6 +116,7 @@ static int append_fragment(struct pf_ws_session *s, const char *in, size_t len, 
 static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, size_t len)
 {
     const struct pf_config *cfg = pf_lws_env(wsi)->cfg;
+    s->received++;
     if (s->ended)
         return 0; /* after {"end":true} the stream takes no more numbers */
     if (lws_frame_is_binary(wsi))
@@ -170,13 +171,28 @@ static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
     }
     if (s->ended)
         return close_with(wsi, LWS_CLOSE_STATUS_NORMAL, "");
-    if (pf_health_draining())
+    if (s->drain_quiet)
         return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
     if (s->rx_paused) {
         s->rx_paused = false;
         lws_rx_flow_control(wsi, 1);
     }
+    if (pf_health_draining()) {
+        /* Numbers sent before the signal may still be on their way: read on
+         * until the client is quiet, then close (on_drain_timer). */
+        s->received_at_check = s->received;
+        lws_set_timer_usecs(wsi, DRAIN_QUIET_US);
+    }
     return 0;
+}
+
+static void on_drain_timer(struct lws *wsi, struct pf_ws_session *s)
+{
+    if (!pf_health_draining() || s->received != s->received_at_check ||
+        pf_stream_pending(s->stream) > 0)
+        return; /* busy: the next write re-arms the timer */
+    s->drain_quiet = true;
+    lws_callback_on_writable(wsi);
 }
 
 int pf_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct pf_ws_session *s,
@@ -187,6 +203,7 @@ int pf_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct pf_
     case LWS_CALLBACK_RECEIVE: return on_receive(wsi, s, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE: return on_writeable(wsi, s);
     case LWS_CALLBACK_CLOSED: on_closed(wsi, s); return 0;
+    case LWS_CALLBACK_TIMER: on_drain_timer(wsi, s); return 0;
     default: return 0; /* WS_PEER_INITIATED_CLOSE: lws answers the Close */
     }
 }

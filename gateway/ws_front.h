@@ -18,6 +18,10 @@ struct pf_ws_session {
     bool rx_paused;
     bool ended;          /* {"end":true}: close 1000 once all is answered */
     bool in_list;
+    /* Draining: the socket closes with 1001 once the client has been quiet
+     * (no data) for a moment with every number answered. */
+    unsigned long received, received_at_check;
+    bool drain_quiet;
 };
 
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: refuses other paths (404), foreign

@@ -628,7 +628,9 @@ def test_drain_deadline_with_stalled_reader(pfgate_factory, pb):
     """A reader that never reads cannot be drained: at --drain-timeout (5 s) pfgate ends the
     stream with UNAVAILABLE and exits 0. During the drain the gRPC port takes no new streams."""
     srv = pfgate_factory()
-    ch = grpc.insecure_channel(srv.grpc)
+    # No BDP probing on the client: its window stays small, so the answers it buffered
+    # (and must read before it sees the status) fit in its 12 s deadline.
+    ch = grpc.insecure_channel(srv.grpc, options=[("grpc.http2.bdp_probe", 0)])
     try:
         call = _stalled_stream(srv, pb, ch)
         srv.signal(signal.SIGTERM)
@@ -660,8 +662,11 @@ def test_drain_deadline_with_stalled_reader(pfgate_factory, pb):
 def test_second_signal_exits_at_once(pfgate_factory, pb):
     srv = pfgate_factory()
     ch = grpc.insecure_channel(srv.grpc)
+    call = None
     try:
-        _stalled_stream(srv, pb, ch)
+        # Keep the call: a dropped call object is cancelled by grpcio, and the
+        # stream would then have nothing left to drain.
+        call = _stalled_stream(srv, pb, ch)
         srv.signal(signal.SIGTERM)
         time.sleep(0.5)
         assert srv.alive(), "pfgate exited at once although a stream still had answers to send"
@@ -672,6 +677,8 @@ def test_second_signal_exits_at_once(pfgate_factory, pb):
             pytest.fail("a second SIGTERM did not make pfgate exit within 1.5 s")
         assert rc not in CRASH_SIGNALS, f"second signal: pfgate crashed ({rc})"
     finally:
+        if call is not None:
+            call.cancel()
         ch.close()
         srv.kill()
 

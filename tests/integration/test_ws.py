@@ -308,13 +308,25 @@ def test_explicit_max_frame_boundary(pfgate_factory):
         check(ws.recv_n(3), expected_answers([12]))
 
 
+# Known limits of libwebsockets 4.1.6 (Debian 12), which pfgate cannot reach from its
+# callbacks; README lists them. strict: the day lws handles one, its mark must go.
+LWS_LIMIT = "libwebsockets 4.1.6: "
+
+
+def _lws_limit(why):
+    return pytest.mark.xfail(strict=True, reason=LWS_LIMIT + why)
+
+
 @pytest.mark.parametrize("frame", [
-    ws_frame(OP_TEXT, "12", mask=False),
+    pytest.param(ws_frame(OP_TEXT, "12", mask=False), marks=_lws_limit(
+        "the server does not enforce the client mask bit (RFC 6455 5.1)")),
     ws_frame(0x3, b"x"),
     ws_frame(0xB, b"x"),
-    ws_frame(OP_TEXT, "12", rsv=4),
+    pytest.param(ws_frame(OP_TEXT, "12", rsv=4), marks=_lws_limit(
+        "after its Close 1002 it waits for the client's Close (up to 5 s) before closing TCP")),
     ws_frame(OP_PING, b"x", fin=False),
-    ws_frame(OP_PING, b"p" * 126),
+    pytest.param(ws_frame(OP_PING, b"p" * 126), marks=_lws_limit(
+        "an oversized control frame drops the connection without a Close frame")),
     ws_frame(OP_CONT, "12"),
 ], ids=["unmasked", "reserved-opcode-3", "reserved-opcode-B", "rsv1-without-extension",
         "fragmented-ping", "ping-over-125", "continuation-without-start"])
