@@ -284,18 +284,9 @@ static uint64_t ecm_curves_strict(const pf_mont *m, uint64_t sigma0, const pf_ec
     return ecm_curves(m, 0, sigma0, s1, b2);
 }
 
-#ifndef ECM_B2X
-#define ECM_B2X 25
-#endif
-#ifndef ECM_STEP
-#define ECM_STEP 1
-#endif
-#ifndef ECM_START
-#define ECM_START 0
-#endif
-#ifndef ECM_CAP_ADJ
-#define ECM_CAP_ADJ 1
-#endif
+/* B2 = ECM_B2_RATIO * B1. Stage 2 costs about 2 multiplications per prime
+ * pair, stage 1 about 10 per bit of the multiplier: 25 measured best here. */
+#define ECM_B2_RATIO 25
 
 uint64_t pfi_ecm(uint64_t n)
 {
@@ -303,25 +294,21 @@ uint64_t pfi_ecm(uint64_t n)
     pf_mont_init(&m, n);
     int bits = 64 - __builtin_clzll(n);
     int lazy = n < ((uint64_t)1 << 62);
-    /* The smallest factor may be anything up to sqrt(n): start with small B1,
-     * which finds small factors cheaply, and grow it up to a cap set by the size of n. */
-    int cap = bits <= 44 ? 1 : bits <= 52 ? 2 : bits <= 58 ? 3 : 4;
-    cap += ECM_CAP_ADJ;
-#ifndef ECM_BIGSTART
-#define ECM_BIGSTART 3
-#endif
-    int idx = bits >= 60 ? ECM_BIGSTART : ECM_START;
-    int c = 0;
-    for (uint64_t sigma = 6; sigma < 6 + 400; sigma += ECM_LANES) {
+    /* The smallest factor may be anything up to sqrt(n). Each round of
+     * ECM_LANES curves takes the next B1 of pf_ecm_stage1_table (27, 47, 70, 85,
+     * 125, 165, ...): the first rounds find small factors cheaply. B1 stops
+     * growing at a cap set by the size of n. Numbers of 60 bits or more are
+     * most often the product of two large primes (the semiprimes a user sends),
+     * so they start at B1 = 85. All measured on uniform numbers and on 62-bit
+     * semiprimes. */
+    int cap = bits <= 44 ? 2 : bits <= 52 ? 3 : bits <= 58 ? 4 : 5;
+    int idx = bits >= 60 ? 3 : 0;
+    for (uint64_t sigma = 6; sigma < 6 + 400; sigma += ECM_LANES, idx++) {
         const pf_ecm_stage1 *s1 = &pf_ecm_stage1_table[idx < cap ? idx : cap];
-        uint64_t g = lazy ? ecm_curves_lazy(&m, sigma, s1, ECM_B2X * s1->b1)
-                          : ecm_curves_strict(&m, sigma, s1, ECM_B2X * s1->b1);
+        uint32_t b2 = ECM_B2_RATIO * s1->b1;
+        uint64_t g = lazy ? ecm_curves_lazy(&m, sigma, s1, b2) : ecm_curves_strict(&m, sigma, s1, b2);
         if (g != 1 && g != n)
             return g;
-        if (++c == ECM_STEP) {
-            c = 0;
-            idx++;
-        }
     }
     return n;
 }

@@ -1,4 +1,6 @@
-/* pf_factor(): trial division, then Miller-Rabin and Pollard-Brent rho on what is left. */
+/* pf_factor(): trial division by the primes below 512, then on what is left:
+ * Miller-Rabin (prime.c), a square test, micro-ECM (ecm.c) for composites of
+ * 40 bits and more, Pollard-Brent rho (rho.c) below that and as a fallback. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -9,19 +11,11 @@
 
 /* Trial division uses the odd primes below TRIAL_LIMIT; a cofactor below
  * TRIAL_LIMIT^2 left by it is prime. */
-#ifndef TRIAL_COUNT
 #define TRIAL_COUNT 96 /* odd primes below 512 */
 #define TRIAL_LIMIT 512u
-#endif
 
 /* Composites from ECM_MIN up go to micro-ECM, smaller ones to rho. */
-#ifndef ECM_MIN
 #define ECM_MIN ((uint64_t)1 << 40)
-#endif
-/* Steps of a first rho walk before ECM: it finds small factors sooner. */
-#ifndef RHO_FIRST
-#define RHO_FIRST 0
-#endif
 
 _Static_assert(TRIAL_COUNT <= PF_ODD_PRIMES_COUNT, "prime table too short");
 
@@ -72,15 +66,13 @@ static size_t factor_large(uint64_t n, uint64_t *f, size_t count)
             d = s;
         else if (x < ECM_MIN)
             d = pfi_rho(x);
-        else {
-            d = RHO_FIRST ? pfi_rho_brief(x, RHO_FIRST) : 1;
-            if (d == 1 || d == x)
-                d = pfi_ecm(x);
-        }
+        else
+            d = pfi_ecm(x);
         if (d == x)
             d = pfi_rho(x);
         if (d == x || d == 1) {
-            /* Unreachable in practice; never return a wrong factor list. */
+            /* Not reached: rho with 63 polynomials has never failed to split a
+             * composite. Were it to, x would be listed unsplit. */
             f[count++] = x;
             continue;
         }

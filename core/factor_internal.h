@@ -15,10 +15,6 @@ bool pfi_is_prime_odd(uint64_t n);
  * Returns n only if every attempt failed (not seen in practice). */
 uint64_t pfi_rho(uint64_t n);
 
-/* One rho walk of about max_iter steps, for small factors: a factor of n,
- * or 1 or n when it found none. */
-uint64_t pfi_rho_brief(uint64_t n, uint64_t max_iter);
-
 /* A factor d, 1 < d < n, of an odd composite n, by micro-ECM.
  * Returns n when its curves all failed (then use pfi_rho). */
 uint64_t pfi_ecm(uint64_t n);

@@ -82,13 +82,6 @@ static uint64_t walk(const pf_mont *m, uint64_t c, uint64_t max_iter)
     return m->n < ((uint64_t)1 << 62) ? rho_walk_lazy(m, c, max_iter) : rho_walk_strict(m, c, max_iter);
 }
 
-uint64_t pfi_rho_brief(uint64_t n, uint64_t max_iter)
-{
-    pf_mont m;
-    pf_mont_init(&m, n);
-    return walk(&m, m.one, max_iter);
-}
-
 uint64_t pfi_rho(uint64_t n)
 {
     pf_mont m;

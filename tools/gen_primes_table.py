@@ -6,7 +6,7 @@ and then n / p == n * inv(p) mod 2^64. Run: tools/gen_primes_table.py > core/pri
 """
 import sys
 
-LIMIT = 1 << 16
+LIMIT = 1 << 12
 M = 1 << 64
 
 sieve = bytearray([1]) * LIMIT

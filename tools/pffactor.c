@@ -4,7 +4,7 @@
  *                          read from standard input when none is given.
  *
  * Output is GNU factor's, byte for byte: "360: 2 2 2 3 3 5", "1:". Numbers may
- * have leading whitespace, a '+' and leading zeros, and go up to 2^64 - 1. A bad
+ * have leading spaces, a '+' and leading zeros, and go up to 2^64 - 1. A bad
  * number gets a message on standard error; the rest are still factored and the
  * exit status is 1. I/O is done in large blocks: the benchmark feeds it millions. */
 #include <errno.h>
@@ -115,16 +115,11 @@ static void report_invalid(const char *tok, size_t len, const char *why)
     exit_status = 1;
 }
 
-static bool is_space(unsigned char c)
-{
-    return c == ' ' || (c >= '\t' && c <= '\r');
-}
-
 /* Parses and factors one token (not NUL-terminated). */
 static void factor_token(const char *tok, size_t len)
 {
     size_t i = 0;
-    while (i < len && is_space((unsigned char)tok[i]))
+    while (i < len && tok[i] == ' ') /* GNU factor skips leading spaces only */
         i++;
     if (i < len && tok[i] == '+')
         i++;
@@ -240,7 +235,6 @@ static void usage(void)
 
 int main(int argc, char **argv)
 {
-    int first = 1;
     if (argc > 1) {
         if (strcmp(argv[1], "--help") == 0) {
             usage();
@@ -250,14 +244,20 @@ int main(int argc, char **argv)
             puts("pffactor (pfgate)");
             return 0;
         }
-        if (strcmp(argv[1], "--") == 0)
-            first = 2;
     }
-    if (first >= argc)
+    /* The first "--" ends the options wherever it is (GNU getopt permutes). Other
+     * arguments that start with '-' are reported as invalid numbers. */
+    int numbers = 0, seen_dashdash = 0;
+    for (int i = 1; i < argc; i++) {
+        if (!seen_dashdash && strcmp(argv[i], "--") == 0) {
+            seen_dashdash = 1;
+            continue;
+        }
+        numbers++;
+        factor_token(argv[i], strlen(argv[i]));
+    }
+    if (numbers == 0)
         factor_stdin();
-    else
-        for (int i = first; i < argc; i++)
-            factor_token(argv[i], strlen(argv[i]));
     out_flush();
     return exit_status;
 }

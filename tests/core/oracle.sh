@@ -51,10 +51,48 @@ n=$(wc -l < "$in")
 "$PFFACTOR" < "$in" > "$work/pffactor.out" 2> "$work/pffactor.err" || {
     echo "oracle: $PFFACTOR failed (exit $?), see $work/pffactor.err"; exit 1; }
 factor < "$in" > "$work/factor.out"
-if cmp -s "$work/pffactor.out" "$work/factor.out"; then
-    echo "oracle: $n numbers identical"
-    exit 0
+if ! cmp -s "$work/pffactor.out" "$work/factor.out"; then
+    echo "oracle: outputs differ (< pffactor, > GNU factor), first differences:"
+    diff "$work/pffactor.out" "$work/factor.out" | head -20
+    exit 1
 fi
-echo "oracle: outputs differ (< pffactor, > GNU factor), first differences:"
-diff "$work/pffactor.out" "$work/factor.out" | head -20
-exit 1
+
+# Input parsing: numbers mixed with bad tokens ('+', leading zeros and spaces,
+# signs, hex, control characters) and runs of separators. stdout, stderr (with
+# the program name swapped) and the exit status must all match.
+cli=$work/cli.txt
+python3 - > "$cli" <<'PY'
+import random
+random.seed(7)
+bad = ['abc', '-5', '1e5', '0x10', '12a', '+', '++1', '+-1', '\r5', '5\r', '\v7', '1.5', '\x01', 'é']
+out = []
+for i in range(20000):
+    r = random.random()
+    if r < 0.6:
+        t = str(random.randrange(0, 2 ** random.randint(1, 64)))
+    elif r < 0.7:
+        t = '+' + str(random.randrange(0, 10 ** 6))
+    elif r < 0.75:
+        t = '0' * random.randint(1, 5) + str(random.randrange(0, 10 ** 12))
+    elif r < 0.8:
+        t = random.choice(bad)
+    else:
+        t = str(random.randrange(2 ** 62, 2 ** 64))
+    out.append(t + random.choice([' ', '\n', '\t', '  ', '\n\n', ' \t\n']))
+print(''.join(out), end='')
+PY
+rc_pf=0 rc_gnu=0
+"$PFFACTOR" < "$cli" > "$work/cli.pffactor.out" 2> "$work/cli.pffactor.err" || rc_pf=$?
+factor < "$cli" > "$work/cli.factor.out" 2> "$work/cli.factor.err" || rc_gnu=$?
+sed -i 's/^factor:/pffactor:/' "$work/cli.factor.err"
+for f in out err; do
+    if ! cmp -s "$work/cli.pffactor.$f" "$work/cli.factor.$f"; then
+        echo "oracle: parsing differs on std$f (< pffactor, > GNU factor), first differences:"
+        diff "$work/cli.pffactor.$f" "$work/cli.factor.$f" | head -20
+        exit 1
+    fi
+done
+if [ "$rc_pf" != "$rc_gnu" ]; then
+    echo "oracle: exit status $rc_pf, GNU factor $rc_gnu"; exit 1
+fi
+echo "oracle: $n numbers identical (and 20000 tokens of parsing, errors included)"

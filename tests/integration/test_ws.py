@@ -313,8 +313,8 @@ def test_explicit_max_frame_boundary(pfgate_factory):
 LWS_LIMIT = "libwebsockets 4.1.6: "
 
 
-def _lws_limit(why):
-    return pytest.mark.xfail(strict=True, reason=LWS_LIMIT + why)
+def _lws_limit(why, strict=True):
+    return pytest.mark.xfail(strict=strict, reason=LWS_LIMIT + why)
 
 
 @pytest.mark.parametrize("frame", [
@@ -323,7 +323,8 @@ def _lws_limit(why):
     ws_frame(0x3, b"x"),
     ws_frame(0xB, b"x"),
     pytest.param(ws_frame(OP_TEXT, "12", rsv=4), marks=_lws_limit(
-        "after its Close 1002 it waits for the client's Close (up to 5 s) before closing TCP")),
+        "after its Close 1002 it often waits for the client's Close (up to 5 s) before "
+        "closing TCP; not always, hence not strict", strict=False)),
     ws_frame(OP_PING, b"x", fin=False),
     pytest.param(ws_frame(OP_PING, b"p" * 126), marks=_lws_limit(
         "an oversized control frame drops the connection without a Close frame")),
