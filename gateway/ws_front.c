@@ -128,12 +128,13 @@ static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, 
         return 0;
 
     size_t n = s->msg_len;
+    const char *msg = n ? s->msg : ""; /* an empty message may have no buffer */
     s->msg_len = 0;
-    if (pf_json_is_end(s->msg, n)) {
+    if (pf_json_is_end(msg, n)) {
         s->ended = true;
     } else {
         pf_request req;
-        pf_json_decode_request(s->msg, n, &req);
+        pf_json_decode_request(msg, n, &req);
         req.stamp = pf_now_ns();
         pf_metrics_request(PF_FRONT_WEBSOCKET);
         if (pf_stream_push(s->stream, &req) < 0)

@@ -462,6 +462,39 @@ static void test_rho_splits(void **state)
     }
 }
 
+/* The micro-ECM splitter alone, on both arithmetic paths: n < 2^62 (lazy
+ * reduction) and n >= 2^62 (strict). */
+static void test_ecm_splits(void **state)
+{
+    (void)state;
+    static const uint64_t n[] = {
+        UINT64_C(1048573) * 1048583,       /* 40 bits */
+        UINT64_C(1000003) * 999999999989u, /* 20 x 40 bits */
+        UINT64_C(2147483629) * 2147483647, /* 62 bits, lazy */
+        UINT64_C(2147483647) * 2147483659u,
+        UINT64_C(3037000453) * 3037000493u, /* just above 2^63 */
+        UINT64_C(4294967279) * 4294967291u, /* 64 bits, strict */
+        UINT64_C(4294967291) * 4294967291u, /* a square */
+        UINT64_C(2097143) * 2097143 * 2097143, /* a cube */
+        3825123056546413051u,
+    };
+    for (size_t i = 0; i < sizeof n / sizeof n[0]; i++) {
+        uint64_t d = pfi_ecm(n[i]);
+        if (d == n[i]) /* allowed: the caller falls back to rho */
+            d = pfi_rho(n[i]);
+        assert_true(d > 1 && d < n[i]);
+        assert_int_equal(n[i] % d, 0);
+    }
+    /* the whole path on many 62- and 64-bit semiprimes */
+    static const uint64_t p[] = {2147483549u, 2147483563u, 2147483579u, 2147483587u,
+                                 4294967231u, 4294967279u, 4294967291u, 3037000453u};
+    for (size_t i = 0; i < sizeof p / sizeof p[0]; i++)
+        for (size_t j = i; j < sizeof p / sizeof p[0]; j++) {
+            uint64_t pq[2] = {p[i] < p[j] ? p[i] : p[j], p[i] < p[j] ? p[j] : p[i]};
+            check_factor(p[i] * p[j], 2, pq);
+        }
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -475,6 +508,7 @@ int main(void)
         cmocka_unit_test(test_random_sweep),
         cmocka_unit_test(test_montgomery),
         cmocka_unit_test(test_rho_splits),
+        cmocka_unit_test(test_ecm_splits),
     };
     return cmocka_run_group_tests_name("factor", tests, NULL, NULL);
 }
