@@ -15,6 +15,7 @@
 #include "grpc_listener.h"
 #include "health.h"
 #include "grpc_tag.h"
+#include "list.h"
 #include "log.h"
 #include "tls.h"
 #include "metrics.h"
@@ -29,7 +30,7 @@ struct worker;
 struct call {
     struct pf_grpc_tag t_new, t_recv, t_send, t_status, t_close;
     struct worker *w;
-    struct call *prev, *next; /* the worker's live calls, for the drain */
+    struct pf_list link; /* in the worker's live calls, for the drain */
 
     grpc_call *call;
     gpr_timespec deadline;
@@ -41,7 +42,6 @@ struct call {
     pf_grpc_conn *conn; /* its connection, for the per-connection stream count */
 
     int batches; /* in flight */
-    bool live;   /* linked into the worker's list */
     bool recv_pending, send_pending, input_done, md_sent, status_sent, dead;
     grpc_status_code status;
     const char *status_details;
@@ -64,7 +64,7 @@ struct worker {
     pf_grpc_health_queue *health;
     pthread_t thread;
     bool thread_started;
-    struct call *calls;
+    struct pf_list calls; /* live PrimeFactors calls (struct call) */
 };
 
 struct pf_grpc_front {
@@ -85,15 +85,10 @@ struct pf_grpc_front {
 
 static void call_free(struct call *c)
 {
-    if (c->live) {
+    if (pf_list_linked(&c->link)) {
         atomic_fetch_sub(&c->w->front->live_calls, 1);
         pf_metrics_streams(PF_FRONT_GRPC, -1);
-        if (c->prev)
-            c->prev->next = c->next;
-        else
-            c->w->calls = c->next;
-        if (c->next)
-            c->next->prev = c->prev;
+        pf_list_remove(&c->link);
     }
     if (c->conn)
         pf_grpc_conns_stream_end(c->w->front->conns, c->conn);
@@ -243,13 +238,9 @@ static void on_new_call(struct call *c, bool ok)
     }
     request_call(w);
 
-    c->live = true;
+    pf_list_append(&w->calls, &c->link);
     atomic_fetch_add(&w->front->live_calls, 1);
     pf_metrics_streams(PF_FRONT_GRPC, 1);
-    c->next = w->calls;
-    if (w->calls)
-        w->calls->prev = c;
-    w->calls = c;
 
     grpc_op close_op = { .op = GRPC_OP_RECV_CLOSE_ON_SERVER };
     close_op.data.recv_close_on_server.cancelled = &c->cancelled;
@@ -427,10 +418,9 @@ static void request_unknown(struct worker *w)
  * silent has no event coming, so each is moved forward here. */
 static void drain_queue(struct worker *w)
 {
-    for (struct call *c = w->calls, *next; c; c = next) {
-        next = c->next;
-        pump(c);
-    }
+    struct pf_list *node, *tmp;
+    pf_list_for_each(node, tmp, &w->calls)
+        pump(PF_CONTAINER_OF(node, struct call, link));
     pf_grpc_health_queue_drain(w->health);
 }
 
@@ -517,6 +507,7 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
         goto fail;
     for (int i = 0; i < f->nworkers; i++) {
         f->workers[i].front = f;
+        pf_list_init(&f->workers[i].calls);
         f->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
         grpc_server_register_completion_queue(f->server, f->workers[i].cq, NULL);
     }

@@ -8,6 +8,7 @@
 #include "grpc_tag.h"
 #include "health.h"
 #include "health.pb-c.h"
+#include "list.h"
 #include "log.h"
 
 #define CHECK_METHOD "/grpc.health.v1.Health/Check"
@@ -22,7 +23,7 @@ struct pf_grpc_health_queue {
     pf_grpc_health *h;
     grpc_server *server;
     grpc_completion_queue *cq;
-    struct health_call *watches; /* open Watch streams */
+    struct pf_list watches; /* open Watch streams (struct health_call) */
 };
 
 /* One Check or Watch call. A Check is one batch; a Watch sends its first
@@ -37,9 +38,9 @@ struct health_call {
     grpc_byte_buffer *request, *response;
     int cancelled;
     int batches;
-    bool send_pending, last_sent, in_list;
+    bool send_pending, last_sent;
     int sent_status; /* the last status sent on a Watch */
-    struct health_call *prev, *next;
+    struct pf_list link; /* in watches, while a Watch is open */
 };
 
 static const char *const known_services[] = { "", "primefactor.Factors" };
@@ -93,14 +94,7 @@ static grpc_byte_buffer *encode_status(int status)
 
 static void call_free(struct health_call *c)
 {
-    if (c->in_list) {
-        if (c->prev)
-            c->prev->next = c->next;
-        else
-            c->q->watches = c->next;
-        if (c->next)
-            c->next->prev = c->prev;
-    }
+    pf_list_remove(&c->link);
     if (c->call)
         grpc_call_unref(c->call);
     if (c->request)
@@ -218,11 +212,7 @@ static void start_watch(struct health_call *c, const char *service, bool decoded
     grpc_op close_op = { .op = GRPC_OP_RECV_CLOSE_ON_SERVER };
     close_op.data.recv_close_on_server.cancelled = &c->cancelled;
     batch(c, &close_op, 1, &c->t_close);
-    c->in_list = true;
-    c->next = q->watches;
-    if (c->next)
-        c->next->prev = c;
-    q->watches = c;
+    pf_list_append(&q->watches, &c->link);
     int status = decoded && known(service)
                      ? current_status()
                      : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN;
@@ -296,6 +286,7 @@ pf_grpc_health_queue *pf_grpc_health_queue_new(pf_grpc_health *h, grpc_server *s
     q->h = h;
     q->server = server;
     q->cq = cq;
+    pf_list_init(&q->watches);
     request(q, false);
     request(q, true);
     return q;
@@ -305,8 +296,9 @@ void pf_grpc_health_queue_drain(pf_grpc_health_queue *q)
 {
     if (!q)
         return;
-    for (struct health_call *c = q->watches; c; c = c->next)
-        watch_pump(c);
+    struct pf_list *node, *tmp;
+    pf_list_for_each(node, tmp, &q->watches)
+        watch_pump(PF_CONTAINER_OF(node, struct health_call, link));
 }
 
 void pf_grpc_health_queue_free(pf_grpc_health_queue *q)

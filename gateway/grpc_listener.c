@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "list.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -31,10 +32,10 @@ struct watch;
 struct pf_grpc_listener {
     int listen_fd;
     int header_timeout_ms;
-    struct watch *silent_head, *silent_tail;
+    struct pf_list silent; /* watches whose client has not spoken, oldest first */
     atomic_int command;
     pthread_mutex_t watches_lock; /* the accept thread changes the list; others read it */
-    struct watch *watches;
+    struct pf_list watches; /* one per open connection */
     int epoll_fd;
     int wake_fd;
     pthread_t thread;
@@ -50,12 +51,11 @@ struct pf_grpc_listener {
 struct watch {
     int dup_fd;
     int fd;
-    struct watch *prev, *next;
+    struct pf_list link; /* in the listener's watches */
     /* Until the client sends its first bytes it is on the silent list, in
      * accept order, and is cut off at silent_deadline. */
-    bool silent;
+    struct pf_list silent_link;
     int64_t silent_deadline;
-    struct watch *silent_prev, *silent_next;
 };
 
 static struct watch listen_mark, wake_mark;
@@ -109,6 +109,8 @@ int pf_grpc_listener_bind(const struct pf_config *cfg, pf_grpc_listener **out, i
     l->wake_fd = -1;
     l->max_connections = cfg->max_connections;
     pthread_mutex_init(&l->watches_lock, NULL);
+    pf_list_init(&l->watches);
+    pf_list_init(&l->silent);
     l->header_timeout_ms = cfg->header_timeout * 1000;
     *out = l;
     return 0;
@@ -121,32 +123,10 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void silent_remove(pf_grpc_listener *l, struct watch *w)
-{
-    if (!w->silent)
-        return;
-    w->silent = false;
-    if (w->silent_prev)
-        w->silent_prev->silent_next = w->silent_next;
-    else
-        l->silent_head = w->silent_next;
-    if (w->silent_next)
-        w->silent_next->silent_prev = w->silent_prev;
-    else
-        l->silent_tail = w->silent_prev;
-}
-
 static void silent_append(pf_grpc_listener *l, struct watch *w)
 {
-    w->silent = true;
     w->silent_deadline = now_ms() + l->header_timeout_ms;
-    w->silent_prev = l->silent_tail;
-    w->silent_next = NULL;
-    if (l->silent_tail)
-        l->silent_tail->silent_next = w;
-    else
-        l->silent_head = w;
-    l->silent_tail = w;
+    pf_list_append(&l->silent, &w->silent_link);
 }
 
 /* Cuts off connections that sent nothing within --header-timeout (grpc's
@@ -155,13 +135,15 @@ static void silent_append(pf_grpc_listener *l, struct watch *w)
 static int cut_silent(pf_grpc_listener *l)
 {
     int64_t now = now_ms();
-    while (l->silent_head && l->silent_head->silent_deadline <= now) {
-        struct watch *w = l->silent_head;
-        silent_remove(l, w);
+    while (!pf_list_empty(&l->silent)) {
+        struct watch *w = PF_CONTAINER_OF(l->silent.next, struct watch, silent_link);
+        if (w->silent_deadline > now)
+            return (int)(w->silent_deadline - now);
+        pf_list_remove(&w->silent_link);
         /* grpc then reads EOF and closes; the watch sees the hang-up. */
         shutdown(w->dup_fd, SHUT_RDWR);
     }
-    return l->silent_head ? (int)(l->silent_head->silent_deadline - now) : -1;
+    return -1;
 }
 
 static void watch_close(pf_grpc_listener *l, struct watch *w);
@@ -173,14 +155,14 @@ static void on_watch_event(pf_grpc_listener *l, struct watch *w, uint32_t events
         watch_close(l, w);
         return;
     }
-    silent_remove(l, w);
+    pf_list_remove(&w->silent_link);
     struct epoll_event ev = { .events = EPOLLRDHUP, .data.ptr = w };
     epoll_ctl(l->epoll_fd, EPOLL_CTL_MOD, w->dup_fd, &ev);
 }
 
 static void watch_close(pf_grpc_listener *l, struct watch *w)
 {
-    silent_remove(l, w);
+    pf_list_remove(&w->silent_link);
     char peer[32];
     peer_name(w->fd, peer, sizeof(peer));
     pf_grpc_conns_close(l->conns, peer);
@@ -188,12 +170,7 @@ static void watch_close(pf_grpc_listener *l, struct watch *w)
     epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, w->dup_fd, NULL);
     close(w->dup_fd);
     pthread_mutex_lock(&l->watches_lock);
-    if (w->prev)
-        w->prev->next = w->next;
-    else
-        l->watches = w->next;
-    if (w->next)
-        w->next->prev = w->prev;
+    pf_list_remove(&w->link);
     pthread_mutex_unlock(&l->watches_lock);
     free(w);
 }
@@ -229,10 +206,7 @@ static void accept_one(pf_grpc_listener *l, int fd)
         return;
     }
     pthread_mutex_lock(&l->watches_lock);
-    w->next = l->watches;
-    if (w->next)
-        w->next->prev = w;
-    l->watches = w;
+    pf_list_append(&l->watches, &w->link);
     pthread_mutex_unlock(&l->watches_lock);
     silent_append(l, w);
     pf_metrics_connections(PF_FRONT_GRPC, 1);
@@ -301,10 +275,11 @@ size_t pf_grpc_listener_unsent(pf_grpc_listener *l)
     size_t total = 0;
     if (!l)
         return 0;
+    struct pf_list *node, *tmp;
     pthread_mutex_lock(&l->watches_lock);
-    for (struct watch *w = l->watches; w; w = w->next) {
+    pf_list_for_each(node, tmp, &l->watches) {
         int n = 0;
-        if (ioctl(w->dup_fd, SIOCOUTQ, &n) == 0 && n > 0)
+        if (ioctl(PF_CONTAINER_OF(node, struct watch, link)->dup_fd, SIOCOUTQ, &n) == 0 && n > 0)
             total += (size_t)n;
     }
     pthread_mutex_unlock(&l->watches_lock);
@@ -337,8 +312,9 @@ void pf_grpc_listener_free(pf_grpc_listener *l)
         close(l->listen_fd);
     /* Connections still open belong to idle clients: end them, so that
      * grpc's shutdown, which waits for every connection, can finish. */
-    for (struct watch *w = l->watches, *next; w; w = next) {
-        next = w->next;
+    struct pf_list *node, *tmp;
+    pf_list_for_each(node, tmp, &l->watches) {
+        struct watch *w = PF_CONTAINER_OF(node, struct watch, link);
         shutdown(w->dup_fd, SHUT_RDWR);
         close(w->dup_fd);
         free(w);

@@ -7,14 +7,12 @@
 #include <stdbool.h>
 
 #include "config.h"
-
-struct pf_ws_session;
-struct pf_ndjson_session;
+#include "list.h"
 
 struct pf_lws_env {
     const struct pf_config *cfg;
-    struct pf_ws_session *ws_sessions;         /* open WebSockets, for the drain */
-    struct pf_ndjson_session *ndjson_sessions; /* open NDJSON streams, likewise */
+    struct pf_list ws_sessions;     /* open WebSockets (pf_ws_session), for the drain */
+    struct pf_list ndjson_sessions; /* open NDJSON streams, likewise */
     int open_streams;
     int connections; /* client connections, WebSockets included */
 };

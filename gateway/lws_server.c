@@ -258,6 +258,8 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
     if (!s)
         return -1;
     s->env.cfg = cfg;
+    pf_list_init(&s->env.ws_sessions);
+    pf_list_init(&s->env.ndjson_sessions);
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
 

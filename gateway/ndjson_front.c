@@ -22,7 +22,7 @@
 
 struct pf_ndjson_session {
     struct lws *wsi;
-    struct pf_ndjson_session *prev, *next;
+    struct pf_list link; /* in pf_lws_env.ndjson_sessions */
     pf_stream *stream;
     char *in; /* body bytes not yet parsed into requests */
     size_t in_len, in_cap;
@@ -251,10 +251,7 @@ int pf_ndjson_start(struct lws *wsi, struct pf_ndjson_session **out)
     }
     s->wsi = wsi;
     s->max_line = env->cfg->max_line;
-    s->next = env->ndjson_sessions;
-    if (s->next)
-        s->next->prev = s;
-    env->ndjson_sessions = s;
+    pf_list_append(&env->ndjson_sessions, &s->link);
     env->open_streams++;
     pf_metrics_streams(PF_FRONT_HTTP, 1);
     *out = s;
@@ -287,12 +284,7 @@ void pf_ndjson_free(struct lws *wsi, struct pf_ndjson_session *s)
     if (!s)
         return;
     struct pf_lws_env *env = pf_lws_env(wsi);
-    if (s->prev)
-        s->prev->next = s->next;
-    else
-        env->ndjson_sessions = s->next;
-    if (s->next)
-        s->next->prev = s->prev;
+    pf_list_remove(&s->link);
     env->open_streams--;
     pf_metrics_streams(PF_FRONT_HTTP, -1);
     pf_stream_free(s->stream);
@@ -303,7 +295,9 @@ void pf_ndjson_free(struct lws *wsi, struct pf_ndjson_session *s)
 void pf_ndjson_drain_all(struct lws_context *ctx)
 {
     struct pf_lws_env *env = pf_lws_env_of(ctx);
-    for (struct pf_ndjson_session *s = env->ndjson_sessions; s; s = s->next) {
+    struct pf_list *node, *tmp;
+    pf_list_for_each(node, tmp, &env->ndjson_sessions) {
+        struct pf_ndjson_session *s = PF_CONTAINER_OF(node, struct pf_ndjson_session, link);
         /* Answer what has arrived; read no more. */
         pause_rx(s->wsi, s);
         s->body_done = true;

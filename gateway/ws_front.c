@@ -64,11 +64,7 @@ static int on_established(struct lws *wsi, struct pf_ws_session *s)
     s->wsi = wsi;
     if (pf_stream_new(env->cfg->max_pending, &s->stream) < 0)
         return close_with(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
-    s->next = env->ws_sessions;
-    if (s->next)
-        s->next->prev = s;
-    env->ws_sessions = s;
-    s->in_list = true;
+    pf_list_append(&env->ws_sessions, &s->link);
     env->open_streams++;
     pf_metrics_streams(PF_FRONT_WEBSOCKET, 1);
     return 0;
@@ -77,13 +73,8 @@ static int on_established(struct lws *wsi, struct pf_ws_session *s)
 static void on_closed(struct lws *wsi, struct pf_ws_session *s)
 {
     struct pf_lws_env *env = pf_lws_env(wsi);
-    if (s->in_list) {
-        if (s->prev)
-            s->prev->next = s->next;
-        else
-            env->ws_sessions = s->next;
-        if (s->next)
-            s->next->prev = s->prev;
+    if (pf_list_linked(&s->link)) {
+        pf_list_remove(&s->link);
         env->open_streams--;
         pf_metrics_streams(PF_FRONT_WEBSOCKET, -1);
     }
@@ -212,6 +203,7 @@ int pf_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct pf_
 void pf_ws_drain_all(struct lws_context *ctx)
 {
     struct pf_lws_env *env = pf_lws_env_of(ctx);
-    for (struct pf_ws_session *s = env->ws_sessions; s; s = s->next)
-        lws_callback_on_writable(s->wsi);
+    struct pf_list *node, *tmp;
+    pf_list_for_each(node, tmp, &env->ws_sessions)
+        lws_callback_on_writable(PF_CONTAINER_OF(node, struct pf_ws_session, link)->wsi);
 }

@@ -7,17 +7,17 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "list.h"
 #include "stream.h"
 
 struct pf_ws_session {
     struct lws *wsi;
-    struct pf_ws_session *prev, *next;
+    struct pf_list link; /* in pf_lws_env.ws_sessions */
     pf_stream *stream;
     char *msg; /* the message being assembled from its fragments */
     size_t msg_len, msg_cap;
     bool rx_paused;
     bool ended;          /* {"end":true}: close 1000 once all is answered */
-    bool in_list;
     /* Draining: the socket closes with 1001 once the client has been quiet
      * (no data) for a moment with every number answered. */
     unsigned long received, received_at_check;

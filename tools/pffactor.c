@@ -85,7 +85,38 @@ static void print_factors(uint64_t n)
     out_len = (size_t)(p - out_buf);
 }
 
-/* Reports a bad token the way GNU factor does: ‘tok’ with control bytes escaped. */
+/* Length of the valid UTF-8 sequence of a printable character at s[0..len), or 0. */
+static size_t utf8_printable(const unsigned char *s, size_t len)
+{
+    size_t need;
+    uint32_t cp;
+    if (s[0] >= 0xc2 && s[0] <= 0xdf) {
+        need = 2;
+        cp = s[0] & 0x1fu;
+    } else if (s[0] >= 0xe0 && s[0] <= 0xef) {
+        need = 3;
+        cp = s[0] & 0x0fu;
+    } else if (s[0] >= 0xf0 && s[0] <= 0xf4) {
+        need = 4;
+        cp = s[0] & 0x07u;
+    } else {
+        return 0;
+    }
+    if (len < need)
+        return 0;
+    for (size_t i = 1; i < need; i++) {
+        if ((s[i] & 0xc0) != 0x80)
+            return 0;
+        cp = cp << 6 | (s[i] & 0x3fu);
+    }
+    if ((need == 3 && cp < 0x800) || (need == 4 && (cp < 0x10000 || cp > 0x10ffff)) ||
+        (cp >= 0xd800 && cp <= 0xdfff) || (cp >= 0x80 && cp < 0xa0))
+        return 0; /* overlong, out of range, surrogate, or a C1 control */
+    return need;
+}
+
+/* Reports a bad token the way GNU factor does: ‘tok’, with control characters
+ * and bytes that are not UTF-8 escaped. */
 static void report_invalid(const char *tok, size_t len, const char *why)
 {
     out_flush(); /* keep stdout and stderr in order on a terminal */
@@ -104,12 +135,21 @@ static void report_invalid(const char *tok, size_t len, const char *why)
         case '\\': esc = "\\\\"; break;
         default: break;
         }
-        if (esc)
+        if (esc) {
             fputs(esc, stderr);
-        else if (c < 0x20 || c == 0x7f)
+        } else if (c < 0x20 || c == 0x7f) {
             fprintf(stderr, "\\%03o", c);
-        else
+        } else if (c < 0x80) {
             putc(c, stderr);
+        } else {
+            size_t k = utf8_printable((const unsigned char *)tok + i, len - i);
+            if (k == 0) {
+                fprintf(stderr, "\\%03o", c);
+            } else {
+                fwrite(tok + i, 1, k, stderr);
+                i += k - 1;
+            }
+        }
     }
     fprintf(stderr, "\xe2\x80\x99 %s\n", why);
     exit_status = 1;

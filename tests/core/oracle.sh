@@ -7,6 +7,8 @@
 # Prints one line, "oracle: N numbers identical", or the first differences; exit 0/1.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
+# pffactor quotes bad input as GNU factor does in a UTF-8 locale: ‘abc’.
+export LC_ALL=C.UTF-8
 BUILD=${BUILD:-build}
 PFFACTOR=${PFFACTOR:-$BUILD/pffactor}
 work=$BUILD/oracle
@@ -62,9 +64,11 @@ fi
 # the program name swapped) and the exit status must all match.
 cli=$work/cli.txt
 python3 - > "$cli" <<'PY'
-import random
+import random, sys
 random.seed(7)
-bad = ['abc', '-5', '1e5', '0x10', '12a', '+', '++1', '+-1', '\r5', '5\r', '\v7', '1.5', '\x01', 'é']
+# '\udcXX' stands for the raw byte XX (not UTF-8): it is encoded with surrogateescape
+bad = ['abc', '-5', '1e5', '0x10', '12a', '+', '++1', '+-1', '\r5', '5\r', '\v7', '1.5',
+       '\x01', '\x7f', 'a\\b', 'é', '日本', '\x85', '\udcff', '\udcc3', '\udce0\udc80\udc80']
 out = []
 for i in range(20000):
     r = random.random()
@@ -79,7 +83,7 @@ for i in range(20000):
     else:
         t = str(random.randrange(2 ** 62, 2 ** 64))
     out.append(t + random.choice([' ', '\n', '\t', '  ', '\n\n', ' \t\n']))
-print(''.join(out), end='')
+sys.stdout.buffer.write(''.join(out).encode('utf-8', 'surrogateescape'))
 PY
 rc_pf=0 rc_gnu=0
 "$PFFACTOR" < "$cli" > "$work/cli.pffactor.out" 2> "$work/cli.pffactor.err" || rc_pf=$?
