@@ -324,7 +324,7 @@ def _stub_dirs(tmp_path_factory):
         d.mkdir()
     _protoc(cur, PROTO_DIR, PROTO_DIR / "primefactor.proto")
     _protoc(seed, HERE / "data", HERE / "data" / "seed_primefactor.proto")
-    _protoc(extra, HERE / "data", HERE / "data" / "health.proto")
+    _protoc(extra, PROTO_DIR, PROTO_DIR / "health.proto")
     return types.SimpleNamespace(current=cur, seed=seed, extra=extra)
 
 
