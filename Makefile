@@ -142,9 +142,10 @@ $(PFFACTOR): $(BUILD)/tools/pffactor.o $(CORE_LIB)
 
 $(BUILD)/bench/%.o: bench/%.c | $(PROTO_C)
 	@mkdir -p $(@D)
-	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -I$(BUILD)/proto -c $< -o $@
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -Icore -Igateway -I$(BUILD)/proto \
+		-c $< -o $@
 
-$(GRPC_LOAD): $(BUILD)/bench/grpc_load.o $(BUILD)/proto/primefactor.pb-c.o
+$(GRPC_LOAD): $(BUILD)/bench/grpc_load.o $(BUILD)/gateway/pb_codec.o $(BUILD)/proto/primefactor.pb-c.o
 	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(BUILD)/tests/%.o: tests/unit/%.c | $(PROTO_C)

@@ -12,7 +12,6 @@
  * its last answer. */
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
-#include <grpc/byte_buffer_reader.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <getopt.h>
@@ -22,6 +21,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "pb_codec.h"
 #include "primefactor.pb-c.h"
 
 enum op { OP_START, OP_SEND, OP_RECV, OP_STATUS };
@@ -60,11 +60,7 @@ static grpc_byte_buffer *pack_request(long num)
 {
     Primefactor__Request req = PRIMEFACTOR__REQUEST__INIT;
     req.num = num;
-    grpc_slice s = grpc_slice_malloc(primefactor__request__get_packed_size(&req));
-    primefactor__request__pack(&req, GRPC_SLICE_START_PTR(s));
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
-    grpc_slice_unref(s);
-    return bb;
+    return pf_pb_pack(&req.base);
 }
 
 static void batch(struct stream *s, grpc_op *ops, size_t n, struct tag *t)
@@ -108,15 +104,11 @@ static void maybe_send(struct stream *s, double t0)
 /* Reads one answer; returns true when it was the last for its number. */
 static bool read_answer(grpc_byte_buffer *bb)
 {
-    grpc_byte_buffer_reader reader;
-    grpc_byte_buffer_reader_init(&reader, bb);
-    grpc_slice sl = grpc_byte_buffer_reader_readall(&reader);
-    grpc_byte_buffer_reader_destroy(&reader);
-    Primefactor__Response *r = primefactor__response__unpack(NULL, GRPC_SLICE_LENGTH(sl),
-                                                             GRPC_SLICE_START_PTR(sl));
-    grpc_slice_unref(sl);
+    Primefactor__Response *r =
+        (Primefactor__Response *)pf_pb_unpack(bb, &primefactor__response__descriptor);
     bool last = r && r->last;
-    primefactor__response__free_unpacked(r, NULL);
+    if (r)
+        primefactor__response__free_unpacked(r, NULL);
     return last;
 }
 

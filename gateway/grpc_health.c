@@ -1,6 +1,5 @@
 #include "grpc_health.h"
 
-#include <grpc/byte_buffer_reader.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -10,6 +9,7 @@
 #include "health.pb-c.h"
 #include "list.h"
 #include "log.h"
+#include "pb_codec.h"
 
 #define CHECK_METHOD "/grpc.health.v1.Health/Check"
 #define WATCH_METHOD "/grpc.health.v1.Health/Watch"
@@ -62,16 +62,10 @@ static int current_status(void)
 /* The requested service name: true when it was decoded (into name). */
 static bool read_service(grpc_byte_buffer *bb, char *name, size_t size)
 {
-    if (!bb)
-        return false;
-    grpc_byte_buffer_reader reader;
-    if (!grpc_byte_buffer_reader_init(&reader, bb))
-        return false;
-    grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
-    grpc_byte_buffer_reader_destroy(&reader);
-    Grpc__Health__V1__HealthCheckRequest *req = grpc__health__v1__health_check_request__unpack(
-        NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-    grpc_slice_unref(s);
+    Grpc__Health__V1__HealthCheckRequest *req =
+        bb ? (Grpc__Health__V1__HealthCheckRequest *)pf_pb_unpack(
+                 bb, &grpc__health__v1__health_check_request__descriptor)
+           : NULL;
     if (!req)
         return false;
     bool fits = strlen(req->service) < size;
@@ -85,11 +79,7 @@ static grpc_byte_buffer *encode_status(int status)
 {
     Grpc__Health__V1__HealthCheckResponse msg = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
     msg.status = status;
-    grpc_slice s = grpc_slice_malloc(grpc__health__v1__health_check_response__get_packed_size(&msg));
-    grpc__health__v1__health_check_response__pack(&msg, GRPC_SLICE_START_PTR(s));
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
-    grpc_slice_unref(s);
-    return bb;
+    return pf_pb_pack(&msg.base);
 }
 
 static void call_free(struct health_call *c)

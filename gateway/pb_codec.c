@@ -15,23 +15,44 @@ int pf_pb_decode_request_bytes(const uint8_t *data, size_t len, pf_request *out)
     return PF_OK;
 }
 
-int pf_pb_decode_request(grpc_byte_buffer *bb, pf_request *out)
+ProtobufCMessage *pf_pb_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc)
 {
     /* Decode from the buffer's one slice when it has one and is not
      * compressed (the usual case): the reader would copy it first. */
     if (bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
         bb->data.raw.slice_buffer.count == 1) {
         grpc_slice s = bb->data.raw.slice_buffer.slices[0];
-        return pf_pb_decode_request_bytes(GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), out);
+        return protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
     }
     grpc_byte_buffer_reader reader;
     if (!grpc_byte_buffer_reader_init(&reader, bb))
-        return PF_ESYNTAX;
+        return NULL;
     grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
-    int rc = pf_pb_decode_request_bytes(GRPC_SLICE_START_PTR(s), GRPC_SLICE_LENGTH(s), out);
+    ProtobufCMessage *m =
+        protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
     grpc_slice_unref(s);
-    return rc;
+    return m;
+}
+
+grpc_byte_buffer *pf_pb_pack(const ProtobufCMessage *m)
+{
+    grpc_slice s = grpc_slice_malloc(protobuf_c_message_get_packed_size(m));
+    protobuf_c_message_pack(m, GRPC_SLICE_START_PTR(s));
+    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
+    grpc_slice_unref(s);
+    return bb;
+}
+
+int pf_pb_decode_request(grpc_byte_buffer *bb, pf_request *out)
+{
+    Primefactor__Request *req =
+        (Primefactor__Request *)pf_pb_unpack(bb, &primefactor__request__descriptor);
+    if (!req)
+        return PF_ESYNTAX;
+    *out = (pf_request){ .num = req->num, .err = PF_OK };
+    primefactor__request__free_unpacked(req, NULL);
+    return PF_OK;
 }
 
 grpc_byte_buffer *pf_pb_encode_response(const pf_response *r)
@@ -43,11 +64,5 @@ grpc_byte_buffer *pf_pb_encode_response(const pf_response *r)
     /* protobuf-c's string fields are not const; pack only reads them. */
     if (r->error)
         msg.error = (char *)r->error;
-
-    size_t size = primefactor__response__get_packed_size(&msg);
-    grpc_slice s = grpc_slice_malloc(size);
-    primefactor__response__pack(&msg, GRPC_SLICE_START_PTR(s));
-    grpc_byte_buffer *bb = grpc_raw_byte_buffer_create(&s, 1);
-    grpc_slice_unref(s);
-    return bb;
+    return pf_pb_pack(&msg.base);
 }

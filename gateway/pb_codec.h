@@ -3,6 +3,7 @@
 #define PF_PB_CODEC_H
 
 #include <grpc/byte_buffer.h>
+#include <protobuf-c/protobuf-c.h>
 #include <stddef.h>
 #include <stdint.h>
 
@@ -12,6 +13,12 @@
  * Request (the stream must then end with INVALID_ARGUMENT); *out untouched. */
 int pf_pb_decode_request(grpc_byte_buffer *bb, pf_request *out);
 int pf_pb_decode_request_bytes(const uint8_t *data, size_t len, pf_request *out);
+
+/* Any message, for the other services (health): a new message the caller
+ * frees with protobuf_c_message_free_unpacked(), or NULL when bb is not one. */
+ProtobufCMessage *pf_pb_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc);
+/* A new byte buffer holding m packed. */
+grpc_byte_buffer *pf_pb_pack(const ProtobufCMessage *m);
 
 /* Encodes one primefactor.Response into a new byte buffer that the caller
  * owns, or NULL when memory ran out. */

@@ -25,11 +25,13 @@ function answers(num) {
   if (num[0] === '-') return [{ num, last: true, error: NEGATIVE }];
   const fs = factor(num);
   if (fs.length === 0) return [{ num, last: true }];
+  // Fields with their default value (last: false) are left out, as pfgate does.
   const out = new Array(fs.length);
   for (let i = 0; i < fs.length; i++) {
     const f = fs[i];
-    out[i] = { result: typeof f === 'bigint' ? f.toString() : f, num, last: i === fs.length - 1 };
+    out[i] = { result: typeof f === 'bigint' ? f.toString() : f, num };
   }
+  out[fs.length - 1].last = true;
   return out;
 }
 
