@@ -17,8 +17,6 @@
 /* While reading is paused, lws (4.1, HTTP/1) never reports the socket
  * writable; a timer drives the writes instead. */
 #define PAUSED_TICK_US 1000
-/* A client that reads nothing for this long loses its stream. */
-#define STALL_TIMEOUT_S 30
 
 struct pf_ndjson_session {
     struct lws *wsi;
@@ -185,7 +183,8 @@ int pf_ndjson_timer(struct lws *wsi, struct pf_ndjson_session *s)
         progress = true;
     }
     if (progress)
-        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, STALL_TIMEOUT_S);
+        /* A client that reads nothing for --idle-timeout loses its stream. */
+        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, pf_lws_env(wsi)->cfg->idle_timeout);
     schedule(wsi, s);
     return 0;
 }

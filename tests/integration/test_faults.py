@@ -889,11 +889,13 @@ def test_slow_readers_on_every_front_rss_bounded(pfgate_factory, pb):
 
     Ceiling: per stream pfgate holds at most --max-pending (1024) numbers, their answers
     (62 x 1024 ~ 64 K answers, ~40 bytes each framed: ~2.5 MiB), plus the transports' send
-    buffers (HTTP/2 window 64 KiB-4 MiB, lws 32 KiB). Measured growth for the three: ~10 MiB.
-    The ceiling is baseline + 48 MiB: generous for malloc's arenas, but a server that kept
-    reading would hold 1,000,000 numbers x 62 answers (> 1 GiB) and blow it early."""
+    buffers (HTTP/2 window 64 KiB-4 MiB, lws 32 KiB): a few MiB. Measured growth for the
+    three together: under 1 MiB (the senders stall after ~10,000 gRPC and ~100,000 WebSocket /
+    NDJSON numbers, most of them in kernel socket buffers). The ceiling is baseline + 32 MiB:
+    room for malloc's per-thread arenas, but a server that kept reading would hold 1,000,000
+    numbers x 62 answers (> 1 GiB) and pass it within a second."""
     srv, base = start_warm(pfgate_factory, pb)
-    ceiling = base.rss + 48 * 1024
+    ceiling = base.rss + 32 * 1024
     stop = threading.Event()
     sent = {"grpc": 0, "websocket": 0, "ndjson": 0}
     peak = [base.rss]
@@ -935,7 +937,7 @@ def test_slow_readers_on_every_front_rss_bounded(pfgate_factory, pb):
     for t in threads:
         t.start()
     try:
-        # Wait until all three senders stop advancing for 1.5 s (or SLOW_SECONDS pass).
+        # Wait until all three senders stop advancing for 1 s (or SLOW_SECONDS pass).
         t_end = time.monotonic() + SLOW_SECONDS
         last, since = dict(sent), time.monotonic()
         while time.monotonic() < t_end:
@@ -943,7 +945,7 @@ def test_slow_readers_on_every_front_rss_bounded(pfgate_factory, pb):
             peak[0] = max(peak[0], srv.rss_kib())
             if sent != last or min(sent.values()) == 0:
                 last, since = dict(sent), time.monotonic()
-            elif time.monotonic() - since > 1.5:
+            elif time.monotonic() - since > 1.0:
                 break
         print(f"sent before the stall: {sent}, RSS {base.rss} -> {srv.rss_kib()} KiB "
               f"(peak {peak[0]})")
@@ -973,7 +975,7 @@ def test_slow_readers_on_every_front_rss_bounded(pfgate_factory, pb):
         for t in threads:
             t.join(5)
     serving_exactly(srv, pb, "after the slow readers went")
-    base.check("after the slow readers went", rss_slack_kib=48 * 1024)
+    base.check("after the slow readers went", rss_slack_kib=32 * 1024)
 
 
 # ============================================================ 4. limits ===
