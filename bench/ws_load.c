@@ -19,8 +19,10 @@
  * server's memory meanwhile.
  *
  * Connections are opened at most 128 at a time, so that a large C does not
- * overflow the server's listen backlog. The whole run is bounded by
- * --timeout (default 300 s): past it, ws_load prints what it has and exits 1.
+ * overflow the server's listen backlog, and the numbers start once every
+ * connection is open, so that a server slow to accept new connections while
+ * busy is measured on all C at once. Timing starts then. The whole run is
+ * bounded by --timeout (default 300 s): past it, ws_load prints what it has and exits 1.
  *
  * Frames are built and masked here and several go out in one write
  * (LWS_WRITE_RAW): lws would otherwise read 4 bytes of /dev/urandom and make
@@ -56,7 +58,7 @@ static int port;
 static struct lws_context *context;
 static struct conn *conns;
 static long opened, connecting, established, failed, finished;
-static double t0, t_all_open;
+static double t0, t_start, t_all_open;
 static volatile sig_atomic_t interrupted;
 
 static double now(void)
@@ -171,6 +173,20 @@ static void on_answer(struct conn *c, const char *m, size_t len)
         lws_callback_on_writable(c->wsi);
 }
 
+/* Once every connection is open (or failed), the load starts, on all at once. */
+static void all_open_check(void)
+{
+    if (established + failed != n_conns || t_all_open > 0)
+        return;
+    t_all_open = now();
+    if (hold > 0)
+        return;
+    t0 = t_all_open;
+    for (long i = 0; i < n_conns; i++)
+        if (conns[i].established && conns[i].wsi)
+            lws_callback_on_writable(conns[i].wsi);
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
@@ -185,16 +201,14 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         c->wsi = NULL;
         finish(c, false);
         open_more();
+        all_open_check();
         break;
     case LWS_CALLBACK_CLIENT_ESTABLISHED:
         connecting--;
         established++;
         c->established = true;
-        if (established + failed == n_conns)
-            t_all_open = now();
         open_more();
-        if (hold <= 0)
-            lws_callback_on_writable(wsi);
+        all_open_check();
         break;
     case LWS_CALLBACK_CLIENT_WRITEABLE:
         return on_writeable(c);
@@ -230,7 +244,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!c)
             break;
         c->wsi = NULL;
-        if (hold > 0 && !interrupted && now() - t0 < hold + timeout_s && !c->finished)
+        if (hold > 0 && !interrupted && !c->finished)
             fprintf(stderr, "ws_load: connection %ld closed while held\n", c->idx);
         finish(c, hold > 0 ? true : conn_done(c));
         break;
@@ -331,7 +345,7 @@ int main(int argc, char **argv)
         }
     }
 
-    t0 = now();
+    t0 = t_start = now();
     open_more();
     bool reported = false, timed_out = false;
     while (!interrupted) {
@@ -341,7 +355,7 @@ int main(int argc, char **argv)
         if (hold > 0) {
             if (!reported && established + failed == n_conns) {
                 printf("established=%ld failed=%ld open_seconds=%.3f\n", established, failed,
-                       t_all_open - t0);
+                       t_all_open - t_start);
                 fflush(stdout);
                 reported = true;
             }
@@ -350,8 +364,8 @@ int main(int argc, char **argv)
         } else if (finished == n_conns) {
             break;
         }
-        if (t - t0 > timeout_s + (hold > 0 ? hold : 0)) {
-            fprintf(stderr, "ws_load: timed out after %.0f s\n", t - t0);
+        if (t - t_start > timeout_s + (hold > 0 ? hold : 0)) {
+            fprintf(stderr, "ws_load: timed out after %.0f s\n", t - t_start);
             timed_out = true;
             break;
         }
