@@ -60,6 +60,7 @@ static struct conn *conns;
 static long opened, connecting, established, failed, finished;
 static double t0, t_start, t_all_open;
 static volatile sig_atomic_t interrupted;
+static bool exiting;
 
 static double now(void)
 {
@@ -244,7 +245,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         if (!c)
             break;
         c->wsi = NULL;
-        if (hold > 0 && !interrupted && !c->finished)
+        if (hold > 0 && !exiting && !c->finished)
             fprintf(stderr, "ws_load: connection %ld closed while held\n", c->idx);
         finish(c, hold > 0 ? true : conn_done(c));
         break;
@@ -393,6 +394,7 @@ int main(int argc, char **argv)
         printf("established=%ld failed=%ld open_seconds=%.3f\n", established, failed, elapsed);
     }
 
+    exiting = true;
     lws_context_destroy(context);
     for (long i = 0; i < n_conns; i++) {
         free(conns[i].sent_at);
