@@ -207,7 +207,7 @@ static int resolve_iface(const char *host, char *out, size_t size)
 
 /* Binds a throwaway socket to the address first: lws reports a busy port
  * only through its own log, and leaks on that path. */
-static int probe_bind(const char *iface, int port, bool reuse_port)
+static int probe_bind(const char *iface, int port)
 {
     if (port == 0)
         return 0;
@@ -220,8 +220,6 @@ static int probe_bind(const char *iface, int port, bool reuse_port)
     int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = 0;
     if (fd >= 0) {
         setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (reuse_port)
-            setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one));
         if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
             pf_error("http: cannot listen on %s:%d: %s", iface ? iface : "*", port,
                      strerror(errno));
@@ -285,8 +283,6 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
         info.ssl_cert_filepath = cfg->tls_cert;
         info.ssl_private_key_filepath = cfg->tls_key;
     }
-    if (cfg->reuse_port)
-        info.options |= LWS_SERVER_OPTION_ALLOW_LISTEN_SHARE;
 
     /* An IPv4 address binds IPv6 too unless lws is told not to. */
     const char *host = cfg->http_addr.host;
@@ -315,7 +311,7 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
     files->origin_protocol = LWSMPRO_FILE;
     info.mounts = s->mounts;
 
-    if (probe_bind(info.iface, info.port, cfg->reuse_port) < 0) {
+    if (probe_bind(info.iface, info.port) < 0) {
         free(s);
         return -1;
     }
