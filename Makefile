@@ -53,6 +53,7 @@ UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
 PFGATE      := $(BUILD)/pfgate
 GRPC_LOAD   := $(BUILD)/grpc_load
+WS_LOAD     := $(BUILD)/ws_load
 PFFACTOR    := $(BUILD)/pffactor
 
 # ---- targets ---------------------------------------------------------------
@@ -62,7 +63,9 @@ FUZZ_BINS   := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 FUZZ_CC     ?= clang
 FUZZ_TIME   ?= 60
 
-.PHONY: all deps run test test-unit test-integration bench fuzz clean help
+SOAK_SECONDS ?= 60
+
+.PHONY: all deps run test test-unit test-integration bench fuzz soak valgrind clean help
 
 all: $(PFGATE) $(PFFACTOR) $(UNIT_BIN)
 
@@ -72,6 +75,8 @@ help:
 	@echo 'make run        deps + build + start pfgate with defaults'
 	@echo 'make test       deps + build + every test (SANITIZE=1: under ASan+UBSan)'
 	@echo 'make bench      benchmarks, side by side with their peers'
+	@echo 'make soak       mixed load for SOAK_SECONDS (default 60), every answer checked'
+	@echo 'make valgrind   integration tests against pfgate under valgrind memcheck'
 	@echo 'make fuzz       each libFuzzer target for FUZZ_TIME seconds (default 60)'
 	@echo 'make clean      remove build/'
 
@@ -92,8 +97,15 @@ test-unit: all
 test-integration: all
 	$(Q)BUILD=$(BUILD) tests/run-all.sh integration
 
-bench: all $(GRPC_LOAD)
+bench: all $(GRPC_LOAD) $(WS_LOAD)
 	$(Q)BUILD=$(BUILD) tools/bench.sh
+	$(Q)BUILD=$(BUILD) bench/bench_net.sh
+
+soak: all
+	$(Q)/usr/bin/python3 tools/soak.py $(PFGATE) --seconds $(SOAK_SECONDS)
+
+valgrind: all
+	$(Q)tests/valgrind.sh $(PFGATE)
 
 fuzz: $(FUZZ_BINS)
 	$(Q)for t in $(FUZZ_TARGETS); do \
@@ -147,6 +159,10 @@ $(BUILD)/bench/%.o: bench/%.c | $(PROTO_C)
 
 $(GRPC_LOAD): $(BUILD)/bench/grpc_load.o $(BUILD)/gateway/pb_codec.o $(BUILD)/proto/primefactor.pb-c.o
 	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(WS_LOAD): bench/ws_load.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $< $(LDFLAGS) $(PKG_LIBS) -o $@
 
 $(BUILD)/tests/%.o: tests/unit/%.c | $(PROTO_C)
 	@mkdir -p $(@D)

@@ -25,14 +25,16 @@ WRAP
 chmod +x "$work/pfgate"
 
 # A subset: each test that starts its own server costs a valgrind start (~2-3 s).
+# Tests whose deadlines assume native speed (drain timings, 10 s answer deadlines for
+# thousands of answers) are left out: valgrind runs pfgate 20-50 times slower.
 GRPC='demo_client or order_2_to_5000 or 64_concurrent or half_close or client_cancel
       or abrupt_disconnect or undecodable_after_good or oversized or unknown_method
-      or signal_drains_open_stream or drain_deadline or sigterm_idle'
+      or sigterm_idle or second_signal'
 WS='pipelined_2_to_3000 or negative_is_an_error or binary_frame_closes or frame_over_default
-    or pipelined_2000_then_end or sigterm_open_websocket or abrupt_disconnects or many_concurrent'
+    or pipelined_2000_then_end or abrupt_disconnects or many_concurrent'
 HTTP='v1_factors_360 or v1_factors_bad_num or keep_alive_many or ndjson_seq or ndjson_bad_lines
       or ndjson_line_over or malformed_http or drain_healthz or metrics_count'
-FAULTS='1000_clients or max_streams or protobuf_garbage'
+FAULTS='max_streams or max_message or protobuf_garbage or broken_http_and or max_connections'
 
 t0=$(date +%s)
 export PFGATE=$work/pfgate PFGATE_START_TIMEOUT=60 PFGATE_TEST_TIMEOUT=240

@@ -38,7 +38,7 @@ if [ ${#missing[@]} -gt 0 ]; then
 fi
 
 # npm packages, installed again only when a lock file changed.
-for dir in tests/node tests/browser; do
+for dir in tests/node tests/browser bench/peers; do
     [ -f "$dir/package-lock.json" ] || continue
     stamp="$dir/node_modules/.installed-lock.json"
     if ! cmp -s "$dir/package-lock.json" "$stamp"; then

@@ -1168,8 +1168,9 @@ def _trickle(addr, data, gap, limit):
 
 
 HEADER_TIMEOUT = 2
-# Cut off "at about the timeout": not before it, and within 1.5 s after it.
-EARLY, LATE = HEADER_TIMEOUT - 0.3, HEADER_TIMEOUT + 1.5
+# Cut off "at about the timeout": not before it, and within 2.5 s after it (slack for a
+# loaded 2-core box; the next timeout that could cut them, --idle-timeout, is 20 s).
+EARLY, LATE = HEADER_TIMEOUT - 0.3, HEADER_TIMEOUT + 2.5
 
 
 @pytest.mark.timeout_s(30)
@@ -1276,3 +1277,38 @@ def test_idle_timeout_closes_only_connections_without_a_stream(pfgate_factory, p
         ws.abort()
         h2.abort()
         ka.close()
+
+
+# ============================================================ 5. shutdown ===
+
+@pytest.mark.xfail(strict=True, reason=(
+    "BUG (found by test_faults): when --drain-timeout passes while a WebSocket is still being "
+    "answered, pfgate exits and the kernel resets the socket (unread client data): no Close "
+    "frame, although SPEC promises Close codes, never a bare TCP close"))
+@pytest.mark.timeout_s(20)
+def test_drain_deadline_websocket_still_gets_a_close_frame(pfgate_factory):
+    srv = pfgate_factory("--drain-timeout", "2")
+    ws = RawWS(srv.http)
+    assert ws.status == 101
+    ws.send_raw(ws_frame(OP_TEXT, str(2**62)) * 3000)       # 186,000 answers: > 2 s to read
+    ws.recv_n(10)
+    srv.signal()
+    n, end = 0, None
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        try:
+            m = ws.recv(5)
+        except (Closed, TimeoutError) as e:
+            end = repr(e)
+            break
+        if not isinstance(m, str):
+            end = m
+            break
+        n += 1
+        if n % 10 == 0:
+            time.sleep(0.0005)          # a reader a little slower than pfgate
+    rc, _ = srv.wait(5)
+    ws.abort()
+    assert rc == 0
+    assert getattr(end, "code", None) in (1001, 1011), \
+        f"after {n} answers the socket ended with {end}, not a Close frame"
