@@ -58,12 +58,18 @@ static const char *reason_phrase(unsigned status)
     case 404: return "Not Found";
     case 411: return "Length Required";
     case 413: return "Content Too Large";
+    case 426: return "Upgrade Required";
     case 503: return "Service Unavailable";
     default: return "Error";
     }
 }
 
 int pf_http_refuse(struct lws *wsi, unsigned status, const char *why)
+{
+    return pf_http_refuse_with(wsi, status, why, NULL);
+}
+
+int pf_http_refuse_with(struct lws *wsi, unsigned status, const char *why, const char *header)
 {
     /* Written whole, as raw bytes: lws_return_http_status() says HTTP/1.0
      * before the request is parsed, which some WebSocket clients reject. */
@@ -73,8 +79,9 @@ int pf_http_refuse(struct lws *wsi, unsigned status, const char *why)
     int n = snprintf(text, sizeof(buf) - LWS_PRE,
                      "HTTP/1.1 %u %s\r\ncontent-type: application/json\r\n"
                      "content-length: %zu\r\ncache-control: no-store\r\n"
-                     "connection: close\r\n\r\n%s",
-                     status, reason_phrase(status), body ? strlen(body) : 0, body ? body : "");
+                     "%s%sconnection: close\r\n\r\n%s",
+                     status, reason_phrase(status), body ? strlen(body) : 0, header ? header : "",
+                     header ? "\r\n" : "", body ? body : "");
     free(body);
     pf_debug("http: refused with %u: %s", status, why);
     if (n > 0 && (size_t)n < sizeof(buf) - LWS_PRE)

@@ -44,5 +44,7 @@ void pf_http_reply_free(struct pf_http_reply *r);
  * "Connection: close", from any point before the response has started.
  * Returns what the callback must return (nonzero: close). */
 int pf_http_refuse(struct lws *wsi, unsigned status, const char *why);
+/* The same with one more header line ("name: value"), or NULL. */
+int pf_http_refuse_with(struct lws *wsi, unsigned status, const char *why, const char *header);
 
 #endif

@@ -161,7 +161,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     }
     if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE)
-        return over_limit(wsi) ? refuse_over_limit(wsi) : pf_ws_confirm_upgrade(wsi);
+        return over_limit(wsi) ? refuse_over_limit(wsi) : pf_ws_confirm_upgrade(wsi, in);
 
     bool ws = is_ws_reason(reason) ||
               (reason == LWS_CALLBACK_TIMER && lws_get_opaque_user_data(wsi) == &counted_ws);

@@ -16,13 +16,42 @@
 #define DRAIN_QUIET_US 200000
 
 
-int pf_ws_confirm_upgrade(struct lws *wsi)
+/* RFC 6455 4.2.1: a GET, version 13, and a key of 16 base64-encoded bytes.
+ * Returns why not, or NULL. */
+static const char *bad_handshake(struct lws *wsi, int method, const char *upgrade)
+{
+    if (!upgrade || strcmp(upgrade, "websocket") != 0)
+        return "only a WebSocket upgrade is served here";
+    if (method != LWSHUMETH_GET)
+        return "a WebSocket handshake is a GET";
+    char key[32];
+    int n = lws_hdr_copy(wsi, key, sizeof(key), WSI_TOKEN_KEY);
+    if (n != 24 || strcmp(key + 22, "==") != 0 ||
+        strspn(key, "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/") != 22)
+        return "Sec-WebSocket-Key must be 16 bytes in base64";
+    return NULL;
+}
+
+static bool version_13(struct lws *wsi)
+{
+    char version[8];
+    return lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_VERSION) == 2 &&
+           strcmp(version, "13") == 0;
+}
+
+int pf_ws_confirm_upgrade(struct lws *wsi, const char *upgrade)
 {
     char *uri;
     int uri_len;
-    if (lws_http_get_uri_and_method(wsi, &uri, &uri_len) < 0 || uri_len != (int)strlen(PATH) ||
-        memcmp(uri, PATH, (size_t)uri_len) != 0)
+    int method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+    if (method < 0 || uri_len != (int)strlen(PATH) || memcmp(uri, PATH, (size_t)uri_len) != 0)
         return pf_http_refuse(wsi, HTTP_STATUS_NOT_FOUND, "no WebSocket here: use /primefactor.Factors/PrimeFactors");
+    const char *bad = bad_handshake(wsi, method, upgrade);
+    if (bad)
+        return pf_http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, bad);
+    if (!version_13(wsi))
+        return pf_http_refuse_with(wsi, 426, "this server speaks WebSocket version 13",
+                                   "sec-websocket-version: 13");
     if (pf_health_draining())
         return pf_http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "server is shutting down");
 

@@ -24,9 +24,11 @@ struct pf_ws_session {
     bool drain_quiet;
 };
 
-/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE: refuses other paths (404), foreign
- * origins (403) and upgrades while draining (503). 0 accepts. */
-int pf_ws_confirm_upgrade(struct lws *wsi);
+/* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (upgrade is the protocol asked for):
+ * refuses other paths (404), handshakes RFC 6455 does not allow (400, 426
+ * for another version), foreign origins (403) and upgrades while draining
+ * (503). 0 accepts. */
+int pf_ws_confirm_upgrade(struct lws *wsi, const char *upgrade);
 
 /* The WebSocket callback reasons; the same return convention as lws. */
 int pf_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct pf_ws_session *s,
