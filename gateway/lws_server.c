@@ -27,8 +27,9 @@ struct pf_lws_server {
     pthread_t thread;
     bool thread_started;
     atomic_bool stop;
+    atomic_bool cancel; /* the drain deadline passed */
     atomic_int open_streams;
-    bool drain_started; /* service thread only */
+    bool drain_started, cancel_started; /* service thread only */
     lws_retry_bo_t idle_policy;
     struct lws_http_mount mounts[5];
     char iface[INET6_ADDRSTRLEN];
@@ -156,6 +157,11 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
             s->drain_started = true;
             pf_ws_drain_all(ctx);
             pf_ndjson_drain_all(ctx);
+        }
+        if (atomic_load(&s->cancel) && !s->cancel_started) {
+            s->cancel_started = true;
+            pf_ws_cancel_all(ctx);
+            pf_ndjson_cancel_all(ctx);
         }
         atomic_store(&s->open_streams, s->env.open_streams);
         return 0;
@@ -335,6 +341,12 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
 
 void pf_lws_server_drain(pf_lws_server *s)
 {
+    lws_cancel_service(s->ctx);
+}
+
+void pf_lws_server_cancel_all(pf_lws_server *s)
+{
+    atomic_store(&s->cancel, true);
     lws_cancel_service(s->ctx);
 }
 

@@ -16,6 +16,10 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
  * once their answers are out. New streams are refused from now on (503). */
 void pf_lws_server_drain(pf_lws_server *s);
 
+/* After the drain deadline: WebSockets close with 1001 at once, answered or
+ * not, and NDJSON streams are cut. */
+void pf_lws_server_cancel_all(pf_lws_server *s);
+
 /* WebSocket and NDJSON streams still open. */
 int pf_lws_server_open_streams(pf_lws_server *s);
 

@@ -52,6 +52,12 @@ static void drain(const struct pf_config *cfg, pf_grpc_front *grpc, pf_lws_serve
     }
     pf_warn("drain timeout (%.1f s) passed: cancelling the open streams", cfg->drain_timeout);
     pf_grpc_front_cancel_all(grpc);
+    pf_lws_server_cancel_all(http);
+    /* A moment for the 1001 Close frames to go out. */
+    for (int i = 0; i < 50 && pf_lws_server_open_streams(http) > 0; i++) {
+        struct timespec ts = { 0, 10 * 1000 * 1000 };
+        nanosleep(&ts, NULL);
+    }
 }
 
 int main(int argc, char **argv)

@@ -302,3 +302,12 @@ void pf_ndjson_drain_all(struct lws_context *ctx)
         s->body_done = true;
     }
 }
+
+void pf_ndjson_cancel_all(struct lws_context *ctx)
+{
+    struct pf_lws_env *env = pf_lws_env_of(ctx);
+    struct pf_list *node, *tmp;
+    pf_list_for_each(node, tmp, &env->ndjson_sessions)
+        lws_set_timeout(PF_CONTAINER_OF(node, struct pf_ndjson_session, link)->wsi,
+                        PENDING_TIMEOUT_HTTP_CONTENT, LWS_TO_KILL_ASYNC);
+}

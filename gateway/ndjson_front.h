@@ -21,4 +21,7 @@ void pf_ndjson_free(struct lws *wsi, struct pf_ndjson_session *s); /* NULL-safe 
  * lines it has received, then ends. */
 void pf_ndjson_drain_all(struct lws_context *ctx);
 
+/* Once the drain deadline has passed: every stream is closed now. */
+void pf_ndjson_cancel_all(struct lws_context *ctx);
+
 #endif

@@ -137,8 +137,8 @@ static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, 
 {
     const struct pf_config *cfg = pf_lws_env(wsi)->cfg;
     s->received++;
-    if (s->ended)
-        return 0; /* after {"end":true} the stream takes no more numbers */
+    if (s->ended || s->cancelled)
+        return 0; /* after {"end":true}, or the drain deadline, no more numbers */
     if (lws_frame_is_binary(wsi))
         return fail_stream(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
                            "binary frames are not accepted: send JSON text");
@@ -172,6 +172,8 @@ static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, 
 
 static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
 {
+    if (s->cancelled && !lws_partial_buffered(wsi))
+        return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
     pf_response r;
     if (pf_stream_pop(s->stream, &r) == PF_OK) {
         unsigned char buf[LWS_PRE + PF_JSON_RESPONSE_MAX];
@@ -235,4 +237,21 @@ void pf_ws_drain_all(struct lws_context *ctx)
     struct pf_list *node, *tmp;
     pf_list_for_each(node, tmp, &env->ws_sessions)
         lws_callback_on_writable(PF_CONTAINER_OF(node, struct pf_ws_session, link)->wsi);
+}
+
+void pf_ws_cancel_all(struct lws_context *ctx)
+{
+    struct pf_lws_env *env = pf_lws_env_of(ctx);
+    struct pf_list *node, *tmp;
+    pf_list_for_each(node, tmp, &env->ws_sessions) {
+        struct pf_ws_session *s = PF_CONTAINER_OF(node, struct pf_ws_session, link);
+        s->cancelled = true;
+        /* Read on (and drop) what the client sent: a socket closed with
+         * unread input is reset, and the reset would destroy the Close. */
+        if (s->rx_paused) {
+            s->rx_paused = false;
+            lws_rx_flow_control(s->wsi, 1);
+        }
+        lws_callback_on_writable(s->wsi);
+    }
 }

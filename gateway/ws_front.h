@@ -22,6 +22,7 @@ struct pf_ws_session {
      * (no data) for a moment with every number answered. */
     unsigned long received, received_at_check;
     bool drain_quiet;
+    bool cancelled; /* the drain deadline passed: close 1001 now */
 };
 
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (upgrade is the protocol asked for):
@@ -37,5 +38,9 @@ int pf_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct pf_
 /* On the service thread, once the drain starts: every socket answers what it
  * holds and closes with 1001. */
 void pf_ws_drain_all(struct lws_context *ctx);
+
+/* Once the drain deadline has passed: every socket closes with 1001 as soon
+ * as it can write, answered or not. */
+void pf_ws_cancel_all(struct lws_context *ctx);
 
 #endif

@@ -1285,10 +1285,6 @@ def test_idle_timeout_closes_only_connections_without_a_stream(pfgate_factory, p
 
 # ============================================================ 5. shutdown ===
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (found by test_faults): when --drain-timeout passes while a WebSocket is still being "
-    "answered, pfgate exits and the kernel resets the socket (unread client data): no Close "
-    "frame, although SPEC promises Close codes, never a bare TCP close"))
 @pytest.mark.timeout_s(20)
 def test_drain_deadline_websocket_still_gets_a_close_frame(pfgate_factory):
     srv = pfgate_factory("--drain-timeout", "2")
