@@ -32,7 +32,7 @@ struct watch;
 struct pf_grpc_listener {
     int listen_fd;
     int header_timeout_ms;
-    struct pf_list silent; /* watches whose client has not spoken, oldest first */
+    struct pf_list waiting; /* watches not yet handed to grpc */
     atomic_int command;
     pthread_mutex_t watches_lock; /* the accept thread changes the list; others read it */
     struct pf_list watches; /* one per open connection */
@@ -52,10 +52,12 @@ struct watch {
     int dup_fd;
     int fd;
     struct pf_list link; /* in the listener's watches */
-    /* Until the client sends its first bytes it is on the silent list, in
-     * accept order, and is cut off at silent_deadline. */
-    struct pf_list silent_link;
-    int64_t silent_deadline;
+    /* Until its client has sent the HTTP/2 preface, a connection waits on
+     * the listener's list, unknown to grpc, and is closed at its deadline. */
+    struct pf_list waiting_link;
+    int64_t deadline;
+    bool partial; /* part of the preface came */
+    bool handed;  /* grpc owns fd */
 };
 
 static struct watch listen_mark, wake_mark;
@@ -110,7 +112,7 @@ int pf_grpc_listener_bind(const struct pf_config *cfg, pf_grpc_listener **out, i
     l->max_connections = cfg->max_connections;
     pthread_mutex_init(&l->watches_lock, NULL);
     pf_list_init(&l->watches);
-    pf_list_init(&l->silent);
+    pf_list_init(&l->waiting);
     l->header_timeout_ms = cfg->header_timeout * 1000;
     *out = l;
     return 0;
@@ -123,52 +125,93 @@ static int64_t now_ms(void)
     return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
-static void silent_append(pf_grpc_listener *l, struct watch *w)
-{
-    w->silent_deadline = now_ms() + l->header_timeout_ms;
-    pf_list_append(&l->silent, &w->silent_link);
-}
-
-/* Cuts off connections that sent nothing within --header-timeout (grpc's
- * handshake timeout does not cover sockets added by fd). Returns the wait
- * until the next deadline, for epoll_wait. */
-static int cut_silent(pf_grpc_listener *l)
-{
-    int64_t now = now_ms();
-    while (!pf_list_empty(&l->silent)) {
-        struct watch *w = PF_CONTAINER_OF(l->silent.next, struct watch, silent_link);
-        if (w->silent_deadline > now)
-            return (int)(w->silent_deadline - now);
-        pf_list_remove(&w->silent_link);
-        /* grpc then reads EOF and closes; the watch sees the hang-up. */
-        shutdown(w->dup_fd, SHUT_RDWR);
-    }
-    return -1;
-}
+/* The HTTP/2 client preface: a connection is handed to grpc only once it has
+ * sent this whole (or something else, which grpc then refuses). */
+static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#define PREFACE_LEN (sizeof(preface) - 1)
+/* How often a connection part-way through its preface is looked at. */
+#define PARTIAL_TICK_MS 20
 
 static void watch_close(pf_grpc_listener *l, struct watch *w);
 
-/* The first bytes came, or the connection closed. */
+static void set_events(pf_grpc_listener *l, struct watch *w, uint32_t events)
+{
+    struct epoll_event ev = { .events = events, .data.ptr = w };
+    epoll_ctl(l->epoll_fd, EPOLL_CTL_MOD, w->dup_fd, &ev);
+}
+
+static void hand_over(pf_grpc_listener *l, struct watch *w)
+{
+    pf_list_remove(&w->waiting_link);
+    w->handed = true;
+    set_events(l, w, EPOLLRDHUP); /* from now on: only the close matters */
+    grpc_server_add_channel_from_fd(l->server, w->fd, l->creds);
+}
+
+/* Looks at what the client has sent so far, without taking it. */
+static void check_preface(pf_grpc_listener *l, struct watch *w)
+{
+    char buf[PREFACE_LEN];
+    ssize_t n = recv(w->dup_fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+    if (n == (ssize_t)PREFACE_LEN || (n > 0 && memcmp(buf, preface, (size_t)n) != 0)) {
+        hand_over(l, w);
+    } else if (n > 0 && !w->partial) {
+        /* A part of the preface: looked at again on each tick, since the
+         * unread bytes would wake epoll at once, forever. */
+        w->partial = true;
+        set_events(l, w, EPOLLRDHUP);
+    }
+}
+
+/* Connections that have not sent their preface within --header-timeout are
+ * closed (grpc's handshake timeout does not cover sockets added by fd), and
+ * the ones part-way through it are looked at again. Returns how long
+ * epoll_wait may sleep. */
+static int check_waiting(pf_grpc_listener *l)
+{
+    int64_t now = now_ms();
+    int64_t next = -1;
+    bool partial = false;
+    struct pf_list *node, *tmp;
+    pf_list_for_each(node, tmp, &l->waiting) {
+        struct watch *w = PF_CONTAINER_OF(node, struct watch, waiting_link);
+        if (w->deadline <= now) {
+            pf_debug("grpc: closing a connection that sent no preface in time");
+            watch_close(l, w);
+            continue;
+        }
+        if (w->partial)
+            check_preface(l, w);
+        if (!w->handed) {
+            partial = partial || w->partial;
+            if (next < 0 || w->deadline - now < next)
+                next = w->deadline - now;
+        }
+    }
+    if (partial && (next < 0 || next > PARTIAL_TICK_MS))
+        next = PARTIAL_TICK_MS;
+    return (int)next;
+}
+
 static void on_watch_event(pf_grpc_listener *l, struct watch *w, uint32_t events)
 {
-    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR)) {
+    if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         watch_close(l, w);
-        return;
-    }
-    pf_list_remove(&w->silent_link);
-    struct epoll_event ev = { .events = EPOLLRDHUP, .data.ptr = w };
-    epoll_ctl(l->epoll_fd, EPOLL_CTL_MOD, w->dup_fd, &ev);
+    else if (!w->handed)
+        check_preface(l, w);
 }
 
 static void watch_close(pf_grpc_listener *l, struct watch *w)
 {
-    pf_list_remove(&w->silent_link);
+    pf_list_remove(&w->waiting_link);
     char peer[32];
     peer_name(w->fd, peer, sizeof(peer));
     pf_grpc_conns_close(l->conns, peer);
     pf_metrics_connections(PF_FRONT_GRPC, -1);
     epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, w->dup_fd, NULL);
     close(w->dup_fd);
+    if (!w->handed)
+        close(w->fd); /* grpc never saw it */
     pthread_mutex_lock(&l->watches_lock);
     pf_list_remove(&w->link);
     pthread_mutex_unlock(&l->watches_lock);
@@ -189,8 +232,7 @@ static void accept_one(pf_grpc_listener *l, int fd)
     struct watch *w = calloc(1, sizeof(*w));
     char peer[32];
     peer_name(fd, peer, sizeof(peer));
-    /* One-shot: the first data marks the connection as having spoken. */
-    struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP | EPOLLONESHOT };
+    struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
     if (!w || (w->dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
         free(w);
         close(fd);
@@ -208,9 +250,9 @@ static void accept_one(pf_grpc_listener *l, int fd)
     pthread_mutex_lock(&l->watches_lock);
     pf_list_append(&l->watches, &w->link);
     pthread_mutex_unlock(&l->watches_lock);
-    silent_append(l, w);
+    w->deadline = now_ms() + l->header_timeout_ms;
+    pf_list_append(&l->waiting, &w->waiting_link);
     pf_metrics_connections(PF_FRONT_GRPC, 1);
-    grpc_server_add_channel_from_fd(l->server, fd, l->creds);
 }
 
 static void *listener_main(void *arg)
@@ -218,7 +260,7 @@ static void *listener_main(void *arg)
     pf_grpc_listener *l = arg;
     struct epoll_event events[64];
     for (;;) {
-        int n = epoll_wait(l->epoll_fd, events, 64, cut_silent(l));
+        int n = epoll_wait(l->epoll_fd, events, 64, check_waiting(l));
         if (n < 0 && errno != EINTR)
             break;
         for (int i = 0; i < n; i++) {
@@ -317,6 +359,8 @@ void pf_grpc_listener_free(pf_grpc_listener *l)
         struct watch *w = PF_CONTAINER_OF(node, struct watch, link);
         shutdown(w->dup_fd, SHUT_RDWR);
         close(w->dup_fd);
+        if (!w->handed)
+            close(w->fd);
         free(w);
     }
     if (l->epoll_fd >= 0)

@@ -1,7 +1,8 @@
 /* pfgate's own accept loop for the plaintext gRPC port: grpc core 1.51 has
  * no connection limit, so pfgate accepts, counts, and hands each socket to
- * grpc (grpc_server_add_channel_from_fd). A dup of each socket tells the
- * loop when grpc or the peer has closed it. */
+ * grpc (grpc_server_add_channel_from_fd) once its client has sent the HTTP/2
+ * preface; one that has not within --header-timeout is closed. A dup of
+ * each socket tells the loop when grpc or the peer has closed it. */
 #ifndef PF_GRPC_LISTENER_H
 #define PF_GRPC_LISTENER_H
 

@@ -29,7 +29,9 @@ static bool second_signal(const sigset_t *signals)
     return sigtimedwait(signals, NULL, &zero) > 0;
 }
 
-/* Finishes every open stream within cfg->drain_timeout, then cancels the rest. */
+/* Finishes every open stream within cfg->drain_timeout. Streams still open
+ * near the end are cancelled early enough (the last fifth, at most a
+ * second) for their UNAVAILABLE and 1001 to go out before the exit. */
 static void drain(const struct pf_config *cfg, pf_grpc_front *grpc, pf_lws_server *http,
                   const sigset_t *signals)
 {
@@ -37,26 +39,29 @@ static void drain(const struct pf_config *cfg, pf_grpc_front *grpc, pf_lws_serve
     pf_grpc_front_drain(grpc);
     pf_lws_server_drain(http);
 
-    double deadline = now_seconds() + cfg->drain_timeout;
-    bool grpc_done = false;
+    double now = now_seconds();
+    double deadline = now + cfg->drain_timeout;
+    double grace = cfg->drain_timeout / 5 < 1.0 ? cfg->drain_timeout / 5 : 1.0;
+    double cancel_at = deadline - grace;
+    bool cancelled = false;
     for (;;) {
-        grpc_done = grpc_done || pf_grpc_front_wait_drained(grpc, 0.02);
+        bool grpc_done = pf_grpc_front_wait_drained(grpc, 0.02);
         if (grpc_done && pf_lws_server_open_streams(http) == 0)
             return;
         if (second_signal(signals)) {
             pf_warn("second signal: exiting now");
             _Exit(1);
         }
-        if (now_seconds() >= deadline)
-            break;
-    }
-    pf_warn("drain timeout (%.1f s) passed: cancelling the open streams", cfg->drain_timeout);
-    pf_grpc_front_cancel_all(grpc);
-    pf_lws_server_cancel_all(http);
-    /* A moment for the 1001 Close frames to go out. */
-    for (int i = 0; i < 50 && pf_lws_server_open_streams(http) > 0; i++) {
-        struct timespec ts = { 0, 10 * 1000 * 1000 };
-        nanosleep(&ts, NULL);
+        now = now_seconds();
+        if (now >= deadline)
+            return;
+        if (now >= cancel_at && !cancelled) {
+            pf_warn("drain timeout (%.1f s) near: cancelling the open streams",
+                    cfg->drain_timeout);
+            pf_grpc_front_cancel_all(grpc);
+            pf_lws_server_cancel_all(http);
+            cancelled = true;
+        }
     }
 }
 

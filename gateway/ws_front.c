@@ -14,6 +14,9 @@
 /* How long a draining socket must stay quiet before it is closed: numbers
  * the client sent before the signal are still arriving within this. */
 #define DRAIN_QUIET_US 200000
+/* Answers written in one writable callback at most, so that one busy socket
+ * does not keep the others waiting. */
+#define FRAMES_PER_WRITEABLE 64
 
 
 /* RFC 6455 4.2.1: a GET, version 13, and a key of 16 base64-encoded bytes.
@@ -174,17 +177,23 @@ static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
 {
     if (s->cancelled && !lws_partial_buffered(wsi))
         return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
+    /* Several answers per callback while the socket takes them: a round
+     * through lws's poll() of every socket per answer is what costs most. */
     pf_response r;
-    if (pf_stream_pop(s->stream, &r) == PF_OK) {
+    for (int frames = 0; frames < FRAMES_PER_WRITEABLE; frames++) {
+        if (pf_stream_pop(s->stream, &r) < 0)
+            break;
         unsigned char buf[LWS_PRE + PF_JSON_RESPONSE_MAX];
         size_t n = pf_json_encode_response(&r, (char *)buf + LWS_PRE);
         if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_TEXT) < (int)n)
             return -1;
         pf_metrics_answer(PF_FRONT_WEBSOCKET, &r);
-        if (pf_stream_pending(s->stream) > 0) {
-            lws_callback_on_writable(wsi);
-            return 0;
-        }
+        if (pf_stream_pending(s->stream) == 0 || lws_send_pipe_choked(wsi))
+            break;
+    }
+    if (pf_stream_pending(s->stream) > 0) {
+        lws_callback_on_writable(wsi);
+        return 0;
     }
     /* All answered. A partly sent frame must leave first: lws closes hard
      * if it parses a Close meanwhile. */

@@ -96,6 +96,7 @@ class Baseline:
             time.sleep(0.25)
 
     def check(self, what, rss_slack_kib, fd_slack=3):
+        rss_slack_kib = rss_bound(rss_slack_kib)
         fds, rss, g = self.settle(fd_slack)
         assert g == self.gauges, (f"{what}: /metrics gauges did not return to their baseline "
                                   f"within 8 s: {_diff(self.gauges, g)}")
@@ -105,6 +106,15 @@ class Baseline:
                                                  f"({self.rss} -> {rss} KiB), bound "
                                                  f"{rss_slack_kib // 1024} MiB")
         return fds, rss
+
+
+def rss_bound(kib):
+    """An RSS bound measured on the plain build, for the build under test. Under ASan
+    (`make test SANITIZE=1` sets ASAN_OPTIONS) every allocation also costs shadow memory and
+    redzones, and freed memory waits in an 8 MiB quarantine: about twice the growth, plus 8."""
+    if "ASAN_OPTIONS" in os.environ:
+        return 2 * kib + 8 * 1024
+    return kib
 
 
 def _diff(a, b):
@@ -899,7 +909,7 @@ def test_slow_readers_on_every_front_rss_bounded(pfgate_factory, pb):
     room for malloc's per-thread arenas, but a server that kept reading would hold 1,000,000
     numbers x 62 answers (> 1 GiB) and pass it within a second."""
     srv, base = start_warm(pfgate_factory, pb)
-    ceiling = base.rss + 32 * 1024
+    ceiling = base.rss + rss_bound(32 * 1024)
     stop = threading.Event()
     sent = {"grpc": 0, "websocket": 0, "ndjson": 0}
     peak = [base.rss]
@@ -1208,10 +1218,6 @@ def test_header_timeout_both_ports(pfgate_factory, pb):
     v1_exact(srv)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "BUG (found by test_faults): the gRPC accept thread stops watching a connection at its "
-    "first byte and grpc's handshake timeout does not cover channels added by fd, so a client "
-    "that trickles the HTTP/2 preface is cut only by --idle-timeout (60 s by default)"))
 def test_grpc_preface_trickle_cut_at_header_timeout(pfgate_factory):
     srv = pfgate_factory("--header-timeout", str(HEADER_TIMEOUT), "--idle-timeout", "20")
     t = _trickle(srv.grpc, PREFACE, 0.3, LATE + 0.5)
