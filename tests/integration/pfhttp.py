@@ -15,6 +15,8 @@ import subprocess
 import tempfile
 import time
 
+from pfutil import gnu_factor  # one oracle for every test file
+
 INT64_MAX = 2**63 - 1
 INT64_MIN = -(2**63)
 PRIME_NEAR_2_63 = 9223372036854775783          # the largest prime below 2^63
@@ -33,20 +35,6 @@ def pfgate_path():
 
 
 # ------------------------------------------------------------------ oracle ---
-
-def gnu_factor(nums):
-    """{n: [prime factors]} for every n >= 2 in nums, from GNU coreutils `factor`."""
-    todo = sorted({n for n in nums if n >= 2})
-    if not todo:
-        return {}
-    r = subprocess.run(["factor"], input="\n".join(map(str, todo)) + "\n", capture_output=True,
-                       text=True, timeout=60, check=True)
-    out = {}
-    for line in r.stdout.splitlines():
-        n, fs = line.split(":", 1)
-        out[int(n)] = [int(f) for f in fs.split()]
-    assert set(out) == set(todo), "GNU factor did not answer every number"
-    return out
 
 
 ANY_ERROR = object()    # placeholder: "a non-empty error string" in an expected answer
