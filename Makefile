@@ -129,7 +129,7 @@ $(BUILD)/core/%.o: core/%.c
 $(CORE_LIB): $(CORE_OBJ)
 	$(call quiet,AR,$@)$(AR) rcs $@ $^
 
-.SECONDARY: $(PROTO_C)
+.SECONDARY:
 $(BUILD)/proto/%.pb-c.c: proto/%.proto
 	@mkdir -p $(@D)
 	$(call quiet,PROTOC,$<)protoc-c --proto_path=proto --c_out=$(@D) $<
