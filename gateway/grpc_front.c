@@ -13,14 +13,14 @@
 #include "grpc_conns.h"
 #include "grpc_health.h"
 #include "grpc_listener.h"
-#include "health.h"
 #include "grpc_tag.h"
+#include "health.h"
 #include "list.h"
 #include "log.h"
-#include "tls.h"
 #include "metrics.h"
 #include "pb_codec.h"
 #include "stream.h"
+#include "tls.h"
 
 #define METHOD "/primefactor.Factors/PrimeFactors"
 
@@ -113,11 +113,6 @@ static bool start_batch(struct call *c, const grpc_op *ops, size_t n, struct pf_
     return true;
 }
 
-static bool draining(void)
-{
-    return pf_health_draining();
-}
-
 static void post_recv(struct call *c)
 {
     grpc_op op = { .op = GRPC_OP_RECV_MESSAGE };
@@ -179,10 +174,12 @@ static void pump(struct call *c)
         send_next_answer(c);
     if (c->dead)
         return;
-    if (!c->recv_pending && !c->input_done && !draining() && pf_stream_want_read(c->stream))
+    if (!c->recv_pending && !c->input_done && !pf_health_draining() &&
+        pf_stream_want_read(c->stream))
         post_recv(c);
     /* While draining, a RECV may still be pending: the status ends it. */
-    if (!c->send_pending && pf_stream_pending(c->stream) == 0 && (c->input_done || draining()))
+    if (!c->send_pending && pf_stream_pending(c->stream) == 0 &&
+        (c->input_done || pf_health_draining()))
         send_status(c);
 }
 
