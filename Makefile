@@ -42,7 +42,11 @@ CORE_OBJ    := $(CORE_SRC:%.c=$(BUILD)/%.o)
 CORE_LIB    := $(BUILD)/libpfcore.a
 
 PROTOS      := $(wildcard proto/*.proto)
-PROTO_C     := $(PROTOS:proto/%.proto=$(BUILD)/proto/%.pb-c.c)
+# descriptor.proto (from libprotobuf-dev) lets reflection read the descriptor set;
+# descriptors.c embeds that set, made by protoc from proto/, never by hand.
+DESCRIPTOR_PROTO := /usr/include/google/protobuf/descriptor.proto
+PROTO_C     := $(PROTOS:proto/%.proto=$(BUILD)/proto/%.pb-c.c) \
+               $(BUILD)/proto/google/protobuf/descriptor.pb-c.c $(BUILD)/proto/descriptors.c
 PROTO_OBJ   := $(PROTO_C:.c=.o)
 
 GATEWAY_SRC := $(wildcard gateway/*.c)
@@ -134,8 +138,22 @@ $(BUILD)/proto/%.pb-c.c: proto/%.proto
 	@mkdir -p $(@D)
 	$(call quiet,PROTOC,$<)protoc-c --proto_path=proto --c_out=$(@D) $<
 
+$(BUILD)/proto/google/protobuf/descriptor.pb-c.c: $(DESCRIPTOR_PROTO)
+	@mkdir -p $(@D)
+	$(call quiet,PROTOC,$<)protoc-c --proto_path=/usr/include --c_out=$(BUILD)/proto $<
+
+$(BUILD)/proto/descriptors.pb: $(PROTOS)
+	@mkdir -p $(@D)
+	$(call quiet,PROTOC,$@)protoc --include_imports --descriptor_set_out=$@ --proto_path=proto $^
+
+$(BUILD)/proto/descriptors.c: $(BUILD)/proto/descriptors.pb
+	$(call quiet,GEN,$@){ echo '#include "descriptors.h"'; \
+		echo 'const unsigned char pf_descriptors[] = {'; \
+		od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+		echo '};'; echo 'const size_t pf_descriptors_len = sizeof(pf_descriptors);'; } > $@
+
 $(BUILD)/proto/%.o: $(BUILD)/proto/%.c
-	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -c $< -o $@
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -I$(BUILD)/proto -Igateway -c $< -o $@
 
 $(BUILD)/gateway/%.o: gateway/%.c | $(PROTO_C)
 	@mkdir -p $(@D)

@@ -13,6 +13,7 @@
 #include "grpc_conns.h"
 #include "grpc_health.h"
 #include "grpc_listener.h"
+#include "grpc_reflection.h"
 #include "grpc_tag.h"
 #include "health.h"
 #include "list.h"
@@ -62,6 +63,7 @@ struct worker {
     pf_grpc_front *front;
     grpc_completion_queue *cq;
     pf_grpc_health_queue *health;
+    pf_grpc_reflection_queue *reflection;
     pthread_t thread;
     bool thread_started;
     struct pf_list calls; /* live PrimeFactors calls (struct call) */
@@ -70,6 +72,7 @@ struct worker {
 struct pf_grpc_front {
     grpc_server *server;
     pf_grpc_health *health;
+    pf_grpc_reflection *reflection;
     pf_grpc_listener *listener;
     pf_grpc_conns *conns;
     void *method;
@@ -419,6 +422,7 @@ static void drain_queue(struct worker *w)
     pf_list_for_each(node, tmp, &w->calls)
         pump(PF_CONTAINER_OF(node, struct call, link));
     pf_grpc_health_queue_drain(w->health);
+    pf_grpc_reflection_queue_drain(w->reflection);
 }
 
 static void *worker_main(void *arg)
@@ -496,6 +500,7 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
     f->server = grpc_server_create(&channel_args, NULL);
     f->method = grpc_server_register_method(f->server, METHOD, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
     f->health = pf_grpc_health_register(f->server);
+    f->reflection = pf_grpc_reflection_register(f->server);
     f->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
 
     f->nworkers = cfg->grpc_threads;
@@ -531,6 +536,7 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
         request_call(w);
         request_unknown(w);
         w->health = pf_grpc_health_queue_new(f->health, f->server, w->cq);
+        w->reflection = pf_grpc_reflection_queue_new(f->reflection, f->server, w->cq);
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             pf_error("grpc: cannot start a worker thread");
             goto fail;
@@ -610,9 +616,12 @@ void pf_grpc_front_free(pf_grpc_front *f)
         else
             worker_main(w); /* frees what its queue still holds, then returns */
     }
-    for (int i = 0; f->workers && i < f->nworkers; i++)
+    for (int i = 0; f->workers && i < f->nworkers; i++) {
         pf_grpc_health_queue_free(f->workers[i].health);
+        pf_grpc_reflection_queue_free(f->workers[i].reflection);
+    }
     pf_grpc_health_free(f->health);
+    pf_grpc_reflection_free(f->reflection);
     if (f->server)
         grpc_server_destroy(f->server);
     for (int i = 0; f->workers && i < f->nworkers; i++)

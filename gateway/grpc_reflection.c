@@ -1,0 +1,461 @@
+#include "grpc_reflection.h"
+
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "descriptors.h"
+#include "google/protobuf/descriptor.pb-c.h"
+#include "grpc_tag.h"
+#include "health.h"
+#include "list.h"
+#include "log.h"
+#include "pb_codec.h"
+#include "reflection_v1.pb-c.h"
+
+typedef Grpc__Reflection__V1__ServerReflectionRequest Request;
+typedef Grpc__Reflection__V1__ServerReflectionResponse Response;
+typedef Google__Protobuf__FileDescriptorProto FileProto;
+typedef Google__Protobuf__DescriptorProto MessageProto;
+
+static const char *const methods[] = {
+    "/grpc.reflection.v1.ServerReflection/ServerReflectionInfo",
+    "/grpc.reflection.v1alpha.ServerReflection/ServerReflectionInfo",
+};
+#define NMETHODS 2
+
+/* One file of the set, with its bytes as the clients want them. */
+struct file {
+    const FileProto *proto;
+    ProtobufCBinaryData bytes;
+};
+
+struct pf_grpc_reflection {
+    void *method[NMETHODS];
+    Google__Protobuf__FileDescriptorSet *set;
+    struct file *files;
+    size_t nfiles;
+    ProtobufCBinaryData *scratch; /* nfiles entries, for one response's file list */
+};
+
+struct pf_grpc_reflection_queue {
+    pf_grpc_reflection *r;
+    grpc_server *server;
+    grpc_completion_queue *cq;
+    struct pf_list calls;
+};
+
+/* ---- the index -------------------------------------------------------- */
+
+static bool full_name_is(const char *package, const char *prefix, const char *name,
+                         const char *symbol)
+{
+    /* symbol == package "." prefix "." name, each part optional but name */
+    size_t n;
+    if (package && *package) {
+        n = strlen(package);
+        if (strncmp(symbol, package, n) != 0 || symbol[n] != '.')
+            return false;
+        symbol += n + 1;
+    }
+    if (prefix && *prefix) {
+        n = strlen(prefix);
+        if (strncmp(symbol, prefix, n) != 0 || symbol[n] != '.')
+            return false;
+        symbol += n + 1;
+    }
+    return strcmp(symbol, name) == 0;
+}
+
+static bool message_defines(const char *package, const MessageProto *m, const char *symbol)
+{
+    if (full_name_is(package, NULL, m->name, symbol))
+        return true;
+    /* Nested types and enums: "pkg.Outer.Inner". */
+    size_t n = strlen(package) + strlen(m->name) + 2;
+    char *outer = malloc(n);
+    if (!outer)
+        return false;
+    snprintf(outer, n, package && *package ? "%s.%s" : "%s%s", package, m->name);
+    bool found = false;
+    for (size_t i = 0; !found && i < m->n_enum_type; i++)
+        found = full_name_is(outer, NULL, m->enum_type[i]->name, symbol);
+    for (size_t i = 0; !found && i < m->n_nested_type; i++)
+        found = message_defines(outer, m->nested_type[i], symbol);
+    free(outer);
+    return found;
+}
+
+static bool file_defines(const FileProto *f, const char *symbol)
+{
+    const char *pkg = f->package ? f->package : "";
+    for (size_t i = 0; i < f->n_message_type; i++)
+        if (message_defines(pkg, f->message_type[i], symbol))
+            return true;
+    for (size_t i = 0; i < f->n_enum_type; i++)
+        if (full_name_is(pkg, NULL, f->enum_type[i]->name, symbol))
+            return true;
+    for (size_t i = 0; i < f->n_service; i++) {
+        const Google__Protobuf__ServiceDescriptorProto *s = f->service[i];
+        if (full_name_is(pkg, NULL, s->name, symbol))
+            return true;
+        for (size_t j = 0; j < s->n_method; j++)
+            if (full_name_is(pkg, s->name, s->method[j]->name, symbol))
+                return true;
+    }
+    return false;
+}
+
+static struct file *file_named(pf_grpc_reflection *r, const char *name)
+{
+    for (size_t i = 0; i < r->nfiles; i++)
+        if (strcmp(r->files[i].proto->name, name) == 0)
+            return &r->files[i];
+    return NULL;
+}
+
+/* f and every file it imports, each once, into r->scratch. */
+static size_t with_dependencies(pf_grpc_reflection *r, struct file *f)
+{
+    size_t n = 0;
+    r->scratch[n++] = f->bytes;
+    /* Files in a descriptor set come after their imports: a walk through
+     * the listed dependencies, repeated, reaches all. */
+    for (size_t i = 0; i < n; i++) {
+        const FileProto *p = NULL;
+        for (size_t k = 0; k < r->nfiles; k++)
+            if (r->files[k].bytes.data == r->scratch[i].data)
+                p = r->files[k].proto;
+        for (size_t d = 0; p && d < p->n_dependency; d++) {
+            struct file *dep = file_named(r, p->dependency[d]);
+            bool seen = false;
+            for (size_t k = 0; dep && k < n; k++)
+                seen = seen || r->scratch[k].data == dep->bytes.data;
+            if (dep && !seen && n < r->nfiles)
+                r->scratch[n++] = dep->bytes;
+        }
+    }
+    return n;
+}
+
+static int index_descriptors(pf_grpc_reflection *r)
+{
+    r->set = google__protobuf__file_descriptor_set__unpack(NULL, pf_descriptors_len,
+                                                          pf_descriptors);
+    if (!r->set)
+        return -1;
+    r->nfiles = r->set->n_file;
+    r->files = calloc(r->nfiles, sizeof(*r->files));
+    r->scratch = calloc(r->nfiles, sizeof(*r->scratch));
+    if (!r->files || !r->scratch)
+        return -1;
+    for (size_t i = 0; i < r->nfiles; i++) {
+        const FileProto *p = r->set->file[i];
+        r->files[i].proto = p;
+        r->files[i].bytes.len = google__protobuf__file_descriptor_proto__get_packed_size(p);
+        r->files[i].bytes.data = malloc(r->files[i].bytes.len ? r->files[i].bytes.len : 1);
+        if (!r->files[i].bytes.data)
+            return -1;
+        google__protobuf__file_descriptor_proto__pack(p, r->files[i].bytes.data);
+    }
+    return 0;
+}
+
+/* ---- answers ------------------------------------------------------------ */
+
+static grpc_byte_buffer *answer(pf_grpc_reflection *r, const Request *req)
+{
+    Response res = GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__INIT;
+    Grpc__Reflection__V1__FileDescriptorResponse files =
+        GRPC__REFLECTION__V1__FILE_DESCRIPTOR_RESPONSE__INIT;
+    Grpc__Reflection__V1__ListServiceResponse list =
+        GRPC__REFLECTION__V1__LIST_SERVICE_RESPONSE__INIT;
+    Grpc__Reflection__V1__ErrorResponse error = GRPC__REFLECTION__V1__ERROR_RESPONSE__INIT;
+    Grpc__Reflection__V1__ServiceResponse services[16];
+    Grpc__Reflection__V1__ServiceResponse *service_ptrs[16];
+    char names[16][128];
+    res.valid_host = req->host;
+    res.original_request = (Request *)req;
+
+    struct file *f = NULL;
+    switch (req->message_request_case) {
+    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_LIST_SERVICES:
+        for (size_t i = 0; i < r->nfiles; i++) {
+            const FileProto *p = r->files[i].proto;
+            for (size_t j = 0; j < p->n_service && list.n_service < 16; j++) {
+                size_t k = list.n_service++;
+                snprintf(names[k], sizeof(names[k]), "%s%s%s", p->package ? p->package : "",
+                         p->package && *p->package ? "." : "", p->service[j]->name);
+                services[k] = (Grpc__Reflection__V1__ServiceResponse)
+                    GRPC__REFLECTION__V1__SERVICE_RESPONSE__INIT;
+                services[k].name = names[k];
+                service_ptrs[k] = &services[k];
+            }
+        }
+        list.service = service_ptrs;
+        res.message_response_case =
+            GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE;
+        res.list_services_response = &list;
+        return pf_pb_pack(&res.base);
+    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME:
+        f = file_named(r, req->file_by_filename);
+        break;
+    case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_CONTAINING_SYMBOL:
+        for (size_t i = 0; !f && i < r->nfiles; i++)
+            if (file_defines(r->files[i].proto, req->file_containing_symbol))
+                f = &r->files[i];
+        break;
+    default:
+        break; /* extensions: proto3 files here declare none */
+    }
+    if (f) {
+        files.n_file_descriptor_proto = with_dependencies(r, f);
+        files.file_descriptor_proto = r->scratch;
+        res.message_response_case =
+            GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE;
+        res.file_descriptor_response = &files;
+    } else {
+        error.error_code = req->message_request_case ==
+                                   GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST__NOT_SET
+                               ? GRPC_STATUS_INVALID_ARGUMENT
+                               : GRPC_STATUS_NOT_FOUND;
+        error.error_message = error.error_code == GRPC_STATUS_NOT_FOUND ? (char *)"not found"
+                                                                        : (char *)"empty request";
+        res.message_response_case =
+            GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE;
+        res.error_response = &error;
+    }
+    return pf_pb_pack(&res.base);
+}
+
+/* ---- the streams ------------------------------------------------------ */
+
+/* One ServerReflectionInfo stream: read a request, send its answer, again,
+ * until the client half-closes; then status OK. */
+struct reflection_call {
+    struct pf_grpc_tag t_new, t_recv, t_send, t_close;
+    pf_grpc_reflection_queue *q;
+    int method;
+    struct pf_list link;
+    grpc_call *call;
+    gpr_timespec deadline;
+    grpc_metadata_array request_md;
+    grpc_byte_buffer *recv_bb, *send_bb;
+    int cancelled;
+    int batches;
+    bool recv_pending, send_pending, input_done, md_sent, status_sent, failed;
+};
+
+static void call_free(struct reflection_call *c)
+{
+    pf_list_remove(&c->link);
+    if (c->call)
+        grpc_call_unref(c->call);
+    if (c->recv_bb)
+        grpc_byte_buffer_destroy(c->recv_bb);
+    if (c->send_bb)
+        grpc_byte_buffer_destroy(c->send_bb);
+    grpc_metadata_array_destroy(&c->request_md);
+    free(c);
+}
+
+static void batch(struct reflection_call *c, grpc_op *ops, size_t n, struct pf_grpc_tag *t,
+                  bool *pending)
+{
+    if (grpc_call_start_batch(c->call, ops, n, t, NULL) == GRPC_CALL_OK) {
+        c->batches++;
+        if (pending)
+            *pending = true;
+    } else {
+        c->failed = true;
+        grpc_call_cancel(c->call, NULL);
+    }
+}
+
+static void pump(struct reflection_call *c)
+{
+    if (c->failed || c->status_sent || c->send_pending)
+        return;
+    if (c->input_done || pf_health_draining()) {
+        static grpc_slice no_details;
+        grpc_op ops[2];
+        memset(ops, 0, sizeof(ops));
+        size_t n = 0;
+        if (!c->md_sent)
+            ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+        ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
+        ops[n].data.send_status_from_server.status = GRPC_STATUS_OK;
+        ops[n++].data.send_status_from_server.status_details = &no_details;
+        c->md_sent = c->status_sent = true;
+        batch(c, ops, n, &c->t_send, &c->send_pending);
+        return;
+    }
+    if (!c->recv_pending) {
+        grpc_op op = { .op = GRPC_OP_RECV_MESSAGE };
+        op.data.recv_message.recv_message = &c->recv_bb;
+        batch(c, &op, 1, &c->t_recv, &c->recv_pending);
+    }
+}
+
+static void after_event(struct reflection_call *c)
+{
+    pump(c);
+    if (c->batches == 0)
+        call_free(c);
+}
+
+static void on_recv(struct pf_grpc_tag *t, bool ok)
+{
+    struct reflection_call *c = PF_GRPC_OWNER(t, struct reflection_call, t_recv);
+    c->batches--;
+    c->recv_pending = false;
+    if (!ok || !c->recv_bb) {
+        c->input_done = true;
+        c->failed = c->failed || !ok;
+        after_event(c);
+        return;
+    }
+    Request *req = (Request *)pf_pb_unpack(c->recv_bb, &grpc__reflection__v1__server_reflection_request__descriptor);
+    grpc_byte_buffer_destroy(c->recv_bb);
+    c->recv_bb = NULL;
+    if (!req) {
+        c->input_done = true; /* a bad request ends the stream */
+        after_event(c);
+        return;
+    }
+    c->send_bb = answer(c->q->r, req);
+    grpc__reflection__v1__server_reflection_request__free_unpacked(req, NULL);
+    grpc_op ops[2];
+    memset(ops, 0, sizeof(ops));
+    size_t n = 0;
+    if (!c->md_sent)
+        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    ops[n].op = GRPC_OP_SEND_MESSAGE;
+    ops[n++].data.send_message.send_message = c->send_bb;
+    c->md_sent = true;
+    batch(c, ops, n, &c->t_send, &c->send_pending);
+    after_event(c);
+}
+
+static void on_send(struct pf_grpc_tag *t, bool ok)
+{
+    struct reflection_call *c = PF_GRPC_OWNER(t, struct reflection_call, t_send);
+    c->batches--;
+    c->send_pending = false;
+    if (c->send_bb)
+        grpc_byte_buffer_destroy(c->send_bb);
+    c->send_bb = NULL;
+    c->failed = c->failed || !ok;
+    after_event(c);
+}
+
+static void on_close(struct pf_grpc_tag *t, bool ok)
+{
+    (void)ok;
+    struct reflection_call *c = PF_GRPC_OWNER(t, struct reflection_call, t_close);
+    c->batches--;
+    if (c->cancelled)
+        c->failed = true;
+    after_event(c);
+}
+
+static void request(pf_grpc_reflection_queue *q, int method);
+
+static void on_new(struct pf_grpc_tag *t, bool ok)
+{
+    struct reflection_call *c = PF_GRPC_OWNER(t, struct reflection_call, t_new);
+    if (!ok) {
+        call_free(c); /* the server is shutting down */
+        return;
+    }
+    request(c->q, c->method);
+    pf_list_append(&c->q->calls, &c->link);
+    grpc_op op = { .op = GRPC_OP_RECV_CLOSE_ON_SERVER };
+    op.data.recv_close_on_server.cancelled = &c->cancelled;
+    batch(c, &op, 1, &c->t_close, NULL);
+    after_event(c);
+}
+
+static void request(pf_grpc_reflection_queue *q, int method)
+{
+    if (pf_health_draining())
+        return;
+    struct reflection_call *c = calloc(1, sizeof(*c));
+    if (!c)
+        return;
+    c->q = q;
+    c->method = method;
+    c->t_new.handle = on_new;
+    c->t_recv.handle = on_recv;
+    c->t_send.handle = on_send;
+    c->t_close.handle = on_close;
+    grpc_metadata_array_init(&c->request_md);
+    if (grpc_server_request_registered_call(q->server, q->r->method[method], &c->call,
+                                            &c->deadline, &c->request_md, NULL, q->cq, q->cq,
+                                            &c->t_new) != GRPC_CALL_OK) {
+        pf_error("grpc: cannot take reflection calls");
+        call_free(c);
+    }
+}
+
+/* ---- life cycle ---------------------------------------------------------- */
+
+pf_grpc_reflection *pf_grpc_reflection_register(grpc_server *server)
+{
+    pf_grpc_reflection *r = calloc(1, sizeof(*r));
+    if (!r || index_descriptors(r) < 0) {
+        pf_error("grpc: cannot read the embedded descriptors; reflection is off");
+        pf_grpc_reflection_free(r);
+        return NULL;
+    }
+    for (int i = 0; i < NMETHODS; i++)
+        r->method[i] = grpc_server_register_method(server, methods[i], NULL,
+                                                   GRPC_SRM_PAYLOAD_NONE, 0);
+    return r;
+}
+
+void pf_grpc_reflection_free(pf_grpc_reflection *r)
+{
+    if (!r)
+        return;
+    for (size_t i = 0; r->files && i < r->nfiles; i++)
+        free(r->files[i].bytes.data);
+    free(r->files);
+    free(r->scratch);
+    if (r->set)
+        google__protobuf__file_descriptor_set__free_unpacked(r->set, NULL);
+    free(r);
+}
+
+pf_grpc_reflection_queue *pf_grpc_reflection_queue_new(pf_grpc_reflection *r,
+                                                       grpc_server *server,
+                                                       grpc_completion_queue *cq)
+{
+    if (!r)
+        return NULL;
+    pf_grpc_reflection_queue *q = calloc(1, sizeof(*q));
+    if (!q)
+        return NULL;
+    q->r = r;
+    q->server = server;
+    q->cq = cq;
+    pf_list_init(&q->calls);
+    for (int i = 0; i < NMETHODS; i++)
+        request(q, i);
+    return q;
+}
+
+void pf_grpc_reflection_queue_drain(pf_grpc_reflection_queue *q)
+{
+    if (!q)
+        return;
+    struct pf_list *node, *tmp;
+    pf_list_for_each(node, tmp, &q->calls)
+        pump(PF_CONTAINER_OF(node, struct reflection_call, link));
+}
+
+void pf_grpc_reflection_queue_free(pf_grpc_reflection_queue *q)
+{
+    free(q);
+}
