@@ -1,6 +1,7 @@
 #include "ws_front.h"
 
 #include <stdlib.h>
+#include <sys/ioctl.h>
 #include <string.h>
 
 #include "health.h"
@@ -17,6 +18,8 @@
 /* Answers written in one writable callback at most, so that one busy socket
  * does not keep the others waiting. */
 #define FRAMES_PER_WRITEABLE 64
+/* While a cancelled socket still has input to read before its Close. */
+#define CANCEL_RETRY_US 2000
 
 
 /* RFC 6455 4.2.1: a GET, version 13, and a key of 16 base64-encoded bytes.
@@ -173,10 +176,24 @@ static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, 
     return 0;
 }
 
+/* Input the kernel holds for this socket that lws has not read yet. */
+static bool unread_input(struct lws *wsi)
+{
+    int n = 0;
+    return ioctl(lws_get_socket_fd(wsi), FIONREAD, &n) == 0 && n > 0;
+}
+
 static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
 {
-    if (s->cancelled && !lws_partial_buffered(wsi))
+    if (s->cancelled && !lws_partial_buffered(wsi)) {
+        /* A socket closed with unread input is reset, and the reset would
+         * destroy the Close: let lws read (and drop) it first. */
+        if (unread_input(wsi)) {
+            lws_set_timer_usecs(wsi, CANCEL_RETRY_US);
+            return 0;
+        }
         return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
+    }
     /* Several answers per callback while the socket takes them: a round
      * through lws's poll() of every socket per answer is what costs most. */
     pf_response r;
@@ -220,6 +237,10 @@ static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
 
 static void on_drain_timer(struct lws *wsi, struct pf_ws_session *s)
 {
+    if (s->cancelled) {
+        lws_callback_on_writable(wsi);
+        return;
+    }
     if (!pf_health_draining() || s->received != s->received_at_check ||
         pf_stream_pending(s->stream) > 0)
         return; /* busy: the next write re-arms the timer */
@@ -255,8 +276,7 @@ void pf_ws_cancel_all(struct lws_context *ctx)
     pf_list_for_each(node, tmp, &env->ws_sessions) {
         struct pf_ws_session *s = PF_CONTAINER_OF(node, struct pf_ws_session, link);
         s->cancelled = true;
-        /* Read on (and drop) what the client sent: a socket closed with
-         * unread input is reset, and the reset would destroy the Close. */
+        /* Read on (and drop) what the client sent; see on_writeable(). */
         if (s->rx_paused) {
             s->rx_paused = false;
             lws_rx_flow_control(s->wsi, 1);
