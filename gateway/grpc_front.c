@@ -24,6 +24,16 @@
 #include "tls.h"
 
 #define METHOD "/primefactor.Factors/PrimeFactors"
+/* While draining, a stream ends once its client has been quiet this long
+ * with everything answered: numbers still on their way are read first. */
+#define DRAIN_QUIET_NS (200 * 1000 * 1000)
+/* How often the workers look at their streams while draining. */
+#define DRAIN_TICK_MS 50
+/* A stream over --max-streams waits this long for a slot before it is
+ * refused: a stream its client has just cancelled keeps its slot until its
+ * worker has seen the cancel, perhaps on another queue. */
+#define ADMIT_WAIT_NS (50 * 1000 * 1000)
+#define ADMIT_TICK_MS 2
 
 struct worker;
 
@@ -42,7 +52,9 @@ struct call {
     pf_stream *stream;
     pf_grpc_conn *conn; /* its connection, for the per-connection stream count */
 
-    int batches; /* in flight */
+    uint64_t last_recv_ns; /* when the last request arrived */
+    uint64_t admit_deadline_ns; /* nonzero while waiting for a slot (--max-streams) */
+    int batches;           /* in flight */
     bool recv_pending, send_pending, input_done, md_sent, status_sent, dead;
     grpc_status_code status;
     const char *status_details;
@@ -67,6 +79,7 @@ struct worker {
     pthread_t thread;
     bool thread_started;
     struct pf_list calls; /* live PrimeFactors calls (struct call) */
+    int admitting;        /* calls waiting for a slot on their connection */
 };
 
 struct pf_grpc_front {
@@ -93,6 +106,8 @@ static void call_free(struct call *c)
         pf_metrics_streams(PF_FRONT_GRPC, -1);
         pf_list_remove(&c->link);
     }
+    if (c->admit_deadline_ns)
+        c->w->admitting--;
     if (c->conn)
         pf_grpc_conns_stream_end(c->w->front->conns, c->conn);
     if (c->call)
@@ -171,18 +186,18 @@ static void send_next_answer(struct call *c)
  * request when there is room, and end the call when all is answered. */
 static void pump(struct call *c)
 {
-    if (c->dead || c->status_sent)
+    if (c->dead || c->status_sent || c->admit_deadline_ns)
         return;
     if (!c->send_pending)
         send_next_answer(c);
     if (c->dead)
         return;
-    if (!c->recv_pending && !c->input_done && !pf_health_draining() &&
-        pf_stream_want_read(c->stream))
+    if (!c->recv_pending && !c->input_done && pf_stream_want_read(c->stream))
         post_recv(c);
-    /* While draining, a RECV may still be pending: the status ends it. */
-    if (!c->send_pending && pf_stream_pending(c->stream) == 0 &&
-        (c->input_done || pf_health_draining()))
+    /* While draining, the stream goes on until its client is quiet; then
+     * the status ends it, with a RECV still pending. */
+    bool quiet = pf_health_draining() && pf_now_ns() - c->last_recv_ns >= DRAIN_QUIET_NS;
+    if (!c->send_pending && pf_stream_pending(c->stream) == 0 && (c->input_done || quiet))
         send_status(c);
 }
 
@@ -212,7 +227,7 @@ static void on_recv(struct call *c, bool ok)
         return;
     }
     /* RECV is posted only while the stream wants to read, so this fits. */
-    req.stamp = pf_now_ns();
+    req.stamp = c->last_recv_ns = pf_now_ns();
     pf_metrics_request(PF_FRONT_GRPC);
     pf_stream_push(c->stream, &req);
 }
@@ -228,6 +243,39 @@ static void on_send(struct call *c, bool ok)
 
 static void request_call(struct worker *w);
 
+/* A place for c among its connection's streams (--max-streams). */
+static int take_slot(struct call *c)
+{
+    char *peer = grpc_call_get_peer(c->call);
+    int rc = pf_grpc_conns_stream_begin(c->w->front->conns, peer, &c->conn);
+    gpr_free(peer);
+    return rc;
+}
+
+/* On a worker tick: calls waiting for a slot get one, or, past their wait,
+ * end at once with RESOURCE_EXHAUSTED, nothing read. */
+static void admit_waiting(struct worker *w)
+{
+    uint64_t now = pf_now_ns();
+    struct pf_list *node, *tmp;
+    pf_list_for_each(node, tmp, &w->calls) {
+        struct call *c = PF_CONTAINER_OF(node, struct call, link);
+        if (!c->admit_deadline_ns)
+            continue;
+        int rc = c->dead ? PF_EFULL : take_slot(c);
+        if (rc != PF_OK && now < c->admit_deadline_ns && !c->dead)
+            continue;
+        if (rc != PF_OK) {
+            c->status = GRPC_STATUS_RESOURCE_EXHAUSTED;
+            c->status_details = "too many streams on this connection (--max-streams)";
+            c->input_done = true;
+        }
+        c->admit_deadline_ns = 0;
+        w->admitting--;
+        pump(c);
+    }
+}
+
 static void on_new_call(struct call *c, bool ok)
 {
     struct worker *w = c->w;
@@ -239,6 +287,7 @@ static void on_new_call(struct call *c, bool ok)
     request_call(w);
 
     pf_list_append(&w->calls, &c->link);
+    c->last_recv_ns = pf_now_ns();
     atomic_fetch_add(&w->front->live_calls, 1);
     pf_metrics_streams(PF_FRONT_GRPC, 1);
 
@@ -246,14 +295,10 @@ static void on_new_call(struct call *c, bool ok)
     close_op.data.recv_close_on_server.cancelled = &c->cancelled;
     if (!start_batch(c, &close_op, 1, &c->t_close))
         return;
-    char *peer = grpc_call_get_peer(c->call);
-    int rc = pf_grpc_conns_stream_begin(w->front->conns, peer, &c->conn);
-    gpr_free(peer);
+    int rc = take_slot(c);
     if (rc == PF_EFULL) {
-        /* Ends at once with this status: nothing is read. */
-        c->status = GRPC_STATUS_RESOURCE_EXHAUSTED;
-        c->status_details = "too many streams on this connection (--max-streams)";
-        c->input_done = true;
+        c->admit_deadline_ns = pf_now_ns() + ADMIT_WAIT_NS;
+        w->admitting++;
     }
     if (rc == PF_ENOMEM || pf_stream_new(w->front->max_pending, &c->stream) < 0) {
         c->dead = true;
@@ -429,10 +474,22 @@ static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     for (;;) {
-        grpc_event ev =
-            grpc_completion_queue_next(w->cq, gpr_inf_future(GPR_CLOCK_REALTIME), NULL);
+        /* While draining, wake up now and then: a stream whose client went
+         * quiet has no event coming. */
+        int tick = w->admitting ? ADMIT_TICK_MS : pf_health_draining() ? DRAIN_TICK_MS : -1;
+        gpr_timespec until = tick < 0 ? gpr_inf_future(GPR_CLOCK_MONOTONIC)
+                                      : gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                                     gpr_time_from_millis(tick, GPR_TIMESPAN));
+        grpc_event ev = grpc_completion_queue_next(w->cq, until, NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
+        if (w->admitting)
+            admit_waiting(w);
+        if (ev.type == GRPC_QUEUE_TIMEOUT) {
+            if (pf_health_draining())
+                drain_queue(w);
+            continue;
+        }
         if (ev.type == GRPC_OP_COMPLETE) {
             struct pf_grpc_tag *t = ev.tag;
             t->handle(t, ev.success != 0);

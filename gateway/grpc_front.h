@@ -16,8 +16,9 @@ typedef struct pf_grpc_front pf_grpc_front;
  * Returns 0, or -1 after logging why (the port is busy, say). */
 int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *port);
 
-/* Stops accepting connections and streams; open streams answer what they
- * hold, then end with status OK. Call pf_health_set_draining() first. */
+/* Stops accepting connections and streams; open streams go on until their
+ * client half-closes or is quiet for 200 ms, answer all they read, then end
+ * with status OK. Call pf_health_set_draining() first. */
 void pf_grpc_front_drain(pf_grpc_front *f);
 
 /* Waits up to `seconds` for every stream to end; true when all have.
