@@ -39,7 +39,7 @@ static const char usage[] =
     "  --tls-cert FILE          PEM certificate (chain): TLS on both ports (gRPC over\n"
     "                           TLS, https and wss); needs --tls-key\n"
     "  --tls-key FILE           PEM private key of --tls-cert\n"
-    "  --reuse-port             share the gRPC port with other pfgate processes\n"
+    "  --reuse-port             share both ports with other pfgate processes\n"
     "                           (SO_REUSEPORT; the kernel spreads connections)\n"
     "  --drain-timeout SECONDS  on SIGINT/SIGTERM, time to finish open streams\n"
     "                           before they are cancelled (default 5)\n"

@@ -1,26 +1,26 @@
 #include "grpc_listener.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <grpc/grpc_posix.h>
 #include <grpc/grpc_security.h>
-#include <netdb.h>
+#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
 #include <stdatomic.h>
-#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <linux/sockios.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "list.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 
@@ -70,36 +70,9 @@ static void peer_name(int fd, char *buf, size_t size)
 
 int pf_grpc_listener_bind(const struct pf_config *cfg, pf_grpc_listener **out, int *port)
 {
-    char service[8];
-    snprintf(service, sizeof(service), "%d", cfg->grpc_addr.port);
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM,
-                              .ai_flags = AI_PASSIVE | AI_NUMERICSERV };
-    struct addrinfo *res;
-    int gai = getaddrinfo(cfg->grpc_addr.host[0] ? cfg->grpc_addr.host : NULL, service, &hints,
-                          &res);
-    if (gai != 0) {
-        pf_error("grpc: cannot resolve %s: %s", cfg->grpc_addr.host, gai_strerror(gai));
+    int fd = pf_listen("grpc", &cfg->grpc_addr, cfg->reuse_port, port);
+    if (fd < 0)
         return -1;
-    }
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (fd < 0 || setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one)) < 0 ||
-        (cfg->reuse_port && setsockopt(fd, SOL_SOCKET, SO_REUSEPORT, &one, sizeof(one)) < 0) ||
-        bind(fd, res->ai_addr, res->ai_addrlen) < 0 || listen(fd, 1024) < 0) {
-        pf_error("grpc: cannot listen on %s:%d: %s", cfg->grpc_addr.host, cfg->grpc_addr.port,
-                 strerror(errno));
-        if (fd >= 0)
-            close(fd);
-        freeaddrinfo(res);
-        return -1;
-    }
-    freeaddrinfo(res);
-
-    struct sockaddr_storage bound;
-    socklen_t len = sizeof(bound);
-    getsockname(fd, (struct sockaddr *)&bound, &len);
-    *port = ntohs(bound.ss_family == AF_INET6 ? ((struct sockaddr_in6 *)&bound)->sin6_port
-                                              : ((struct sockaddr_in *)&bound)->sin_port);
 
     pf_grpc_listener *l = calloc(1, sizeof(*l));
     if (!l) {

@@ -13,6 +13,7 @@
 
 #include "health.h"
 #include "http_routes.h"
+#include "listen.h"
 #include "log.h"
 #include "metrics.h"
 #include "lws_env.h"
@@ -20,6 +21,7 @@
 #include "ws_front.h"
 
 #define PROTOCOL "pfgate"
+#define ACCEPT_PROTOCOL "pfgate-accept"
 
 struct pf_lws_server {
     struct pf_lws_env env; /* first: the context's user pointer is &env */
@@ -30,6 +32,7 @@ struct pf_lws_server {
     atomic_bool cancel; /* the drain deadline passed */
     atomic_int open_streams;
     bool drain_started, cancel_started; /* service thread only */
+    int shared_listen_fd; /* --reuse-port: pfgate's own listening socket, or -1 */
     lws_retry_bo_t idle_policy;
     struct lws_http_mount mounts[5];
     char iface[INET6_ADDRSTRLEN];
@@ -69,6 +72,8 @@ static char counted_http, counted_ws, counted_over_limit;
  * requests and upgrades are answered 503. */
 static void on_new_connection(struct lws *wsi, struct pf_lws_server *s)
 {
+    if (lws_get_socket_fd(wsi) == s->shared_listen_fd)
+        return; /* the listening socket itself, adopted (--reuse-port) */
     s->env.connections++;
     if ((size_t)s->env.connections > s->env.cfg->max_connections) {
         lws_set_opaque_user_data(wsi, &counted_over_limit);
@@ -178,6 +183,22 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     return rc;
 }
 
+/* --reuse-port: lws 4.1 sets SO_REUSEPORT on Windows only, so pfgate listens
+ * itself, lws watches that socket as a raw descriptor, and each connection
+ * accepted from it is handed to lws as if lws had accepted it. */
+static int accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
+                           void *in, size_t len)
+{
+    (void)user, (void)in, (void)len;
+    if (reason != LWS_CALLBACK_RAW_RX_FILE)
+        return 0;
+    int fd;
+    while ((fd = accept4(lws_get_socket_fd(wsi), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+        if (!lws_adopt_socket_vhost(lws_get_vhost(wsi), fd))
+            pf_warn("http: lws could not take an accepted connection");
+    return 0;
+}
+
 static const struct lws_protocols protocols[] = {
     { .name = PROTOCOL,
       .callback = callback,
@@ -186,6 +207,7 @@ static const struct lws_protocols protocols[] = {
       /* Larger than one NDJSON batch, so that lws never splits a batch
        * whose tail it could not flush while reading is paused. */
       .tx_packet_size = 32768 },
+    { .name = ACCEPT_PROTOCOL, .callback = accept_callback },
     { NULL, NULL, 0, 0, 0, NULL, 0 },
 };
 
@@ -317,7 +339,15 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
     files->origin_protocol = LWSMPRO_FILE;
     info.mounts = s->mounts;
 
-    if (probe_bind(info.iface, info.port) < 0) {
+    s->shared_listen_fd = -1;
+    if (cfg->reuse_port) {
+        s->shared_listen_fd = pf_listen("http", &cfg->http_addr, true, port);
+        if (s->shared_listen_fd < 0) {
+            free(s);
+            return -1;
+        }
+        info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
+    } else if (probe_bind(info.iface, info.port) < 0) {
         free(s);
         return -1;
     }
@@ -325,10 +355,23 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
     if (!s->ctx) {
         pf_error("http: cannot listen on %s:%d (address in use, or not an address of this host)",
                  host, cfg->http_addr.port);
+        if (s->shared_listen_fd >= 0)
+            close(s->shared_listen_fd);
         free(s);
         return -1;
     }
-    *port = lws_get_vhost_listen_port(lws_get_vhost_by_name(s->ctx, "default"));
+    struct lws_vhost *vhost = lws_get_vhost_by_name(s->ctx, "default");
+    if (s->shared_listen_fd >= 0) {
+        lws_sock_file_fd_type desc = { .filefd = s->shared_listen_fd };
+        if (!lws_adopt_descriptor_vhost(vhost, LWS_ADOPT_RAW_FILE_DESC, desc, ACCEPT_PROTOCOL,
+                                        NULL)) {
+            pf_error("http: lws cannot watch the shared listening socket");
+            pf_lws_server_free(s);
+            return -1;
+        }
+    } else {
+        *port = lws_get_vhost_listen_port(vhost);
+    }
     if (pthread_create(&s->thread, NULL, service_main, s) != 0) {
         pf_error("http: cannot start the service thread");
         pf_lws_server_free(s);
