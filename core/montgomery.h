@@ -98,6 +98,26 @@ static inline uint64_t pf_mont_canon(const pf_mont *m, uint64_t x)
     return x >= m->n ? x - m->n : x;
 }
 
+/* Either arithmetic by a flag: callers keep values in [0, 2n) ("lazy", one
+ * correction fewer per operation) when n < 2^62. Always inlined, so that
+ * each caller's copy has the flag as a constant and no branch is left. */
+#define PF_MONT_ALWAYS_INLINE static inline __attribute__((always_inline))
+
+PF_MONT_ALWAYS_INLINE uint64_t pf_mont_mul_sel(const pf_mont *m, int lazy, uint64_t a, uint64_t b)
+{
+    return lazy ? pf_mont_mul_lazy(m, a, b) : pf_mont_mul(m, a, b);
+}
+
+PF_MONT_ALWAYS_INLINE uint64_t pf_mont_add_sel(const pf_mont *m, int lazy, uint64_t a, uint64_t b)
+{
+    return lazy ? pf_mont_add_lazy(m, a, b) : pf_mont_add(m, a, b);
+}
+
+PF_MONT_ALWAYS_INLINE uint64_t pf_mont_sub_sel(const pf_mont *m, int lazy, uint64_t a, uint64_t b)
+{
+    return lazy ? pf_mont_sub_lazy(m, a, b) : pf_mont_sub(m, a, b);
+}
+
 /* x*R mod n, for any 64-bit x. */
 static inline uint64_t pf_mont_to(const pf_mont *m, uint64_t x)
 {

@@ -6,20 +6,8 @@
 #include "factor_internal.h"
 #include "montgomery.h"
 
-/* The exponentiations below use the lazy arithmetic (values in [0, 2n), a
- * shorter chain per multiplication) when n < 2^62; lazy is a constant in each
- * inlined copy. Values are made canonical before they are compared. */
-static inline __attribute__((always_inline)) uint64_t p_mul(const pf_mont *m, int lazy, uint64_t a,
-                                                            uint64_t b)
-{
-    return lazy ? pf_mont_mul_lazy(m, a, b) : pf_mont_mul(m, a, b);
-}
-
-static inline __attribute__((always_inline)) uint64_t p_add(const pf_mont *m, int lazy, uint64_t a,
-                                                            uint64_t b)
-{
-    return lazy ? pf_mont_add_lazy(m, a, b) : pf_mont_add(m, a, b);
-}
+/* The exponentiations below use the lazy arithmetic (pf_mont_*_sel) when
+ * n < 2^62. Values are made canonical before they are compared. */
 
 /* 2^d in Montgomery form by squarings and doublings (a doubling is an addition). */
 static inline __attribute__((always_inline)) uint64_t pow2(const pf_mont *mp, int lazy, uint64_t d)
@@ -28,9 +16,9 @@ static inline __attribute__((always_inline)) uint64_t pow2(const pf_mont *mp, in
     int top = 63 - __builtin_clzll(d);
     uint64_t x = pf_mont_add(m, m->one, m->one); /* 2 */
     for (int b = top - 1; b >= 0; b--) {
-        x = p_mul(m, lazy, x, x);
+        x = pf_mont_mul_sel(m, lazy, x, x);
         if ((d >> b) & 1)
-            x = p_add(m, lazy, x, x);
+            x = pf_mont_add_sel(m, lazy, x, x);
     }
     return lazy ? pf_mont_canon(m, x) : x;
 }
@@ -79,10 +67,10 @@ static inline __attribute__((always_inline)) bool sprp_multi(const pf_mont *mp, 
     /* k is a constant where this is inlined: the lane loops unroll fully. */
     for (int b = 62 - __builtin_clzll(d); b >= 0; b--) {
         _Pragma("GCC unroll 6") for (int i = 0; i < k; i++)
-            x[i] = p_mul(m, lazy, x[i], x[i]);
+            x[i] = pf_mont_mul_sel(m, lazy, x[i], x[i]);
         if ((d >> b) & 1) {
             _Pragma("GCC unroll 6") for (int i = 0; i < k; i++)
-                x[i] = p_mul(m, lazy, x[i], base[i]);
+                x[i] = pf_mont_mul_sel(m, lazy, x[i], base[i]);
         }
     }
     for (int i = 0; i < k; i++) {

@@ -7,30 +7,11 @@
 /* Differences multiplied together between two gcds. */
 #define RHO_BATCH 128
 
-/* The walk uses the lazy arithmetic (values in [0, 2n)) when n < 2^62; lazy
- * is a constant in each inlined copy. Residues are the same either way, and
- * gcd(v, n) does not care which representative v is. */
-static inline __attribute__((always_inline)) uint64_t r_mul(const pf_mont *m, int lazy, uint64_t a,
-                                                            uint64_t b)
-{
-    return lazy ? pf_mont_mul_lazy(m, a, b) : pf_mont_mul(m, a, b);
-}
-
-static inline __attribute__((always_inline)) uint64_t r_add(const pf_mont *m, int lazy, uint64_t a,
-                                                            uint64_t b)
-{
-    return lazy ? pf_mont_add_lazy(m, a, b) : pf_mont_add(m, a, b);
-}
-
-static inline __attribute__((always_inline)) uint64_t r_sub(const pf_mont *m, int lazy, uint64_t a,
-                                                            uint64_t b)
-{
-    return lazy ? pf_mont_sub_lazy(m, a, b) : pf_mont_sub(m, a, b);
-}
-
 /* One rho walk with f(y) = y^2 + c (Montgomery form, c < n), of about
  * max_iter steps at most. Returns a factor of n, 1 when it found none, or n
- * when the walk closed its cycle mod every factor at once. */
+ * when the walk closed its cycle mod every factor at once. The walk uses the
+ * lazy arithmetic (values in [0, 2n)) when n < 2^62: residues are the same
+ * either way, and gcd(v, n) does not care which representative v is. */
 static inline __attribute__((always_inline)) uint64_t rho_walk(const pf_mont *mp, int lazy, uint64_t c,
                                                                uint64_t max_iter)
 {
@@ -41,14 +22,14 @@ static inline __attribute__((always_inline)) uint64_t rho_walk(const pf_mont *mp
     do {
         x = y;
         for (uint64_t i = 0; i < r; i++)
-            y = r_add(m, lazy, r_mul(m, lazy, y, y), c);
+            y = pf_mont_add_sel(m, lazy, pf_mont_mul_sel(m, lazy, y, y), c);
         uint64_t k = 0;
         do {
             ys = y;
             uint64_t lim = r - k < RHO_BATCH ? r - k : RHO_BATCH;
             for (uint64_t i = 0; i < lim; i++) {
-                y = r_add(m, lazy, r_mul(m, lazy, y, y), c);
-                q = r_mul(m, lazy, q, r_sub(m, lazy, x, y));
+                y = pf_mont_add_sel(m, lazy, pf_mont_mul_sel(m, lazy, y, y), c);
+                q = pf_mont_mul_sel(m, lazy, q, pf_mont_sub_sel(m, lazy, x, y));
             }
             g = pf_gcd(q, m->n);
             k += lim;
@@ -60,8 +41,8 @@ static inline __attribute__((always_inline)) uint64_t rho_walk(const pf_mont *mp
     if (g == m->n) {
         /* The batch overshot: redo it one difference at a time. */
         do {
-            ys = r_add(m, lazy, r_mul(m, lazy, ys, ys), c);
-            g = pf_gcd(r_sub(m, lazy, x, ys), m->n);
+            ys = pf_mont_add_sel(m, lazy, pf_mont_mul_sel(m, lazy, ys, ys), c);
+            g = pf_gcd(pf_mont_sub_sel(m, lazy, x, ys), m->n);
         } while (g == 1);
     }
     return g;

@@ -103,10 +103,9 @@ class HeldRequests:
         self._release.set()
 
 
-def v2(n):
-    """Format an int64 as the two's-complement varint bytes of a proto int64 field 1."""
-    u = n & 0xFFFFFFFFFFFFFFFF
-    out = bytearray([0x08])
+def varint(u):
+    """The protobuf varint bytes of an unsigned integer."""
+    out = bytearray()
     while True:
         b = u & 0x7F
         u >>= 7
@@ -115,3 +114,8 @@ def v2(n):
         else:
             out.append(b)
             return bytes(out)
+
+
+def v2(n):
+    """Format an int64 as the two's-complement varint bytes of a proto int64 field 1."""
+    return b"\x08" + varint(n & 0xFFFFFFFFFFFFFFFF)

@@ -22,7 +22,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 
-from pfutil import METHOD, HeldRequests, drain, expected, raw_stream, run_stream, tup
+from pfutil import METHOD, HeldRequests, drain, expected, raw_stream, run_stream, tup, varint
 from pfhttp import (NDJSON_PATH, OP_TEXT, PRIME_NEAR_2_63, WS_PATH, Closed, RawWS,
                     compare_answers, connect, expected_answers, gnu_factor, http_raw,
                     metric_samples, ndjson_lines, parse_json_text, ws_frame)
@@ -1114,24 +1114,12 @@ def test_max_streams_per_connection(pfgate_factory, pb):
 
 def _padded(total_len, num):
     """A Request of exactly total_len bytes: unknown field 15 (bytes) padding, then num."""
-    pb_num = b"\x08" + _varint(num)
+    pb_num = b"\x08" + varint(num)
     for pad in range(total_len, -1, -1):
-        body = b"\x7a" + _varint(pad) + b"p" * pad + pb_num
+        body = b"\x7a" + varint(pad) + b"p" * pad + pb_num
         if len(body) == total_len:
             return body
     raise AssertionError(total_len)
-
-
-def _varint(u):
-    out = bytearray()
-    while True:
-        b = u & 0x7F
-        u >>= 7
-        if u:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
 
 
 def test_max_message_explicit_boundary(pfgate_factory, pb):
