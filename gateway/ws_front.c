@@ -10,14 +10,18 @@
 #include "lws_env.h"
 #include "metrics.h"
 #include "origin.h"
+#include "ws_frame.h"
 
 #define PATH "/primefactor.Factors/PrimeFactors"
 /* How long a draining socket must stay quiet before it is closed: numbers
  * the client sent before the signal are still arriving within this. */
 #define DRAIN_QUIET_US 200000
-/* Answers written in one writable callback at most, so that one busy socket
- * does not keep the others waiting. */
-#define FRAMES_PER_WRITEABLE 64
+/* Answer frames leave in batches of up to this many bytes, one write each;
+ * one batch per writable callback, so that one busy socket does not keep the
+ * others waiting. Below the protocol's tx_packet_size, which lws would split. */
+#define BATCH_BYTES 16384
+/* Numbers read ahead of their answers before reading pauses. */
+#define READ_AHEAD 64
 /* While a cancelled socket still has input to read before its Close. */
 #define CANCEL_RETRY_US 2000
 
@@ -139,6 +143,22 @@ static int append_fragment(struct pf_ws_session *s, const char *in, size_t len, 
     return 0;
 }
 
+static void pause_rx(struct lws *wsi, struct pf_ws_session *s)
+{
+    if (!s->rx_paused) {
+        s->rx_paused = true;
+        lws_rx_flow_control(wsi, 0);
+    }
+}
+
+static void resume_rx(struct lws *wsi, struct pf_ws_session *s)
+{
+    if (s->rx_paused) {
+        s->rx_paused = false;
+        lws_rx_flow_control(wsi, 1);
+    }
+}
+
 static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, size_t len)
 {
     const struct pf_config *cfg = pf_lws_env(wsi)->cfg;
@@ -167,11 +187,8 @@ static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, 
             return fail_stream(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                                "too many requests in flight");
     }
-    /* Read no further until this is answered: lws then holds the rest of the
-     * input, a Close frame included, so that a Close never overtakes the
-     * answers to the numbers before it. */
-    lws_rx_flow_control(wsi, 0);
-    s->rx_paused = true;
+    if (pf_stream_pending(s->stream) >= READ_AHEAD || !pf_stream_want_read(s->stream))
+        pause_rx(wsi, s);
     lws_callback_on_writable(wsi);
     return 0;
 }
@@ -181,6 +198,27 @@ static bool unread_input(struct lws *wsi)
 {
     int n = 0;
     return ioctl(lws_get_socket_fd(wsi), FIONREAD, &n) == 0 && n > 0;
+}
+
+/* Pops answers into frames packed in one buffer, and writes it. */
+static int write_batch(struct lws *wsi, struct pf_ws_session *s)
+{
+    unsigned char buf[LWS_PRE + BATCH_BYTES];
+    unsigned char *start = buf + LWS_PRE, *p = start;
+    const unsigned char *end = start + BATCH_BYTES;
+    pf_response r;
+    while (end - p >= PF_WS_FRAME_HEADER_MAX + PF_JSON_RESPONSE_MAX &&
+           pf_stream_pop(s->stream, &r) == 0) {
+        char json[PF_JSON_RESPONSE_MAX];
+        size_t n = pf_json_encode_response(&r, json);
+        p += pf_ws_text_frame_header(p, n);
+        memcpy(p, json, n);
+        p += n;
+        pf_metrics_answer(PF_FRONT_WEBSOCKET, &r);
+    }
+    size_t len = (size_t)(p - start);
+    /* Whatever the socket does not take now, lws keeps and sends first. */
+    return len > 0 && lws_write(wsi, start, len, LWS_WRITE_RAW) < 0 ? -1 : 0;
 }
 
 static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
@@ -194,27 +232,18 @@ static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
         }
         return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
     }
-    /* Several answers per callback while the socket takes them: a round
-     * through lws's poll() of every socket per answer is what costs most. */
-    pf_response r;
-    for (int frames = 0; frames < FRAMES_PER_WRITEABLE; frames++) {
-        if (pf_stream_pop(s->stream, &r) < 0)
-            break;
-        unsigned char buf[LWS_PRE + PF_JSON_RESPONSE_MAX];
-        size_t n = pf_json_encode_response(&r, (char *)buf + LWS_PRE);
-        if (lws_write(wsi, buf + LWS_PRE, n, LWS_WRITE_TEXT) < (int)n)
-            return -1;
-        pf_metrics_answer(PF_FRONT_WEBSOCKET, &r);
-        if (pf_stream_pending(s->stream) == 0 || lws_send_pipe_choked(wsi))
-            break;
-    }
-    if (pf_stream_pending(s->stream) > 0) {
+    if (write_batch(wsi, s) < 0)
+        return -1;
+    if (lws_partial_buffered(wsi)) {
+        /* lws closes hard if it parses a Close while a write is partly
+         * sent: read on only once the socket has taken everything. */
+        pause_rx(wsi, s);
         lws_callback_on_writable(wsi);
         return 0;
     }
-    /* All answered. A partly sent frame must leave first: lws closes hard
-     * if it parses a Close meanwhile. */
-    if (lws_partial_buffered(wsi)) {
+    if (pf_stream_pending(s->stream) > 0) {
+        if (pf_stream_pending(s->stream) < READ_AHEAD && pf_stream_want_read(s->stream))
+            resume_rx(wsi, s);
         lws_callback_on_writable(wsi);
         return 0;
     }
@@ -222,16 +251,25 @@ static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
         return close_with(wsi, LWS_CLOSE_STATUS_NORMAL, "");
     if (s->drain_quiet)
         return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
-    if (s->rx_paused) {
-        s->rx_paused = false;
-        lws_rx_flow_control(wsi, 1);
-    }
+    resume_rx(wsi, s);
     if (pf_health_draining()) {
         /* Numbers sent before the signal may still be on their way: read on
          * until the client is quiet, then close (on_drain_timer). */
         s->received_at_check = s->received;
         lws_set_timer_usecs(wsi, DRAIN_QUIET_US);
     }
+    return 0;
+}
+
+/* The client's Close: lws replies to it once this returns, and accepts no
+ * answer after, so every number read before it is answered now. */
+static int on_peer_close(struct lws *wsi, struct pf_ws_session *s)
+{
+    if (s->cancelled)
+        return 0;
+    while (pf_stream_pending(s->stream) > 0)
+        if (write_batch(wsi, s) < 0)
+            return -1;
     return 0;
 }
 
@@ -257,7 +295,8 @@ int pf_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct pf_
     case LWS_CALLBACK_SERVER_WRITEABLE: return on_writeable(wsi, s);
     case LWS_CALLBACK_CLOSED: on_closed(wsi, s); return 0;
     case LWS_CALLBACK_TIMER: on_drain_timer(wsi, s); return 0;
-    default: return 0; /* WS_PEER_INITIATED_CLOSE: lws answers the Close */
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: return on_peer_close(wsi, s);
+    default: return 0;
     }
 }
 
@@ -277,10 +316,7 @@ void pf_ws_cancel_all(struct lws_context *ctx)
         struct pf_ws_session *s = PF_CONTAINER_OF(node, struct pf_ws_session, link);
         s->cancelled = true;
         /* Read on (and drop) what the client sent; see on_writeable(). */
-        if (s->rx_paused) {
-            s->rx_paused = false;
-            lws_rx_flow_control(s->wsi, 1);
-        }
+        resume_rx(s->wsi, s);
         lws_callback_on_writable(s->wsi);
     }
 }
