@@ -14,6 +14,7 @@
 #include "grpc_health.h"
 #include "grpc_listener.h"
 #include "grpc_reflection.h"
+#include "grpc_batch.h"
 #include "grpc_tag.h"
 #include "health.h"
 #include "list.h"
@@ -140,17 +141,11 @@ static void post_recv(struct call *c)
 
 static void send_status(struct call *c)
 {
-    grpc_op ops[2] = { { .op = GRPC_OP_SEND_INITIAL_METADATA } };
-    size_t n = c->md_sent ? 0 : 1;
+    struct pf_grpc_batch b;
     grpc_slice details = grpc_slice_from_static_string(c->status_details);
-    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-    ops[n].flags = 0;
-    ops[n].reserved = NULL;
-    ops[n].data.send_status_from_server.status = c->status;
-    ops[n].data.send_status_from_server.status_details = &details;
-    ops[n].data.send_status_from_server.trailing_metadata_count = 0;
-    c->md_sent = true;
-    c->status_sent = start_batch(c, ops, n + 1, &c->t_status);
+    pf_grpc_batch_send(&b, &c->md_sent);
+    pf_grpc_batch_status(&b, c->status, &details);
+    c->status_sent = start_batch(c, b.ops, b.n, &c->t_status);
 }
 
 static void send_next_answer(struct call *c)
@@ -167,15 +162,13 @@ static void send_next_answer(struct call *c)
                                      NULL);
         return;
     }
-    grpc_op ops[2] = { { .op = GRPC_OP_SEND_INITIAL_METADATA } };
-    size_t n = c->md_sent ? 0 : 1;
-    ops[n] = (grpc_op){ .op = GRPC_OP_SEND_MESSAGE };
-    ops[n].data.send_message.send_message = c->send_bb;
     /* No GRPC_WRITE_BUFFER_HINT: with one send in flight, a hinted send can
      * wait for a flush that nothing triggers (seen: a stream stalled until
      * its deadline). */
-    c->md_sent = true;
-    c->send_pending = start_batch(c, ops, n + 1, &c->t_send);
+    struct pf_grpc_batch b;
+    pf_grpc_batch_send(&b, &c->md_sent);
+    pf_grpc_batch_message(&b, c->send_bb);
+    c->send_pending = start_batch(c, b.ops, b.n, &c->t_send);
     if (!c->send_pending) {
         grpc_byte_buffer_destroy(c->send_bb);
         c->send_bb = NULL;
@@ -427,15 +420,12 @@ static void on_unknown_call(struct pf_grpc_tag *t, bool ok)
     }
     request_unknown(w);
     grpc_slice details = grpc_slice_from_static_string("unknown method");
-    grpc_op ops[3] = {
-        { .op = GRPC_OP_SEND_INITIAL_METADATA },
-        { .op = GRPC_OP_SEND_STATUS_FROM_SERVER },
-        { .op = GRPC_OP_RECV_CLOSE_ON_SERVER },
-    };
-    ops[1].data.send_status_from_server.status = GRPC_STATUS_UNIMPLEMENTED;
-    ops[1].data.send_status_from_server.status_details = &details;
-    ops[2].data.recv_close_on_server.cancelled = &u->cancelled;
-    if (grpc_call_start_batch(u->call, ops, 3, &u->t_done, NULL) != GRPC_CALL_OK)
+    struct pf_grpc_batch b;
+    bool md_sent = false;
+    pf_grpc_batch_send(&b, &md_sent);
+    pf_grpc_batch_status(&b, GRPC_STATUS_UNIMPLEMENTED, &details);
+    pf_grpc_batch_close(&b, &u->cancelled);
+    if (grpc_call_start_batch(u->call, b.ops, b.n, &u->t_done, NULL) != GRPC_CALL_OK)
         unknown_free(u);
 }
 

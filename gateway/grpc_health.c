@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "grpc_batch.h"
 #include "grpc_tag.h"
 #include "health.h"
 #include "health.pb-c.h"
@@ -106,24 +107,19 @@ static void batch(struct health_call *c, grpc_op *ops, size_t n, struct pf_grpc_
 /* Sends status on a Watch; with last, the stream ends with OK after it. */
 static void watch_send(struct health_call *c, int status, bool last)
 {
-    grpc_op ops[3];
-    size_t n = 0;
-    memset(ops, 0, sizeof(ops));
-    if (c->sent_status < 0)
-        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    struct pf_grpc_batch b;
+    bool md_sent = c->sent_status >= 0;
+    pf_grpc_batch_send(&b, &md_sent);
     c->response = encode_status(status);
-    ops[n].op = GRPC_OP_SEND_MESSAGE;
-    ops[n++].data.send_message.send_message = c->response;
+    pf_grpc_batch_message(&b, c->response);
     static grpc_slice no_details;
     if (last) {
-        ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-        ops[n].data.send_status_from_server.status = GRPC_STATUS_OK;
-        ops[n++].data.send_status_from_server.status_details = &no_details;
+        pf_grpc_batch_status(&b, GRPC_STATUS_OK, &no_details);
         c->last_sent = true;
     }
     c->sent_status = status;
     c->send_pending = true;
-    batch(c, ops, n, &c->t_send);
+    batch(c, b.ops, b.n, &c->t_send);
 }
 
 /* Moves a Watch forward: when the drain has started, its last message. */
@@ -170,10 +166,9 @@ static void request(pf_grpc_health_queue *q, bool watch);
 
 static void answer_check(struct health_call *c, const char *service, bool decoded)
 {
-    grpc_op ops[4];
-    memset(ops, 0, sizeof(ops));
-    size_t n = 0;
-    ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
+    struct pf_grpc_batch b;
+    bool md_sent = false;
+    pf_grpc_batch_send(&b, &md_sent);
     grpc_status_code code = GRPC_STATUS_OK;
     grpc_slice details = grpc_slice_from_static_string("");
     if (!decoded) {
@@ -184,16 +179,12 @@ static void answer_check(struct health_call *c, const char *service, bool decode
         details = grpc_slice_from_static_string("unknown service");
     } else {
         c->response = encode_status(current_status());
-        ops[n].op = GRPC_OP_SEND_MESSAGE;
-        ops[n++].data.send_message.send_message = c->response;
+        pf_grpc_batch_message(&b, c->response);
     }
-    ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-    ops[n].data.send_status_from_server.status = code;
-    ops[n++].data.send_status_from_server.status_details = &details;
-    ops[n].op = GRPC_OP_RECV_CLOSE_ON_SERVER;
-    ops[n++].data.recv_close_on_server.cancelled = &c->cancelled;
+    pf_grpc_batch_status(&b, code, &details);
+    pf_grpc_batch_close(&b, &c->cancelled);
     c->last_sent = true;
-    batch(c, ops, n, &c->t_close);
+    batch(c, b.ops, b.n, &c->t_close);
 }
 
 static void start_watch(struct health_call *c, const char *service, bool decoded)

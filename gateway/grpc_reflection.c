@@ -7,6 +7,7 @@
 
 #include "descriptors.h"
 #include "google/protobuf/descriptor.pb-c.h"
+#include "grpc_batch.h"
 #include "grpc_tag.h"
 #include "health.h"
 #include "list.h"
@@ -279,16 +280,11 @@ static void pump(struct reflection_call *c)
         return;
     if (c->input_done || pf_health_draining()) {
         static grpc_slice no_details;
-        grpc_op ops[2];
-        memset(ops, 0, sizeof(ops));
-        size_t n = 0;
-        if (!c->md_sent)
-            ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-        ops[n].op = GRPC_OP_SEND_STATUS_FROM_SERVER;
-        ops[n].data.send_status_from_server.status = GRPC_STATUS_OK;
-        ops[n++].data.send_status_from_server.status_details = &no_details;
-        c->md_sent = c->status_sent = true;
-        batch(c, ops, n, &c->t_send, &c->send_pending);
+        struct pf_grpc_batch b;
+        pf_grpc_batch_send(&b, &c->md_sent);
+        pf_grpc_batch_status(&b, GRPC_STATUS_OK, &no_details);
+        c->status_sent = true;
+        batch(c, b.ops, b.n, &c->t_send, &c->send_pending);
         return;
     }
     if (!c->recv_pending) {
@@ -326,15 +322,10 @@ static void on_recv(struct pf_grpc_tag *t, bool ok)
     }
     c->send_bb = answer(c->q->r, req);
     grpc__reflection__v1__server_reflection_request__free_unpacked(req, NULL);
-    grpc_op ops[2];
-    memset(ops, 0, sizeof(ops));
-    size_t n = 0;
-    if (!c->md_sent)
-        ops[n++].op = GRPC_OP_SEND_INITIAL_METADATA;
-    ops[n].op = GRPC_OP_SEND_MESSAGE;
-    ops[n++].data.send_message.send_message = c->send_bb;
-    c->md_sent = true;
-    batch(c, ops, n, &c->t_send, &c->send_pending);
+    struct pf_grpc_batch b;
+    pf_grpc_batch_send(&b, &c->md_sent);
+    pf_grpc_batch_message(&b, c->send_bb);
+    batch(c, b.ops, b.n, &c->t_send, &c->send_pending);
     after_event(c);
 }
 
