@@ -34,55 +34,10 @@ import time
 HERE = os.path.dirname(os.path.abspath(__file__))
 REPO = os.path.dirname(HERE)
 PATH = "/primefactor.Factors/PrimeFactors"
-
-
-def oracle(nums):
-    todo = sorted({n for n in nums if n >= 2})
-    out = {}
-    for i in range(0, len(todo), 5000):
-        r = subprocess.run(["factor"], input="\n".join(map(str, todo[i:i + 5000])) + "\n",
-                           capture_output=True, text=True, timeout=120, check=True)
-        for line in r.stdout.splitlines():
-            n, fs = line.split(":", 1)
-            out[int(n)] = [int(f) for f in fs.split()]
-    return out
-
-
-def json_answers(nums, orc):
-    out = []
-    for n in nums:
-        if n < 0:
-            out.append(("err", str(n)))
-        elif n < 2:
-            out.append({"num": str(n), "last": True} if n else {"last": True})
-        else:
-            fs = orc[n]
-            for i, f in enumerate(fs):
-                d = {"result": str(f), "num": str(n)}
-                if i == len(fs) - 1:
-                    d["last"] = True
-                out.append(d)
-    return out
-
-
-def json_match(got, exp):
-    if isinstance(exp, tuple):     # an error answer for a negative number
-        return (isinstance(got, dict) and set(got) == {"num", "last", "error"}
-                and got["num"] == exp[1] and got["last"] is True and got["error"])
-    return got == exp
-
-
-def grpc_answers(nums, orc):
-    out = []
-    for n in nums:
-        if n < 0:
-            out.append((0, n, True, True))
-        elif n < 2:
-            out.append((0, n, True, False))
-        else:
-            fs = orc[n]
-            out.extend((f, n, i == len(fs) - 1, False) for i, f in enumerate(fs))
-    return out
+# The tests' oracle and expected answers, so that soak and tests judge answers alike.
+sys.path.insert(0, os.path.join(REPO, "tests", "integration"))
+from pfutil import expected, gnu_factor  # noqa: E402
+from pfhttp import compare_answers, expected_answers  # noqa: E402
 
 
 def rss_kib(pid):
@@ -184,7 +139,7 @@ def run_grpc(addr, pb, pool, orc, rng, stats):
     with grpc.insecure_channel(addr) as ch:
         stub = pb.FactorsStub(ch)
         nums = [rng.choice(pool) for _ in range(rng.randrange(50, 500))]
-        exp = grpc_answers(nums, orc)
+        exp = expected(nums, orc)
         try:
             got = [(r.result, r.num, r.last, bool(r.error))
                    for r in stub.PrimeFactors(iter([pb.Request(num=n) for n in nums]), timeout=30)]
@@ -197,7 +152,7 @@ def run_grpc(addr, pb, pool, orc, rng, stats):
 
 def run_ws(addr, pool, orc, rng, stats):
     nums = [rng.choice(pool) for _ in range(rng.randrange(50, 500))]
-    exp = json_answers(nums, orc)
+    exp = expected_answers(nums, orc)
     with connect(addr) as s:
         key = base64.b64encode(os.urandom(16)).decode()
         s.sendall((f"GET {PATH} HTTP/1.1\r\nHost: {addr}\r\nUpgrade: websocket\r\n"
@@ -227,14 +182,14 @@ def run_ws(addr, pool, orc, rng, stats):
                 s.sendall(ws_frame(0xA, data))
         if code != 1000:
             return stats.error("websocket", f"close code {code} after {len(got)} answers")
-        if len(got) != len(exp) or not all(json_match(g, e) for g, e in zip(got, exp)):
+        if compare_answers(got, exp) is not None:
             return stats.error("websocket", f"wrong answers ({len(got)} vs {len(exp)})")
         stats.ok("websocket", len(nums), len(got))
 
 
 def run_ndjson(addr, pool, orc, rng, stats):
     nums = [rng.choice(pool) for _ in range(rng.randrange(50, 500))]
-    exp = json_answers(nums, orc)
+    exp = expected_answers(nums, orc)
     body = "".join(f"{n}\n" for n in nums).encode()
     with connect(addr) as s:
         s.sendall(f"POST {PATH} HTTP/1.1\r\nHost: {addr}\r\nContent-Length: {len(body)}\r\n"
@@ -245,8 +200,7 @@ def run_ndjson(addr, pool, orc, rng, stats):
     if status != 200:
         return stats.error("ndjson", f"HTTP {status}")
     got = [json.loads(line) for line in text.splitlines()]
-    if not text.endswith("\n") or len(got) != len(exp) or \
-            not all(json_match(g, e) for g, e in zip(got, exp)):
+    if not text.endswith("\n") or compare_answers(got, exp) is not None:
         return stats.error("ndjson", f"wrong answers ({len(got)} vs {len(exp)})")
     stats.ok("ndjson", len(nums), len(got))
 
@@ -299,7 +253,7 @@ def main():
         pool = sorted({rng.choice([rng.randrange(2, 10**6), rng.randrange(2**32, 2**63),
                                    rng.randrange(0, 100), -rng.randrange(1, 2**63)])
                        for _ in range(20000)} | {0, 1, 2**63 - 1, 9223372036854775783})
-        orc = oracle(pool)
+        orc = gnu_factor(pool)
 
         log = open(os.path.join(d, "pfgate.stderr"), "wb")
         proc = subprocess.Popen([a.pfgate, "--grpc-addr", "127.0.0.1:0", "--http-addr",
