@@ -368,6 +368,26 @@ def test_pipelined_2000_then_end_loses_no_answer(pfgate, ending):
             assert ws.wait_eof(3), "TCP connection still open after the Close handshake"
 
 
+def test_close_from_a_reader_that_lags_loses_no_answer(pfgate):
+    """1,500 numbers with 39-62 answers each (3.5 MB of answers), then a Close, from a client
+    that reads nothing for a second: answers back up in the socket and pfgate stops reading,
+    and the Close must still wait for every answer, then come back as 1000."""
+    nums = [(2**62, 3**39, 2**40 * 3**14)[i % 3] for i in range(1500)]
+    exp = expected_answers(nums)
+    with RawWS(pfgate.http) as ws:
+        assert ws.status == 101
+        data = b"".join(ws_frame(OP_TEXT, str(n)) for n in nums) + ws_frame(0x8, b"\x03\xe8")
+        ws.sent_close = True
+        sender = threading.Thread(target=ws.send_raw, args=(data,), daemon=True)
+        sender.start()
+        time.sleep(1)
+        texts, close, how = ws.read_until_close(30)
+        sender.join(5)
+        check(texts, exp, "answers to a lagging reader before the server's Close")
+        assert close is not None, f"no Close frame from the server (ended by {how})"
+        assert close.code == 1000, f"close code {close.code} {close.reason!r}, expected 1000"
+
+
 def test_websockets_client_close_gets_all_answers(pfgate):
     """`echo 360 | websocat ...`: send, close at once, still read every factor."""
     async def run():
