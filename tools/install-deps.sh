@@ -10,6 +10,7 @@ debian_packages=(
     gcc make pkg-config libc6-dev
     libgrpc-dev protobuf-c-compiler libprotobuf-c-dev protobuf-compiler libprotobuf-dev
     libwebsockets-dev libjansson-dev
+    libstdc++-12-dev  # libstdc++.a: pfgate links the gRPC stack statically (Makefile, LINK)
     # tests
     libcmocka-dev coreutils curl openssl procps
     python3 python3-pytest python3-grpcio python3-grpc-tools python3-websockets
