@@ -3,9 +3,12 @@
 #include <grpc/grpc.h>
 #include <pthread.h>
 #include <signal.h>
+#include <errno.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
 #include <time.h>
 
 #include "config.h"
@@ -65,6 +68,37 @@ static void drain(const struct pf_config *cfg, pf_grpc_front *grpc, pf_lws_serve
     }
 }
 
+/* libwebsockets 4.1 sizes two tables by the soft RLIMIT_NOFILE, 8 bytes per
+ * possible descriptor, and zeroes both in lws_create_context(): its fd -> wsi
+ * map and its pollfd array. That is 312 KiB of RSS at `ulimit -n 20000` and
+ * 16 MiB at 1048576 (a common container default) before any connection.
+ * pfgate cannot use that many: it caps the connections on each port
+ * (--max-connections), and a connection holds at most two descriptors (a
+ * gRPC one is dup()ed for the preface watch; an HTTP one may have a file of
+ * the page open). So the soft limit comes down to 4 per allowed connection
+ * plus 1024 for the rest (grpc's and lws's own descriptors, connections over
+ * the cap being refused); it is never raised. lws's own knob for this,
+ * fd_limit_per_thread, would turn its fd lookups into linear scans instead.
+ * With TLS, grpc accepts gRPC connections itself, without pfgate's cap, so
+ * the limit is left as it is. */
+static void fit_fd_limit(const struct pf_config *cfg)
+{
+    struct rlimit lim;
+    if (cfg->tls_cert || getrlimit(RLIMIT_NOFILE, &lim) != 0)
+        return;
+    rlim_t want = (rlim_t)cfg->max_connections * 4 + 1024;
+    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur <= want)
+        return;
+    rlim_t was = lim.rlim_cur;
+    lim.rlim_cur = want;
+    if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
+        pf_warn("cannot lower the descriptor limit to %llu: %s", (unsigned long long)want,
+                strerror(errno));
+    else
+        pf_debug("descriptor limit %llu -> %llu (--max-connections %zu)",
+                 (unsigned long long)was, (unsigned long long)want, cfg->max_connections);
+}
+
 int main(int argc, char **argv)
 {
     struct pf_config cfg;
@@ -72,6 +106,7 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     pf_log_set_level(cfg.log_level);
+    fit_fd_limit(&cfg);
 
     /* Block the signals before any thread starts (grpc's and lws's), so
      * that only sigwait() sees them. */
