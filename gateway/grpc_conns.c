@@ -8,12 +8,13 @@
 
 #define BUCKETS 1024 /* a power of two */
 
-/* An entry lives while its connection is open or any of its streams is:
- * a stream may end after its connection was closed and its name reused. */
+/* An entry lives while the listener holds it (its connection is open) or
+ * any of its streams does: a stream may end after its connection was closed,
+ * and a connection may close after a new one took its name. */
 struct pf_grpc_conn {
     pf_grpc_conn *next;
     bool in_table; /* reachable by name */
-    bool opened;   /* counted as an open connection */
+    bool held;     /* by the listener: counted as an open connection */
     size_t streams;
     char peer[];
 };
@@ -65,18 +66,28 @@ static pf_grpc_conn **find(pf_grpc_conns *t, const char *peer)
     return p;
 }
 
-/* Takes c out of the table; frees it when no stream holds it. */
-static void unlink_conn(pf_grpc_conns *t, pf_grpc_conn **p)
+/* Where c itself is linked (find() gives the first entry of a name). */
+static pf_grpc_conn **find_entry(pf_grpc_conns *t, pf_grpc_conn *c)
+{
+    pf_grpc_conn **p = &t->buckets[hash(c->peer)];
+    while (*p != c)
+        p = &(*p)->next;
+    return p;
+}
+
+static void maybe_free(pf_grpc_conn *c)
+{
+    if (!c->in_table && !c->held && c->streams == 0)
+        free(c);
+}
+
+/* Takes the entry at *p out of the table (it stays alive while held). */
+static void unlink_conn(pf_grpc_conn **p)
 {
     pf_grpc_conn *c = *p;
     *p = c->next;
     c->in_table = false;
-    if (c->opened) {
-        c->opened = false;
-        t->open--;
-    }
-    if (c->streams == 0)
-        free(c);
+    maybe_free(c);
 }
 
 static pf_grpc_conn *insert(pf_grpc_conns *t, const char *peer)
@@ -93,27 +104,31 @@ static pf_grpc_conn *insert(pf_grpc_conns *t, const char *peer)
     return c;
 }
 
-int pf_grpc_conns_open(pf_grpc_conns *t, const char *peer)
+int pf_grpc_conns_open(pf_grpc_conns *t, const char *peer, pf_grpc_conn **conn)
 {
     pthread_mutex_lock(&t->lock);
     pf_grpc_conn **p = find(t, peer);
     if (*p)
-        unlink_conn(t, p); /* stale: the name was reused */
+        unlink_conn(p); /* the name was reused: the old entry is no longer found by it */
     pf_grpc_conn *c = insert(t, peer);
     if (c) {
-        c->opened = true;
+        c->held = true;
         t->open++;
+        *conn = c;
     }
     pthread_mutex_unlock(&t->lock);
     return c ? PF_OK : PF_ENOMEM;
 }
 
-void pf_grpc_conns_close(pf_grpc_conns *t, const char *peer)
+void pf_grpc_conns_close(pf_grpc_conns *t, pf_grpc_conn *c)
 {
     pthread_mutex_lock(&t->lock);
-    pf_grpc_conn **p = find(t, peer);
-    if (*p && (*p)->opened)
-        unlink_conn(t, p);
+    c->held = false;
+    t->open--;
+    if (c->in_table)
+        unlink_conn(find_entry(t, c));
+    else
+        maybe_free(c);
     pthread_mutex_unlock(&t->lock);
 }
 
@@ -148,11 +163,9 @@ void pf_grpc_conns_stream_end(pf_grpc_conns *t, pf_grpc_conn *c)
 {
     pthread_mutex_lock(&t->lock);
     c->streams--;
-    if (c->streams == 0) {
-        if (!c->in_table)
-            free(c);
-        else if (!c->opened) /* an entry made by stream_begin alone */
-            unlink_conn(t, find(t, c->peer));
-    }
+    if (c->streams == 0 && c->in_table && !c->held)
+        unlink_conn(find_entry(t, c)); /* an entry made by stream_begin alone */
+    else
+        maybe_free(c);
     pthread_mutex_unlock(&t->lock);
 }

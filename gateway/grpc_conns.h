@@ -14,9 +14,11 @@ int pf_grpc_conns_new(size_t max_streams_per_conn, pf_grpc_conns **out);
 void pf_grpc_conns_free(pf_grpc_conns *t); /* NULL-safe */
 
 /* A connection is known by grpc's peer string for its calls. open() makes
- * a new entry (replacing a stale one of the same name); close() forgets it. */
-int pf_grpc_conns_open(pf_grpc_conns *t, const char *peer);
-void pf_grpc_conns_close(pf_grpc_conns *t, const char *peer);
+ * a new entry, which takes the name from an older one (a closed connection's
+ * fd number, reused before its close was seen); *conn is what close() takes,
+ * once the connection has closed. */
+int pf_grpc_conns_open(pf_grpc_conns *t, const char *peer, pf_grpc_conn **conn);
+void pf_grpc_conns_close(pf_grpc_conns *t, pf_grpc_conn *conn);
 size_t pf_grpc_conns_count(pf_grpc_conns *t);
 
 /* Counts a new stream on peer's connection: PF_EFULL when that connection

@@ -58,6 +58,7 @@ struct watch {
     int64_t deadline;
     bool partial; /* part of the preface came */
     bool handed;  /* grpc owns fd */
+    pf_grpc_conn *conn;
 };
 
 static struct watch listen_mark, wake_mark;
@@ -177,9 +178,7 @@ static void on_watch_event(pf_grpc_listener *l, struct watch *w, uint32_t events
 static void watch_close(pf_grpc_listener *l, struct watch *w)
 {
     pf_list_remove(&w->waiting_link);
-    char peer[32];
-    peer_name(w->fd, peer, sizeof(peer));
-    pf_grpc_conns_close(l->conns, peer);
+    pf_grpc_conns_close(l->conns, w->conn);
     pf_metrics_connections(PF_FRONT_GRPC, -1);
     epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, w->dup_fd, NULL);
     close(w->dup_fd);
@@ -214,7 +213,7 @@ static void accept_one(pf_grpc_listener *l, int fd)
     w->fd = fd;
     ev.data.ptr = w;
     if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, w->dup_fd, &ev) < 0 ||
-        pf_grpc_conns_open(l->conns, peer) < 0) {
+        pf_grpc_conns_open(l->conns, peer, &w->conn) < 0) {
         close(w->dup_fd);
         free(w);
         close(fd);
@@ -334,6 +333,7 @@ void pf_grpc_listener_free(pf_grpc_listener *l)
         close(w->dup_fd);
         if (!w->handed)
             close(w->fd);
+        pf_grpc_conns_close(l->conns, w->conn);
         free(w);
     }
     if (l->epoll_fd >= 0)
