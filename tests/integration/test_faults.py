@@ -372,7 +372,8 @@ def _client(kind, i, srv, pb, errors):
     exp_json = expected_answers(nums, orc)
     try:
         if kind == "grpc-cancel":
-            ch = grpc.insecure_channel(srv.grpc)
+            # A connection of its own (grpc would share one between all these channels).
+            ch = grpc.insecure_channel(srv.grpc, options=[("grpc.use_local_subchannel_pool", 1)])
             reqs = HeldRequests([pb.Request(num=n) for n in nums], hold=5)
             # The deadline only bounds a hang; it is no latency bound. grpc's Python client
             # needs a few GIL hand-offs per message, and here it shares one GIL with 49 busy
