@@ -19,7 +19,7 @@ cat > "$work/pfgate" <<WRAP
 #!/bin/sh
 exec valgrind --quiet --leak-check=full --show-leak-kinds=definite,possible \\
     --errors-for-leak-kinds=definite --error-exitcode=1 --num-callers=40 \\
-    --track-origins=yes --suppressions=$PWD/tests/valgrind.supp \\
+    --track-origins=yes --freelist-vol=8000000 --suppressions=$PWD/tests/valgrind.supp \\
     --log-file=$logs/pfgate-%p.log "$BIN" "\$@"
 WRAP
 chmod +x "$work/pfgate"
@@ -37,7 +37,7 @@ HTTP='v1_factors_360 or v1_factors_bad_num or keep_alive_many or ndjson_seq or n
 FAULTS='max_streams or max_message or protobuf_garbage or broken_http_and or max_connections'
 
 t0=$(date +%s)
-export PFGATE=$work/pfgate PFGATE_START_TIMEOUT=60 PFGATE_TEST_TIMEOUT=240
+export PFGATE=$work/pfgate PFGATE_VALGRIND=1 PFGATE_START_TIMEOUT=60 PFGATE_TEST_TIMEOUT=240
 rc=0
 for spec in "test_grpc.py:$GRPC" "test_ws.py:$WS" "test_http.py:$HTTP" "test_faults.py:$FAULTS"; do
     file=${spec%%:*} expr=$(echo "${spec#*:}" | tr -s ' \n' ' ')
