@@ -944,15 +944,22 @@ def test_slow_readers_on_every_front_rss_bounded(pfgate_factory, pb):
                + str(len(line) * SLOW_TOTAL).encode() + b"\r\n\r\n")
 
     def pump(sock, unit, key):
-        sock.settimeout(SLOW_SECONDS + 5)
-        try:
-            for _ in range(SLOW_TOTAL // 1000):
-                if stop.is_set():
-                    return
-                sock.sendall(unit * 1000)
+        # Short waits, so that the thread sees `stop` at once: a thread blocked in send()
+        # would keep the socket alive after close(), and its reset would come only when the
+        # send gave up (or pfgate timed the body out), racing the check of the gauges.
+        sock.settimeout(0.2)
+        data = memoryview(unit * 1000)
+        off = 0
+        while not stop.is_set() and sent[key] < SLOW_TOTAL:
+            try:
+                off += sock.send(data[off:])
+            except socket.timeout:
+                continue
+            except OSError:
+                return
+            if off == len(data):
                 sent[key] += 1000
-        except OSError:
-            pass
+                off = 0
 
     threads = [threading.Thread(target=pump, args=(ws.sock, frame, "websocket"), daemon=True),
                threading.Thread(target=pump, args=(nd, line, "ndjson"), daemon=True)]
@@ -990,12 +997,12 @@ def test_slow_readers_on_every_front_rss_bounded(pfgate_factory, pb):
                                     f"ceiling {ceiling // 1024} MiB (baseline {base.rss // 1024} MiB)")
     finally:
         stop.set()
+        for t in threads:
+            t.join(5)
         call.cancel()
         ch.close()
         ws.abort()
         rst_close(nd)
-        for t in threads:
-            t.join(5)
     serving_exactly(srv, pb, "after the slow readers went")
     base.check("after the slow readers went", rss_slack_kib=32 * 1024)
 
