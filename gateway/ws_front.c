@@ -159,6 +159,12 @@ static void resume_rx(struct lws *wsi, struct pf_ws_session *s)
     }
 }
 
+/* Enough numbers are held unanswered: reading waits for the answers. */
+static bool read_ahead_full(const struct pf_ws_session *s)
+{
+    return pf_stream_pending(s->stream) >= READ_AHEAD || !pf_stream_want_read(s->stream);
+}
+
 static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, size_t len)
 {
     const struct pf_config *cfg = pf_lws_env(wsi)->cfg;
@@ -187,7 +193,7 @@ static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, 
             return fail_stream(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                                "too many requests in flight");
     }
-    if (pf_stream_pending(s->stream) >= READ_AHEAD || !pf_stream_want_read(s->stream))
+    if (read_ahead_full(s))
         pause_rx(wsi, s);
     lws_callback_on_writable(wsi);
     return 0;
@@ -242,7 +248,7 @@ static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
         return 0;
     }
     if (pf_stream_pending(s->stream) > 0) {
-        if (pf_stream_pending(s->stream) < READ_AHEAD && pf_stream_want_read(s->stream))
+        if (!read_ahead_full(s))
             resume_rx(wsi, s);
         lws_callback_on_writable(wsi);
         return 0;
