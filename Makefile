@@ -37,7 +37,7 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lgrpc -lgpr
 # symbol tables and relocations (dirty copies of .data.rel.ro), and the
 # kernel maps 64 KiB around every page fault in a file. Linked statically,
 # only the archive members pfgate references come in and need no symbol
-# lookup: VmRSS just after start 13.1 -> 10.0 MiB (BENCHMARKS.md). The binary
+# lookup: VmRSS just after start 13.1 -> 9.3-9.7 MiB (BENCHMARKS.md). The binary
 # grows from 1 to 12 MB (8 MB of code); pfgate processes share its pages.
 # LINK=shared links as before. The ASan build links shared: the sanitizer
 # runtime replaces operator new/delete, which a static libstdc++ also defines.
