@@ -12,6 +12,7 @@ package is not installed, and garbage frames are the point anyway.
 import os
 import random
 import re
+import select
 import selectors
 import socket
 import struct
@@ -238,8 +239,9 @@ class H2Conn:
 
     def __init__(self, addr, timeout=5):
         self.sock = connect(addr, timeout)
-        self.buf = b""
+        self.buf = bytearray()
         self.frames = []
+        self.ended = set()          # stream ids the server has ended
         self.closed = None          # "eof" / "reset" once the server closed
 
     def send(self, data):
@@ -249,36 +251,46 @@ class H2Conn:
         left = deadline - time.monotonic()
         if left <= 0 or self.closed:
             return False
-        self.sock.settimeout(min(left, 0.5))
+        # select(), not the socket's timeout: a thread sending on this socket sets that one
+        # (a reader that took the sender's 8 s waited for the server's idle GOAWAY instead).
         try:
+            if not select.select([self.sock], [], [], min(left, 0.5))[0]:
+                return True
             chunk = self.sock.recv(1 << 16)
         except socket.timeout:
             return True
-        except OSError:
+        except (OSError, ValueError):
             self.closed = "reset"
             return False
         if not chunk:
             self.closed = "eof"
             return False
         self.buf += chunk
-        while len(self.buf) >= 9:
-            n = int.from_bytes(self.buf[:3], "big")
-            if len(self.buf) < 9 + n:
+        # One pass over the buffer, cut once: the floods bring ~10,000 frames, and slicing
+        # the rest of the buffer per frame (or rescanning all frames per read) is quadratic,
+        # enough to starve this process's other test threads of the GIL for seconds.
+        at = 0
+        while len(self.buf) - at >= 9:
+            n = int.from_bytes(self.buf[at:at + 3], "big")
+            if len(self.buf) - at < 9 + n:
                 break
-            f = (self.buf[3], self.buf[4], int.from_bytes(self.buf[5:9], "big") & 0x7FFFFFFF,
-                 self.buf[9:9 + n])
-            self.buf = self.buf[9 + n:]
+            f = (self.buf[at + 3], self.buf[at + 4],
+                 int.from_bytes(self.buf[at + 5:at + 9], "big") & 0x7FFFFFFF,
+                 bytes(self.buf[at + 9:at + 9 + n]))
+            at += 9 + n
             self.frames.append(f)
+            if f[0] in (HEADERS, DATA) and f[1] & END_STREAM or f[0] == RST_STREAM:
+                self.ended.add(f[2])
             if f[0] == SETTINGS and not f[1] & ACK:
                 try:
                     self.sock.sendall(h2_frame(SETTINGS, ACK, 0))
                 except OSError:
                     pass
+        del self.buf[:at]
         return True
 
     def stream_done(self, sid):
-        return any(t in (HEADERS, DATA) and sid == s and fl & END_STREAM or t == RST_STREAM and s == sid
-                   for t, fl, s, _ in self.frames)
+        return sid in self.ended
 
     def wait(self, sid, timeout):
         """Until stream sid ends or the connection closes: 'answered' or 'closed' or 'hang'."""
@@ -724,6 +736,7 @@ H2_GARBAGE = [
 def _h2_case(srv, pb, case):
     name, garbage, want = case
     c = H2Conn(srv.grpc)
+    t0 = time.monotonic()
     reader_stop = threading.Event()
 
     def reader():      # keep reading while a flood is sent, or the send could block forever
@@ -744,6 +757,7 @@ def _h2_case(srv, pb, case):
         t.join(3)
         # A fresh odd stream id above any the garbage used.
         sid = 10001
+        sent = time.monotonic()
         try:
             c.send(h2_request(sid, [pb.Request(num=360).SerializeToString()]))
         except OSError:
@@ -756,7 +770,9 @@ def _h2_case(srv, pb, case):
         if outcome == "hang":
             return f"{name}: neither answered nor closed within 6 s"
         if want != "either" and outcome != want:
-            return f"{name}: {outcome}, expected {want}"
+            goaway = [p[8:60] for t, _, _, p in c.frames if t == GOAWAY]
+            return (f"{name}: {outcome} ({c.closed}, GOAWAY {goaway}), expected {want}; "
+                    f"request sent {sent - t0:.2f} s after connecting, {time.monotonic() - t0:.2f} s ago")
         return None
     finally:
         reader_stop.set()
