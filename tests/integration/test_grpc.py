@@ -237,6 +237,38 @@ def test_64_concurrent_streams(pfgate, pb):
 
 # ------------------------------------------------------------ stream lifecycle ---
 
+@pytest.mark.parametrize("threads", [2, 3])
+def test_streams_after_bursts_reach_a_worker(pfgate_factory, pb, threads):
+    """Each worker has a request for the next stream pending on its completion queue, and
+    grpc cannot take one back: bursts of streams held open together, each followed by single
+    streams one after another on new connections, with 2 and 3 workers. Every stream is
+    answered exactly and ends OK; none is left waiting for a worker (checked to fail when a
+    worker may leave the next stream without a request)."""
+    srv = pfgate_factory("--threads", str(threads))
+    prime = 7919
+    for rnd in range(2):
+        channels = [grpc.insecure_channel(srv.grpc) for _ in range(4)]
+        held = [HeldRequests([pb.Request(num=prime)], hold=10) for _ in range(12)]
+        calls = [pb.pb_grpc.FactorsStub(channels[i % 4]).PrimeFactors(iter(h), timeout=10)
+                 for i, h in enumerate(held)]
+        try:
+            firsts = [tup(next(c)) for c in calls]   # all 12 open at once
+            assert firsts == [(prime, prime, True, False)] * 12, firsts
+        finally:
+            for h in held:
+                h.release()
+        for i, c in enumerate(calls):
+            res = drain(c)
+            assert res.code == grpc.StatusCode.OK and not res.responses, \
+                f"round {rnd}: held stream {i}: {res}"
+        for ch in channels:
+            ch.close()
+        for i in range(8):
+            with grpc.insecure_channel(srv.grpc) as ch:
+                res = run_stream(pb.pb_grpc.FactorsStub(ch), pb, [360, prime], timeout=10)
+            ok(res, expected([360, prime]), f"round {rnd}: single stream {i}")
+
+
 def test_half_close_all_answered_status_ok(stub, pb):
     nums = [n * 7919 for n in range(1, 1001)]
     res = run_stream(stub, pb, nums, timeout=20)
