@@ -72,6 +72,12 @@ struct unknown_call {
     int cancelled;
 };
 
+/* Every worker polls and always has a request for the next stream pending,
+ * though a second poller costs one busy stream ~1.4x the CPU per number:
+ * grpc 1.51 frees a stream reset before a request took it only when a later
+ * request is matched past it, so a worker without a pending request, while
+ * another parses a rapid-reset flood, lets every reset stream pile up
+ * (BENCHMARKS.md, "Threads and one stream"). */
 struct worker {
     pf_grpc_front *front;
     grpc_completion_queue *cq;
