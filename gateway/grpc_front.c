@@ -72,12 +72,14 @@ struct unknown_call {
     int cancelled;
 };
 
-/* Every worker polls and always has a request for the next stream pending,
- * though a second poller costs one busy stream ~1.4x the CPU per number:
- * grpc 1.51 frees a stream reset before a request took it only when a later
- * request is matched past it, so a worker without a pending request, while
- * another parses a rapid-reset flood, lets every reset stream pile up
- * (BENCHMARKS.md, "Threads and one stream"). */
+/* Only the first worker's queue polls: when two threads take turns polling,
+ * the events of one thread's stream are found by the other, which has to wake
+ * it (one busy stream: 1.4x the CPU per number). The others wait for their
+ * calls' events without polling, and always have a request for the next
+ * stream pending: grpc 1.51 frees a stream reset before a request took it only
+ * when a later request is matched past it, so while the polling worker parses
+ * a rapid-reset flood, they must keep taking streams (BENCHMARKS.md, "Threads
+ * and one stream"). */
 struct worker {
     pf_grpc_front *front;
     grpc_completion_queue *cq;
@@ -87,6 +89,9 @@ struct worker {
     bool thread_started;
     struct pf_list calls; /* live PrimeFactors calls (struct call) */
     int admitting;        /* calls waiting for a slot on their connection */
+    atomic_int live;      /* its PrimeFactors calls */
+    atomic_bool armed;    /* its request for the next call is pending */
+    bool drain_seen;
 };
 
 struct pf_grpc_front {
@@ -97,6 +102,11 @@ struct pf_grpc_front {
     pf_grpc_conns *conns;
     void *method;
     grpc_completion_queue *shutdown_cq;
+    /* Registered first, never given a request: grpc publishes a new stream
+     * of a connection added by fd to the first queue without a pollset, or,
+     * with no request there, to the next queue that has one, in the order
+     * of registration. So streams go to the polling worker first. */
+    grpc_completion_queue *steer_cq;
     struct worker *workers;
     int nworkers;
     size_t max_pending;
@@ -106,12 +116,16 @@ struct pf_grpc_front {
 
 /* ---- PrimeFactors calls ---------------------------------------------------- */
 
+static void keep_requests(struct worker *w);
+
 static void call_free(struct call *c)
 {
     if (pf_list_linked(&c->link)) {
         atomic_fetch_sub(&c->w->front->live_calls, 1);
+        atomic_fetch_sub(&c->w->live, 1);
         pf_metrics_streams(PF_FRONT_GRPC, -1);
         pf_list_remove(&c->link);
+        keep_requests(c->w);
     }
     if (c->admit_deadline_ns)
         c->w->admitting--;
@@ -240,8 +254,6 @@ static void on_send(struct call *c, bool ok)
         c->dead = true; /* the client is gone */
 }
 
-static void request_call(struct worker *w);
-
 /* A place for c among its connection's streams (--max-streams). */
 static int take_slot(struct call *c)
 {
@@ -283,11 +295,12 @@ static void on_new_call(struct call *c, bool ok)
         call_free(c);
         return;
     }
-    request_call(w);
-
+    atomic_store(&w->armed, false);
     pf_list_append(&w->calls, &c->link);
     c->last_recv_ns = pf_now_ns();
     atomic_fetch_add(&w->front->live_calls, 1);
+    atomic_fetch_add(&w->live, 1);
+    keep_requests(w);
     pf_metrics_streams(PF_FRONT_GRPC, 1);
 
     grpc_op close_op = { .op = GRPC_OP_RECV_CLOSE_ON_SERVER };
@@ -356,14 +369,9 @@ static void on_close_event(struct pf_grpc_tag *t, bool ok)
     after_event(c);
 }
 
-static void drain_queue(struct worker *w);
-
 static void on_new_call_event(struct pf_grpc_tag *t, bool ok)
 {
     struct call *c = PF_GRPC_OWNER(t, struct call, t_new);
-    struct worker *w = c->w;
-    if (!ok && pf_health_draining())
-        drain_queue(w); /* the drain's wake-up: see pf_grpc_front_drain() */
     on_new_call(c, ok);
     if (ok && c->batches == 0)
         call_free(c);
@@ -372,7 +380,7 @@ static void on_new_call_event(struct pf_grpc_tag *t, bool ok)
 static void request_call(struct worker *w)
 {
     pf_grpc_front *f = w->front;
-    if (pf_health_draining())
+    if (pf_health_draining() || atomic_exchange(&w->armed, true))
         return;
     struct call *c = calloc(1, sizeof(*c));
     if (!c) {
@@ -393,8 +401,24 @@ static void request_call(struct worker *w)
         &c->t_new);
     if (e != GRPC_CALL_OK) {
         pf_error("grpc: request_registered_call failed (%d)", (int)e);
+        atomic_store(&w->armed, false);
         call_free(c);
     }
+}
+
+/* On w's thread, when one of its calls starts or ends: w asks for its next
+ * call, and the polling worker for its own while it holds no more than its
+ * share of the streams (the others always ask, so that no stream is left
+ * without a worker; grpc takes requests from any thread). */
+static void keep_requests(struct worker *w)
+{
+    pf_grpc_front *f = w->front;
+    struct worker *first = &f->workers[0];
+    if (w != first && !atomic_load(&w->armed))
+        request_call(w);
+    if (!atomic_load(&first->armed) &&
+        atomic_load(&first->live) * f->nworkers <= atomic_load(&f->live_calls))
+        request_call(first);
 }
 
 /* ---- calls for unknown methods ------------------------------------------- */
@@ -481,14 +505,15 @@ static void *worker_main(void *arg)
             break;
         if (w->admitting)
             admit_waiting(w);
-        if (ev.type == GRPC_QUEUE_TIMEOUT) {
-            if (pf_health_draining())
-                drain_queue(w);
-            continue;
-        }
         if (ev.type == GRPC_OP_COMPLETE) {
             struct pf_grpc_tag *t = ev.tag;
             t->handle(t, ev.success != 0);
+        }
+        /* The drain's first wake-up is the failure of the unknown-method
+         * request every queue has pending (see pf_grpc_front_drain()). */
+        if (pf_health_draining() && (ev.type == GRPC_QUEUE_TIMEOUT || !w->drain_seen)) {
+            w->drain_seen = true;
+            drain_queue(w);
         }
     }
     return NULL;
@@ -528,6 +553,15 @@ static int listen_tls(pf_grpc_front *f, const struct pf_config *cfg, int *port)
     return 0;
 }
 
+static grpc_completion_queue *queue_new(bool polls)
+{
+    grpc_completion_queue_attributes attr = {
+        GRPC_CQ_CURRENT_VERSION, GRPC_CQ_NEXT,
+        polls ? GRPC_CQ_DEFAULT_POLLING : GRPC_CQ_NON_POLLING, NULL
+    };
+    return grpc_completion_queue_create(grpc_completion_queue_factory_lookup(&attr), &attr, NULL);
+}
+
 int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *port)
 {
     gpr_set_log_function(grpc_log);
@@ -555,16 +589,19 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
     f->health = pf_grpc_health_register(f->server);
     f->reflection = pf_grpc_reflection_register(f->server);
     f->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
+    f->steer_cq = queue_new(false);
+    grpc_server_register_completion_queue(f->server, f->steer_cq, NULL);
 
     f->nworkers = cfg->grpc_threads;
     f->workers = calloc((size_t)f->nworkers, sizeof(*f->workers));
     if (!f->workers)
         goto fail;
     for (int i = 0; i < f->nworkers; i++) {
-        f->workers[i].front = f;
-        pf_list_init(&f->workers[i].calls);
-        f->workers[i].cq = grpc_completion_queue_create_for_next(NULL);
-        grpc_server_register_completion_queue(f->server, f->workers[i].cq, NULL);
+        struct worker *w = &f->workers[i];
+        w->front = f;
+        pf_list_init(&w->calls);
+        w->cq = queue_new(i == 0);
+        grpc_server_register_completion_queue(f->server, w->cq, NULL);
     }
 
     if (pf_grpc_conns_new(cfg->max_streams_per_conn, &f->conns) < 0)
@@ -683,6 +720,10 @@ void pf_grpc_front_free(pf_grpc_front *f)
     if (f->shutdown_cq) {
         grpc_completion_queue_shutdown(f->shutdown_cq);
         grpc_completion_queue_destroy(f->shutdown_cq);
+    }
+    if (f->steer_cq) {
+        grpc_completion_queue_shutdown(f->steer_cq);
+        grpc_completion_queue_destroy(f->steer_cq);
     }
     pf_grpc_conns_free(f->conns);
     free(f->workers);
