@@ -377,6 +377,8 @@ static void on_new_call_event(struct pf_grpc_tag *t, bool ok)
         call_free(c);
 }
 
+/* Asks grpc for w's next call, unless w has asked already. A failed request
+ * leaves w unasked, so that the next stream to start or end asks again. */
 static void request_call(struct worker *w)
 {
     pf_grpc_front *f = w->front;
@@ -384,7 +386,8 @@ static void request_call(struct worker *w)
         return;
     struct call *c = calloc(1, sizeof(*c));
     if (!c) {
-        pf_error("grpc: out of memory; not accepting more streams on this queue");
+        pf_error("grpc: out of memory asking for the next stream");
+        atomic_store(&w->armed, false);
         return;
     }
     c->w = w;
