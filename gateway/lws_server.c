@@ -272,9 +272,12 @@ static void add_callback_mount(struct pf_lws_server *s, int i, const char *path)
 static void *service_main(void *arg)
 {
     struct pf_lws_server *s = arg;
-    while (!atomic_load(&s->stop))
+    while (!atomic_load(&s->stop)) {
         if (lws_service(s->ctx, 0) < 0)
             break;
+        if (s->cancel_started)
+            pf_ws_push_cancelled(s->ctx);
+    }
     return NULL;
 }
 

@@ -22,7 +22,7 @@
 #define BATCH_BYTES 16384
 /* Numbers read ahead of their answers before reading pauses. */
 #define READ_AHEAD 64
-/* While a cancelled socket still has input to read before its Close. */
+/* How often a cancelled socket tries to write its Close again. */
 #define CANCEL_RETRY_US 2000
 
 
@@ -232,10 +232,8 @@ static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
     if (s->cancelled && !lws_partial_buffered(wsi)) {
         /* A socket closed with unread input is reset, and the reset would
          * destroy the Close: let lws read (and drop) it first. */
-        if (unread_input(wsi)) {
-            lws_set_timer_usecs(wsi, CANCEL_RETRY_US);
-            return 0;
-        }
+        if (unread_input(wsi))
+            return 0; /* the timer tries again */
         return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
     }
     if (write_batch(wsi, s) < 0)
@@ -282,7 +280,9 @@ static int on_peer_close(struct lws *wsi, struct pf_ws_session *s)
 static void on_drain_timer(struct lws *wsi, struct pf_ws_session *s)
 {
     if (s->cancelled) {
+        s->push_due = true;
         lws_callback_on_writable(wsi);
+        lws_set_timer_usecs(wsi, CANCEL_RETRY_US);
         return;
     }
     if (!pf_health_draining() || s->received != s->received_at_check ||
@@ -324,5 +324,22 @@ void pf_ws_cancel_all(struct lws_context *ctx)
         /* Read on (and drop) what the client sent; see on_writeable(). */
         resume_rx(s->wsi, s);
         lws_callback_on_writable(s->wsi);
+        lws_set_timer_usecs(s->wsi, CANCEL_RETRY_US);
+    }
+}
+
+void pf_ws_push_cancelled(struct lws_context *ctx)
+{
+    struct pf_lws_env *env = pf_lws_env_of(ctx);
+    struct pf_list *node, *tmp;
+    pf_list_for_each(node, tmp, &env->ws_sessions) {
+        struct pf_ws_session *s = PF_CONTAINER_OF(node, struct pf_ws_session, link);
+        if (!s->push_due)
+            continue;
+        s->push_due = false;
+        struct lws_pollfd pfd = {
+            .fd = lws_get_socket_fd(s->wsi), .events = LWS_POLLOUT, .revents = LWS_POLLOUT
+        };
+        lws_service_fd(ctx, &pfd); /* may close the socket and free s */
     }
 }

@@ -23,6 +23,7 @@ struct pf_ws_session {
     unsigned long received, received_at_check;
     bool drain_quiet;
     bool cancelled; /* the drain deadline passed: close 1001 now */
+    bool push_due;  /* cancelled, and its timer says: try to write again */
 };
 
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (upgrade is the protocol asked for):
@@ -42,5 +43,14 @@ void pf_ws_drain_all(struct lws_context *ctx);
 /* Once the drain deadline has passed: every socket closes with 1001 as soon
  * as it can write, answered or not. */
 void pf_ws_cancel_all(struct lws_context *ctx);
+
+/* After each service pass once the deadline has passed: hands every
+ * cancelled socket whose timer is due to lws as writable, so that what lws
+ * holds for it and its Close go out as soon as the kernel takes any byte.
+ * Linux reports a TCP socket writable only once a third of its send buffer
+ * is free, which a slow reader behind megabytes of answers may not reach
+ * before the process exits; lws writes nothing until then, and the reader
+ * would get a bare TCP close. */
+void pf_ws_push_cancelled(struct lws_context *ctx);
 
 #endif
