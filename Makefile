@@ -46,6 +46,12 @@ LINK     := shared
 endif
 LINK     ?= static
 ifeq ($(LINK),static)
+# --gc-sections drops the archive sections nothing references (0.5 MB of
+# code); -z pack-relative-relocs stores the 16,000 relative relocations of
+# the C++ parts (vtables) as a 3 KB bitmap (DT_RELR, glibc >= 2.36) instead of
+# a 380 KB table the loader reads at every start. Together: VmRSS at rest
+# -0.5 MiB (BENCHMARKS.md).
+PFGATE_LEAN := -Wl,--gc-sections -Wl,-z,pack-relative-relocs
 # pkg-config --static lists the archives in link order; OpenSSL, libdl,
 # pthread and libatomic are left to the shared part, librt too (a stub since
 # glibc 2.34), and -latomic's --as-needed bracket with it.
@@ -54,7 +60,8 @@ STATIC_DROP := -lssl -lcrypto -ldl -pthread -lpthread -latomic -lrt -lm \
 PFGATE_LIBS := -Wl,-Bstatic \
                $(filter-out $(STATIC_DROP),$(shell pkg-config --libs --static \
                    libprotobuf-c libwebsockets jansson grpc 2>/dev/null)) -lz -lstdc++ \
-               -Wl,-Bdynamic -lssl -lcrypto -lm -ldl -pthread -static-libgcc
+               -Wl,-Bdynamic -lssl -lcrypto -lm -ldl -pthread -static-libgcc \
+               $(PFGATE_LEAN)
 else
 PFGATE_LIBS := $(PKG_LIBS) -lpthread
 endif
