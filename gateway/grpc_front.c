@@ -182,12 +182,19 @@ static void send_next_answer(struct call *c)
                                      NULL);
         return;
     }
-    /* No GRPC_WRITE_BUFFER_HINT: with one send in flight, a hinted send can
-     * wait for a flush that nothing triggers (seen: a stream stalled until
-     * its deadline). */
+    /* While more answers are ready, each one is a hinted message: the
+     * transport buffers it (up to its 64 KiB write buffer) and completes it
+     * at once, and the last ready answer, unhinted, takes them all out in
+     * one write: a sendmsg per run of ready answers, not one per answer. Not
+     * the first message: grpc 1.51 completes a batch with the initial
+     * metadata when the headers are written, and with a hinted message in it
+     * nothing starts that write (a one-number stream stalls). */
+    bool first = !c->md_sent;
     struct pf_grpc_batch b;
     pf_grpc_batch_send(&b, &c->md_sent);
     pf_grpc_batch_message(&b, c->send_bb);
+    if (!first && pf_stream_pending(c->stream) > 0)
+        b.ops[b.n - 1].flags = GRPC_WRITE_BUFFER_HINT;
     c->send_pending = start_batch(c, b.ops, b.n, &c->t_send);
     if (!c->send_pending) {
         grpc_byte_buffer_destroy(c->send_bb);
