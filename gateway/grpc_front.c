@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "absl_quiet.h"
 #include "grpc_conns.h"
 #include "grpc_health.h"
 #include "grpc_listener.h"
@@ -572,21 +573,10 @@ static grpc_completion_queue *queue_new(bool polls)
     return grpc_completion_queue_create(grpc_completion_queue_factory_lookup(&attr), &attr, NULL);
 }
 
-/* Debian builds abseil without NDEBUG, so every absl::Mutex that grpc core
- * locks runs abseil's deadlock-cycle detection: 5% of pfgate's CPU on 64 gRPC
- * streams (perf). absl::SetMutexDeadlockDetectionMode(OnDeadlockCycle::kIgnore)
- * turns it off. It is a C++ function, so it is named here by its mangled name,
- * and weak: with an abseil of another inline namespace it is absent and the
- * detection stays on. */
-extern void absl_set_mutex_deadlock_detection_mode(int mode) __asm__(
-    "_ZN4absl7debian329SetMutexDeadlockDetectionModeENS0_15OnDeadlockCycleE") __attribute__((weak));
-#define ABSL_ON_DEADLOCK_CYCLE_IGNORE 0
-
 int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *port)
 {
     gpr_set_log_function(grpc_log);
-    if (absl_set_mutex_deadlock_detection_mode)
-        absl_set_mutex_deadlock_detection_mode(ABSL_ON_DEADLOCK_CYCLE_IGNORE);
+    pf_absl_deadlock_detection_off();
     pf_grpc_front *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
