@@ -67,12 +67,13 @@ cleanup() {
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start NAME CMD...: starts a server, waits for its `listening ...` line, and
-# sets SRV_PID, SRV_GRPC and SRV_HTTP (HOST:PORT, empty when absent).
+# start NAME CMD...: starts a server (on the CPUs in $PIN_SERVER when set, for
+# taskset), waits for its `listening ...` line, and sets SRV_PID, SRV_GRPC and
+# SRV_HTTP (HOST:PORT, empty when absent).
 start() {
     local name=$1 out=$BENCH/$1.out
     shift
-    "$@" > "$out" 2> "$BENCH/$name.err" &
+    ${PIN_SERVER:+taskset -c "$PIN_SERVER"} "$@" > "$out" 2> "$BENCH/$name.err" &
     SRV_PID=$!
     PIDS+=("$SRV_PID")
     local i
@@ -198,6 +199,21 @@ bench_grpc() {
     pair_rows "gRPC 1 stream, $n1 numbers, window 1000" g1.pf g1.node nums ans cpu
     pair_rows "gRPC 64 streams/8 conns, 64x$n64, window 100" g64.pf g64.node nums ans cpu
     pair_rows "gRPC 1 stream at 5,000 numbers/s" gr.pf gr.node nums p50 p99
+
+    # The 64 streams again with the server on CPU 0 and the load client on CPU 1:
+    # above, the two compete for both cores, and pfgate's second worker shares
+    # them with the client while node's one thread leaves the client a core.
+    [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null || return 0
+    echo "== gRPC streaming, server on CPU 0, load client on CPU 1" >&2
+    for who in pf node; do
+        if [ $who = pf ]; then PIN_SERVER=0 start_pfgate; else PIN_SERVER=0 start_node_grpc; fi
+        CUR=$who
+        load "$SRV_PID" taskset -c 1 "$GRPC_LOAD" "$SRV_GRPC" --streams 64 --conns 8 \
+            --numbers "$n64" --window 100
+        keep "g64p.$who"
+        stop "$SRV_PID"
+    done
+    pair_rows "gRPC 64 streams/8 conns, one core each" g64p.pf g64p.node nums cpu
 }
 
 # ---- b. gRPC call rate with h2load ----------------------------------------------
