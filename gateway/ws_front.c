@@ -334,12 +334,11 @@ void pf_ws_push_cancelled(struct lws_context *ctx)
     struct pf_list *node, *tmp;
     pf_list_for_each(node, tmp, &env->ws_sessions) {
         struct pf_ws_session *s = PF_CONTAINER_OF(node, struct pf_ws_session, link);
-        if (!s->push_due)
+        int fd = lws_get_socket_fd(s->wsi);
+        if (!s->push_due || fd < 0)
             continue;
         s->push_due = false;
-        struct lws_pollfd pfd = {
-            .fd = lws_get_socket_fd(s->wsi), .events = LWS_POLLOUT, .revents = LWS_POLLOUT
-        };
+        struct lws_pollfd pfd = { .fd = fd, .events = LWS_POLLOUT, .revents = LWS_POLLOUT };
         lws_service_fd(ctx, &pfd); /* may close the socket and free s */
     }
 }
