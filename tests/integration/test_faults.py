@@ -124,6 +124,23 @@ def rss_bound(kib):
     return kib
 
 
+def rss_peak_until_stalled(srv, progress, seconds, peak):
+    """Samples srv's RSS every 0.25 s until progress() has not changed for 1 s, or `seconds`
+    pass, and returns the peak seen (from `peak` on). progress() returns None while the
+    senders are not all under way yet."""
+    t_end = time.monotonic() + seconds
+    last, since = progress(), time.monotonic()
+    while time.monotonic() < t_end:
+        time.sleep(0.25)
+        peak = max(peak, srv.rss_kib())
+        now = progress()
+        if now is None or now != last:
+            last, since = now, time.monotonic()
+        elif time.monotonic() - since > 1.0:
+            break
+    return peak
+
+
 def _diff(a, b):
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
 
@@ -987,16 +1004,9 @@ def test_slow_readers_on_every_front_rss_bounded(pfgate_factory, pb):
     for t in threads:
         t.start()
     try:
-        # Wait until all three senders stop advancing for 1 s (or SLOW_SECONDS pass).
-        t_end = time.monotonic() + SLOW_SECONDS
-        last, since = dict(sent), time.monotonic()
-        while time.monotonic() < t_end:
-            time.sleep(0.25)
-            peak[0] = max(peak[0], srv.rss_kib())
-            if sent != last or min(sent.values()) == 0:
-                last, since = dict(sent), time.monotonic()
-            elif time.monotonic() - since > 1.0:
-                break
+        # Until all three senders have started and stop advancing (or SLOW_SECONDS pass).
+        peak[0] = rss_peak_until_stalled(
+            srv, lambda: dict(sent) if min(sent.values()) > 0 else None, SLOW_SECONDS, peak[0])
         print(f"sent before the stall: {sent}, RSS {base.rss} -> {srv.rss_kib()} KiB "
               f"(peak {peak[0]})")
         for k, v in sent.items():
@@ -1053,18 +1063,9 @@ def test_many_stalled_grpc_streams_hold_little_each(pfgate_factory, pb):
     calls = [stub.PrimeFactors(flood(), timeout=40) for _ in range(STALLED_STREAMS)]
     peak = base.rss
     try:
-        # Until the senders stop advancing for 1 s (all stalled), at most 8 s: grpcio goes on
-        # taking a few requests a second, so the growth is measured as it levels off.
-        t_end = time.monotonic() + 8
-        last, since = sent[0], time.monotonic()
-        while time.monotonic() < t_end:
-            time.sleep(0.25)
-            peak = max(peak, srv.rss_kib())
-            if sent[0] != last:
-                last, since = sent[0], time.monotonic()
-            elif time.monotonic() - since > 1.0:
-                break
-        peak = max(peak, srv.rss_kib())
+        # Until the senders stop advancing (all stalled), at most 8 s: grpcio goes on taking a
+        # few requests a second, so the growth is measured as it levels off.
+        peak = max(rss_peak_until_stalled(srv, lambda: sent[0], 8, peak), srv.rss_kib())
         print(f"sent {sent[0]} requests, RSS {base.rss} -> peak {peak} KiB")
         # Instrumented, each of the many small buffers here carries redzones and shadow
         # (18 MiB of growth under ASan, 8x): the bound is the plain build's.
