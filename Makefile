@@ -132,13 +132,13 @@ run: deps
 	$(PFGATE)
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(MAKE) --no-print-directory all $(GRPC_LOAD) $(WS_LOAD)
 	$(Q)BUILD=$(BUILD) tests/run-all.sh
 
 test-unit: all
 	$(Q)BUILD=$(BUILD) tests/run-all.sh unit
 
-test-integration: all
+test-integration: all $(GRPC_LOAD) $(WS_LOAD)
 	$(Q)BUILD=$(BUILD) tests/run-all.sh integration
 
 bench: all $(GRPC_LOAD) $(WS_LOAD)

@@ -7,15 +7,18 @@
  *
  * S streams spread over C connections each send N numbers (X, X+1, ...),
  * keeping at most W numbers unanswered per stream (or R numbers/s per stream
- * when --rate is given, for latency at a fixed offered load). Prints one
- * line: numbers/s, answers/s, and p50/p99 latency from a number's send to
- * its last answer. */
+ * when --rate is given, for latency at a fixed offered load); without a
+ * rate, a stream sends in runs, whenever a quarter of its window is free.
+ * Prints one line: numbers/s, answers/s, and p50/p99 latency from a
+ * number's send to its last answer. Exits 1 when a stream did not end OK
+ * with every number answered, or an answer was wrong. */
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/time.h>
 #include <getopt.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,7 +44,9 @@ struct stream {
     grpc_byte_buffer *send_bb, *recv_bb;
     grpc_status_code status;
     grpc_slice details;
-    long sent, answered, next_num;
+    long sent, answered; /* numbers: start_num + sent is the next one */
+    uint64_t product; /* of the factors answered so far for the next number */
+    long wrong;       /* answers that do not fit the number they answer */
     bool send_pending, closed, done, in_run;
     double *sent_at; /* per number, for latency */
     double *latency;
@@ -102,7 +107,7 @@ static void maybe_send(struct stream *s, double t0)
         return;
     if (rate > 0 && now() < t0 + (double)s->sent / rate)
         return;
-    s->send_bb = pack_request(s->next_num++);
+    s->send_bb = pack_request(start_num + s->sent);
     s->sent_at[s->sent++] = now();
     grpc_op op = { .op = GRPC_OP_SEND_MESSAGE };
     op.data.send_message.send_message = s->send_bb;
@@ -113,14 +118,26 @@ static void maybe_send(struct stream *s, double t0)
     batch(s, &op, 1, &s->t_send);
 }
 
-/* Reads one answer; returns true when it was the last for its number. */
-static bool read_answer(grpc_byte_buffer *bb)
+/* Reads one answer of s and checks it, so that a fast wrong server cannot
+ * pass: answers come in the order of the numbers, and the factors of a
+ * number >= 2 multiply to it (modulo 2^64: a lost, extra or wrong factor
+ * shows). Returns true when it was the last answer for its number. */
+static bool read_answer(struct stream *s, grpc_byte_buffer *bb)
 {
     Primefactor__Response *r =
         (Primefactor__Response *)pf_pb_unpack(bb, &primefactor__response__descriptor);
-    bool last = r && r->last;
-    if (r)
-        primefactor__response__free_unpacked(r, NULL);
+    if (!r) {
+        s->wrong++;
+        return false;
+    }
+    long num = start_num + s->answered;
+    bool last = r->last;
+    s->product *= (uint64_t)r->result;
+    if (r->num != num || (last && num >= 2 && s->product != (uint64_t)num))
+        s->wrong++;
+    if (last)
+        s->product = 1;
+    primefactor__response__free_unpacked(r, NULL);
     return last;
 }
 
@@ -180,7 +197,7 @@ int main(int argc, char **argv)
         s->t_send = (struct tag){ OP_SEND, s };
         s->t_recv = (struct tag){ OP_RECV, s };
         s->t_status = (struct tag){ OP_STATUS, s };
-        s->next_num = start_num;
+        s->product = 1;
         s->sent_at = calloc((size_t)n_numbers, sizeof(double));
         s->latency = calloc((size_t)n_numbers, sizeof(double));
         grpc_metadata_array_init(&s->initial_md);
@@ -226,7 +243,7 @@ int main(int argc, char **argv)
             if (!s->recv_bb)
                 break; /* end of answers: the status follows */
             answers++;
-            if (read_answer(s->recv_bb)) {
+            if (read_answer(s, s->recv_bb)) {
                 s->latency[s->answered] = now() - s->sent_at[s->answered];
                 s->answered++;
             }
@@ -236,10 +253,12 @@ int main(int argc, char **argv)
             maybe_send(s, t0);
             break;
         case OP_STATUS:
-            if (s->status != GRPC_STATUS_OK || s->answered != n_numbers) {
+            if (s->status != GRPC_STATUS_OK || s->answered != n_numbers || s->wrong) {
                 char *d = grpc_slice_to_c_string(s->details);
-                fprintf(stderr, "grpc_load: stream ended with status %d (%s) after %ld answers\n",
-                        (int)s->status, d, s->answered);
+                fprintf(stderr,
+                        "grpc_load: stream ended with status %d (%s) after %ld answered "
+                        "numbers, %ld wrong answers\n",
+                        (int)s->status, d, s->answered, s->wrong);
                 gpr_free(d);
                 failed = 1;
             }

@@ -9,8 +9,8 @@
  * URL is ws://HOST:PORT/PATH. Each of C connections sends N numbers as JSON
  * text frames ("2", "3", ...: X, X+1, ...), keeping at most W numbers
  * unanswered (or R numbers/s per connection when --rate is given, for latency
- * at a fixed offered load), counts the answers and the ones with "last":true,
- * then closes with 1000. Prints one line, like grpc_load: numbers/s,
+ * at a fixed offered load), checks every answer (on_answer), then closes
+ * with 1000. Prints one line, like grpc_load: numbers/s,
  * answers/s, and p50/p99 latency from a number's send to its last answer.
  *
  * With --hold, the connections only open and stay idle: once every one is
@@ -31,6 +31,7 @@
 #include <getopt.h>
 #include <signal.h>
 #include <stdbool.h>
+#include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -43,7 +44,8 @@
 struct conn {
     struct lws *wsi;
     long idx;
-    long sent, answers, answered, next_num;
+    long sent, answers, answered;
+    uint64_t product; /* of the factors answered so far for the next number */
     bool established, finished, closing;
     unsigned char mask[4];
     double *sent_at, *latency;
@@ -57,7 +59,7 @@ static char host[256], path[512];
 static int port;
 static struct lws_context *context;
 static struct conn *conns;
-static long opened, connecting, established, failed, finished;
+static long opened, connecting, established, failed, finished, wrong;
 static double t0, t_start, t_all_open;
 static volatile sig_atomic_t interrupted;
 static bool exiting;
@@ -139,7 +141,7 @@ static int on_writeable(struct conn *c)
            frames < MAX_FRAMES_PER_WRITE) {
         if (rate > 0 && t < t0 + (double)c->sent / rate)
             break;
-        len += put_frame(p + len, c->mask, c->next_num++);
+        len += put_frame(p + len, c->mask, start_num + c->sent);
         c->sent_at[c->sent++] = t;
         frames++;
     }
@@ -158,14 +160,38 @@ static int on_writeable(struct conn *c)
     return 0;
 }
 
-static void on_answer(struct conn *c, const char *m, size_t len)
+/* The int64 of a JSON answer's string field ("num":"12"), or 0 when absent
+ * (proto3 JSON omits defaults). */
+static long long json_int(const char *m, const char *field)
 {
+    const char *p = strstr(m, field);
+    return p ? strtoll(p + strlen(field), NULL, 10) : 0;
+}
+
+/* Counts one answer and checks it, so that a fast wrong server cannot pass:
+ * answers come in the order of the numbers, and the factors of a number >= 2
+ * multiply to it (modulo 2^64: a lost, extra or wrong factor shows). */
+static void on_answer(struct conn *c, const char *msg, size_t len)
+{
+    char m[sizeof(c->msg) + 1];
+    len = len < sizeof(c->msg) ? len : sizeof(c->msg);
+    memcpy(m, msg, len);
+    m[len] = '\0';
     c->answers++;
-    if (!memmem(m, len, "\"last\":true", 11))
+    long long num = json_int(m, "\"num\":\""), expected = start_num + c->answered;
+    bool last = strstr(m, "\"last\":true") != NULL;
+    c->product *= (uint64_t)json_int(m, "\"result\":\"");
+    if (num != expected || (last && num >= 2 && c->product != (uint64_t)num)) {
+        if (wrong++ == 0)
+            fprintf(stderr, "ws_load: connection %ld: wrong answer for %lld: %s\n", c->idx,
+                    expected, m);
+    }
+    if (!last)
         return;
+    c->product = 1;
     if (c->answered >= c->sent) {
-        fprintf(stderr, "ws_load: connection %ld: an answer to a number not sent: %.*s\n",
-                c->idx, (int)len, m);
+        fprintf(stderr, "ws_load: connection %ld: an answer to a number not sent: %s\n", c->idx,
+                m);
         return;
     }
     c->latency[c->answered] = now() - c->sent_at[c->answered];
@@ -337,7 +363,7 @@ int main(int argc, char **argv)
     for (long i = 0; i < n_conns; i++) {
         struct conn *c = &conns[i];
         c->idx = i;
-        c->next_num = start_num;
+        c->product = 1;
         for (int k = 0; k < 4; k++)
             c->mask[k] = (unsigned char)(rand() >> 7);
         if (hold <= 0) {
@@ -372,7 +398,7 @@ int main(int argc, char **argv)
         }
     }
     double elapsed = now() - t0;
-    int status = failed || timed_out || interrupted ? 1 : 0;
+    int status = failed || wrong || timed_out || interrupted ? 1 : 0;
 
     if (hold <= 0) {
         long total = n_numbers * n_conns, k = 0, answers = 0;
