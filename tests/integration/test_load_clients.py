@@ -7,8 +7,10 @@ would hang, and a wrong or lost answer must fail the run, not only slow it down.
 import asyncio
 import os
 import re
+import socket
 import subprocess
 import threading
+import time
 from concurrent import futures
 
 import grpc
@@ -131,3 +133,16 @@ def test_ws_load_fails_on_a_lost_factor():
         thread.join(5)
         loop.close()
     assert rc == 1 and "wrong answer for 12" in err, (rc, err)
+
+
+def test_ws_load_keeps_its_timeout_against_a_silent_server():
+    """A server that accepts and never answers the handshake: ws_load gives up at --timeout,
+    not at libwebsockets' own 30 s handshake timeout."""
+    with socket.create_server(("127.0.0.1", 0)) as silent:
+        port = silent.getsockname()[1]
+        t0 = time.monotonic()
+        rc, err = run_load_expecting_failure("ws_load", f"ws://127.0.0.1:{port}/", "--numbers",
+                                             5, "--timeout", 1)
+        took = time.monotonic() - t0
+    assert rc == 1 and "timed out" in err, (rc, err)
+    assert took < 5, f"ws_load took {took:.1f} s to give up after --timeout 1"
