@@ -244,8 +244,12 @@ int main(int argc, char **argv)
                 break; /* end of answers: the status follows */
             answers++;
             if (read_answer(s, s->recv_bb)) {
-                s->latency[s->answered] = now() - s->sent_at[s->answered];
-                s->answered++;
+                if (s->answered < s->sent) {
+                    s->latency[s->answered] = now() - s->sent_at[s->answered];
+                    s->answered++;
+                } else {
+                    s->wrong++; /* an answer to a number not sent */
+                }
             }
             grpc_byte_buffer_destroy(s->recv_bb);
             s->recv_bb = NULL;

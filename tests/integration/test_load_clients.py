@@ -65,7 +65,7 @@ def test_load_clients_take_error_and_zero_answers(pfgate):
 
 # ---- the check can fail: a server that loses one factor of 12 -----------------------------
 
-def factors_losing_one_of_12(n):
+def factors(n):
     out, d = [], 2
     while d * d <= n:
         while n % d == 0:
@@ -74,7 +74,11 @@ def factors_losing_one_of_12(n):
         d += 1
     if n > 1:
         out.append(n)
-    return out[1:] if out == [2, 2, 3] else out
+    return out
+
+
+def factors_losing_one_of_12(n):
+    return [2, 3] if n == 12 else factors(n)
 
 
 def run_load_expecting_failure(exe, *args):
@@ -83,23 +87,41 @@ def run_load_expecting_failure(exe, *args):
     return r.returncode, r.stderr
 
 
-def test_grpc_load_fails_on_a_lost_factor(pb):
-    class LosingFactors(pb.pb_grpc.FactorsServicer):
+def serve_factors(pb, answers_for, copies=1):
+    """A grpcio Factors server that answers each number with answers_for(num), copies times."""
+    class Factors(pb.pb_grpc.FactorsServicer):
         def PrimeFactors(self, requests, context):
             for req in requests:
-                fs = factors_losing_one_of_12(req.num)
-                for i, f in enumerate(fs):
-                    yield pb.Response(result=f, num=req.num, last=i == len(fs) - 1)
+                fs = answers_for(req.num)
+                for _ in range(copies):
+                    for i, f in enumerate(fs):
+                        yield pb.Response(result=f, num=req.num, last=i == len(fs) - 1)
 
     server = grpc.server(futures.ThreadPoolExecutor(max_workers=2))
-    pb.pb_grpc.add_FactorsServicer_to_server(LosingFactors(), server)
+    pb.pb_grpc.add_FactorsServicer_to_server(Factors(), server)
     port = server.add_insecure_port("127.0.0.1:0")
     server.start()
+    return server, f"127.0.0.1:{port}"
+
+
+def test_grpc_load_fails_on_a_lost_factor(pb):
+    server, addr = serve_factors(pb, factors_losing_one_of_12)
     try:
-        rc, err = run_load_expecting_failure("grpc_load", f"127.0.0.1:{port}", "--numbers", 20)
+        rc, err = run_load_expecting_failure("grpc_load", addr, "--numbers", 20)
     finally:
         server.stop(None)
     assert rc == 1 and "1 wrong answers" in err, (rc, err)
+
+
+def test_grpc_load_fails_on_answers_to_numbers_not_sent(pb):
+    """Every number answered twice: more final answers than numbers sent must count as wrong,
+    not run past the client's per-number arrays (ASan checks that under SANITIZE=1)."""
+    server, addr = serve_factors(pb, factors, copies=2)
+    try:
+        rc, err = run_load_expecting_failure("grpc_load", addr, "--numbers", 20, "--window", 20)
+    finally:
+        server.stop(None)
+    assert rc == 1 and "wrong answers" in err, (rc, err)
 
 
 def test_ws_load_fails_on_a_lost_factor():
