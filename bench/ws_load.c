@@ -190,6 +190,7 @@ static void on_answer(struct conn *c, const char *msg, size_t len)
         return;
     c->product = 1;
     if (c->answered >= c->sent) {
+        wrong++;
         fprintf(stderr, "ws_load: connection %ld: an answer to a number not sent: %s\n", c->idx,
                 m);
         return;
