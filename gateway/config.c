@@ -31,6 +31,9 @@ static const char usage[] =
     "                           port closes the ones over it, HTTP answers 503\n"
     "  --max-streams N          concurrent gRPC streams per connection (default 128);\n"
     "                           more get RESOURCE_EXHAUSTED\n"
+    "  --max-streams-total N    concurrent gRPC streams in all (default 4096); more\n"
+    "                           get RESOURCE_EXHAUSTED (each open stream makes every\n"
+    "                           gRPC event a little slower: README, Limits)\n"
     "  --header-timeout SECS    time a new connection has to send its request\n"
     "                           headers (HTTP) or its HTTP/2 preface (gRPC)\n"
     "                           (default 10)\n"
@@ -164,6 +167,7 @@ static void set_defaults(struct pf_config *cfg)
     cfg->drain_timeout = 5.0;
     cfg->max_connections = 1024;
     cfg->max_streams_per_conn = 128;
+    cfg->max_streams_total = 4096;
     cfg->header_timeout = 10;
     cfg->idle_timeout = 60;
     cfg->log_level = PF_LOG_INFO;
@@ -176,7 +180,7 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
 {
     enum { GRPC_ADDR = 256, HTTP_ADDR, WEB_ROOT, THREADS, MAX_PENDING, MAX_MESSAGE,
            DRAIN_TIMEOUT, LOG_LEVEL, MAX_FRAME, MAX_LINE, ALLOW_ORIGIN, WS_IDLE_TIMEOUT,
-           MAX_CONNECTIONS, MAX_STREAMS, REUSE_PORT, HEADER_TIMEOUT, IDLE_TIMEOUT, TLS_CERT,
+           MAX_CONNECTIONS, MAX_STREAMS, MAX_STREAMS_TOTAL, REUSE_PORT, HEADER_TIMEOUT, IDLE_TIMEOUT, TLS_CERT,
            TLS_KEY, VERSION, HELP };
     static const struct option options[] = {
         { "grpc-addr", required_argument, NULL, GRPC_ADDR },
@@ -193,6 +197,7 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
         { "ws-idle-timeout", required_argument, NULL, WS_IDLE_TIMEOUT },
         { "max-connections", required_argument, NULL, MAX_CONNECTIONS },
         { "max-streams", required_argument, NULL, MAX_STREAMS },
+        { "max-streams-total", required_argument, NULL, MAX_STREAMS_TOTAL },
         { "reuse-port", no_argument, NULL, REUSE_PORT },
         { "header-timeout", required_argument, NULL, HEADER_TIMEOUT },
         { "idle-timeout", required_argument, NULL, IDLE_TIMEOUT },
@@ -260,6 +265,10 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
         case MAX_STREAMS:
             if ((rc = parse_long("--max-streams", optarg, 1, 1L << 20, &v)) == 0)
                 cfg->max_streams_per_conn = (size_t)v;
+            break;
+        case MAX_STREAMS_TOTAL:
+            if ((rc = parse_long("--max-streams-total", optarg, 1, 1L << 24, &v)) == 0)
+                cfg->max_streams_total = (size_t)v;
             break;
         case REUSE_PORT: cfg->reuse_port = true; break;
         case TLS_CERT: cfg->tls_cert = optarg; break;

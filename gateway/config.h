@@ -20,6 +20,7 @@ struct pf_config {
     double drain_timeout;    /* seconds */
     size_t max_connections;  /* open connections per port */
     size_t max_streams_per_conn; /* concurrent gRPC streams on one connection */
+    size_t max_streams_total;    /* concurrent gRPC streams in all */
     int header_timeout;      /* seconds for a new connection to send its request headers */
     int idle_timeout;        /* seconds a connection may stay open with no stream */
     bool reuse_port;         /* SO_REUSEPORT: share the ports with other processes */

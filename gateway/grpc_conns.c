@@ -21,8 +21,8 @@ struct pf_grpc_conn {
 
 struct pf_grpc_conns {
     pthread_mutex_t lock;
-    size_t max_streams;
-    size_t open;
+    size_t max_streams, max_streams_total;
+    size_t open, streams;
     pf_grpc_conn *buckets[BUCKETS];
 };
 
@@ -34,13 +34,15 @@ static size_t hash(const char *s)
     return h & (BUCKETS - 1);
 }
 
-int pf_grpc_conns_new(size_t max_streams_per_conn, pf_grpc_conns **out)
+int pf_grpc_conns_new(size_t max_streams_per_conn, size_t max_streams_total,
+                      pf_grpc_conns **out)
 {
     pf_grpc_conns *t = calloc(1, sizeof(*t));
     if (!t)
         return PF_ENOMEM;
     pthread_mutex_init(&t->lock, NULL);
     t->max_streams = max_streams_per_conn;
+    t->max_streams_total = max_streams_total;
     *out = t;
     return PF_OK;
 }
@@ -140,19 +142,23 @@ size_t pf_grpc_conns_count(pf_grpc_conns *t)
     return n;
 }
 
-int pf_grpc_conns_stream_begin(pf_grpc_conns *t, const char *peer, pf_grpc_conn **conn)
+int pf_grpc_conns_stream_begin(pf_grpc_conns *t, const char *peer, pf_grpc_conn **conn,
+                               const char **why)
 {
     int rc = PF_OK;
     pthread_mutex_lock(&t->lock);
-    pf_grpc_conn *c = *find(t, peer);
-    if (!c)
-        c = insert(t, peer);
-    if (!c)
-        rc = PF_ENOMEM;
-    else if (c->streams >= t->max_streams)
+    pf_grpc_conn *c = NULL;
+    if (t->streams >= t->max_streams_total) {
         rc = PF_EFULL;
-    else {
+        *why = "too many streams on this server (--max-streams-total)";
+    } else if (!(c = *find(t, peer)) && !(c = insert(t, peer))) {
+        rc = PF_ENOMEM;
+    } else if (c->streams >= t->max_streams) {
+        rc = PF_EFULL;
+        *why = "too many streams on this connection (--max-streams)";
+    } else {
         c->streams++;
+        t->streams++;
         *conn = c;
     }
     pthread_mutex_unlock(&t->lock);
@@ -163,6 +169,7 @@ void pf_grpc_conns_stream_end(pf_grpc_conns *t, pf_grpc_conn *c)
 {
     pthread_mutex_lock(&t->lock);
     c->streams--;
+    t->streams--;
     if (c->streams == 0 && c->in_table && !c->held)
         unlink_conn(find_entry(t, c)); /* an entry made by stream_begin alone */
     else

@@ -1,5 +1,5 @@
-/* gRPC connections and their open streams, for the per-connection stream
- * limit and the connection limit. Shared by the listener thread and the
+/* gRPC connections and their open streams, for the stream limits (per
+ * connection and in all) and the connection limit. Shared by the listener thread and the
  * completion-queue workers: every function takes the table's lock. */
 #ifndef PF_GRPC_CONNS_H
 #define PF_GRPC_CONNS_H
@@ -10,7 +10,8 @@
 typedef struct pf_grpc_conns pf_grpc_conns;
 typedef struct pf_grpc_conn pf_grpc_conn;
 
-int pf_grpc_conns_new(size_t max_streams_per_conn, pf_grpc_conns **out);
+int pf_grpc_conns_new(size_t max_streams_per_conn, size_t max_streams_total,
+                      pf_grpc_conns **out);
 void pf_grpc_conns_free(pf_grpc_conns *t); /* NULL-safe */
 
 /* A connection is known by grpc's peer string for its calls. open() makes
@@ -22,9 +23,12 @@ void pf_grpc_conns_close(pf_grpc_conns *t, pf_grpc_conn *conn);
 size_t pf_grpc_conns_count(pf_grpc_conns *t);
 
 /* Counts a new stream on peer's connection: PF_EFULL when that connection
- * already has max_streams_per_conn open. On success *conn is what
- * stream_end() takes; peers never opened get an entry of their own. */
-int pf_grpc_conns_stream_begin(pf_grpc_conns *t, const char *peer, pf_grpc_conn **conn);
+ * already has max_streams_per_conn open, or all connections together
+ * max_streams_total; then *why is the status text that names the limit. On
+ * success *conn is what stream_end() takes; peers never opened get an entry
+ * of their own. */
+int pf_grpc_conns_stream_begin(pf_grpc_conns *t, const char *peer, pf_grpc_conn **conn,
+                               const char **why);
 void pf_grpc_conns_stream_end(pf_grpc_conns *t, pf_grpc_conn *conn);
 
 #endif

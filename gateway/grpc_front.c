@@ -31,7 +31,7 @@
 #define DRAIN_QUIET_NS (200 * 1000 * 1000)
 /* How often the workers look at their streams while draining. */
 #define DRAIN_TICK_MS 50
-/* A stream over --max-streams waits this long for a slot before it is
+/* A stream over --max-streams(-total) waits this long for a slot before it is
  * refused: a stream its client has just cancelled keeps its slot until its
  * worker has seen the cancel, perhaps on another queue. */
 #define ADMIT_WAIT_NS (50 * 1000 * 1000)
@@ -62,7 +62,7 @@ struct call {
     pf_grpc_conn *conn; /* its connection, for the per-connection stream count */
 
     uint64_t last_recv_ns; /* when the last request arrived */
-    uint64_t admit_deadline_ns; /* nonzero while waiting for a slot (--max-streams) */
+    uint64_t admit_deadline_ns; /* nonzero while waiting for a slot (--max-streams...) */
     int batches;           /* in flight */
     bool recv_pending, send_pending, input_done, md_sent, status_sent, dead;
     grpc_status_code status;
@@ -269,11 +269,12 @@ static void on_send(struct call *c, bool ok)
         c->dead = true; /* the client is gone */
 }
 
-/* A place for c among its connection's streams (--max-streams). */
-static int take_slot(struct call *c)
+/* A place for c among its connection's streams and all streams
+ * (--max-streams, --max-streams-total); when there is none, *why says which. */
+static int take_slot(struct call *c, const char **why)
 {
     char *peer = grpc_call_get_peer(c->call);
-    int rc = pf_grpc_conns_stream_begin(c->w->front->conns, peer, &c->conn);
+    int rc = pf_grpc_conns_stream_begin(c->w->front->conns, peer, &c->conn, why);
     gpr_free(peer);
     return rc;
 }
@@ -288,12 +289,13 @@ static void admit_waiting(struct worker *w)
         struct call *c = PF_CONTAINER_OF(node, struct call, link);
         if (!c->admit_deadline_ns)
             continue;
-        int rc = c->dead ? PF_EFULL : take_slot(c);
+        const char *why = "cancelled";
+        int rc = c->dead ? PF_EFULL : take_slot(c, &why);
         if (rc != PF_OK && now < c->admit_deadline_ns && !c->dead)
             continue;
         if (rc != PF_OK) {
             c->status = GRPC_STATUS_RESOURCE_EXHAUSTED;
-            c->status_details = "too many streams on this connection (--max-streams)";
+            c->status_details = why;
             c->input_done = true;
         }
         c->admit_deadline_ns = 0;
@@ -322,7 +324,8 @@ static void on_new_call(struct call *c, bool ok)
     close_op.data.recv_close_on_server.cancelled = &c->cancelled;
     if (!start_batch(c, &close_op, 1, &c->t_close))
         return;
-    int rc = take_slot(c);
+    const char *why;
+    int rc = take_slot(c, &why);
     if (rc == PF_EFULL) {
         c->admit_deadline_ns = pf_now_ns() + ADMIT_WAIT_NS;
         w->admitting++;
@@ -624,7 +627,7 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
         grpc_server_register_completion_queue(f->server, w->cq, NULL);
     }
 
-    if (pf_grpc_conns_new(cfg->max_streams_per_conn, &f->conns) < 0)
+    if (pf_grpc_conns_new(cfg->max_streams_per_conn, cfg->max_streams_total, &f->conns) < 0)
         goto fail;
     if (cfg->tls_cert) {
         /* grpc core takes only plaintext sockets by fd: over TLS it listens

@@ -1201,6 +1201,45 @@ def test_max_streams_per_connection(pfgate_factory, pb):
     base.check("after stream limits", rss_slack_kib=20 * 1024)
 
 
+@pytest.mark.timeout_s(30)
+def test_max_streams_in_all(pfgate_factory, pb):
+    """--max-streams-total 3: with 3 streams open on 3 connections, a 4th stream on a 4th
+    connection gets RESOURCE_EXHAUSTED naming the flag, at once; the 3 answer exactly, and
+    once one has ended a new stream is served."""
+    srv, _ = start_warm(pfgate_factory, pb, "--max-streams-total", "3")
+    nums = [360, PRIME_NEAR_2_63]
+
+    def channel():
+        return grpc.insecure_channel(srv.grpc, options=[("grpc.use_local_subchannel_pool", 1)])
+
+    chans = [channel() for _ in range(4)]
+    try:
+        held = [HeldRequests([pb.Request(num=n) for n in nums], hold=10) for _ in range(3)]
+        calls = [pb.pb_grpc.FactorsStub(ch).PrimeFactors(iter(h), timeout=15)
+                 for ch, h in zip(chans, held)]
+        for c in calls:
+            assert tup(next(c)) == expected(nums, oracle())[0]
+        t0 = time.monotonic()
+        res = run_stream(pb.pb_grpc.FactorsStub(chans[3]), pb, [12], timeout=5)
+        assert res.code == grpc.StatusCode.RESOURCE_EXHAUSTED and \
+            "--max-streams-total" in res.details, f"a 4th stream: {res.code} {res.details!r}"
+        assert time.monotonic() - t0 < 1.5
+        held[0].release()
+        res = drain(calls[0])
+        assert res.code == grpc.StatusCode.OK and res.tuples == expected(nums, oracle())[1:]
+        res = run_stream(pb.pb_grpc.FactorsStub(chans[3]), pb, [12], timeout=5)
+        assert res.code == grpc.StatusCode.OK and res.tuples == expected([12], oracle()), \
+            f"a stream once one has ended: {res.code} {res.details!r}"
+        for h, c in zip(held[1:], calls[1:]):
+            h.release()
+            res = drain(c)
+            assert res.code == grpc.StatusCode.OK and res.tuples == expected(nums, oracle())[1:]
+    finally:
+        for ch in chans:
+            ch.close()
+    serving_exactly(srv, pb, "after the total stream limit")
+
+
 def _padded(total_len, num):
     """A Request of exactly total_len bytes: unknown field 15 (bytes) padding, then num."""
     pb_num = b"\x08" + varint(num)
