@@ -33,7 +33,7 @@ static const char usage[] =
     "                           more get RESOURCE_EXHAUSTED\n"
     "  --max-streams-total N    concurrent gRPC streams in all (default 4096); more\n"
     "                           get RESOURCE_EXHAUSTED (each open stream makes every\n"
-    "                           gRPC event a little slower: README, Limits)\n"
+    "                           gRPC event a little slower; README: Flags and limits)\n"
     "  --header-timeout SECS    time a new connection has to send its request\n"
     "                           headers (HTTP) or its HTTP/2 preface (gRPC)\n"
     "                           (default 10)\n"
