@@ -25,6 +25,7 @@
 #include <time.h>
 
 #include "absl_quiet.h"
+#include "answer_check.h"
 #include "pb_codec.h"
 #include "primefactor.pb-c.h"
 
@@ -118,10 +119,8 @@ static void maybe_send(struct stream *s, double t0)
     batch(s, &op, 1, &s->t_send);
 }
 
-/* Reads one answer of s and checks it, so that a fast wrong server cannot
- * pass: answers come in the order of the numbers, and the factors of a
- * number >= 2 multiply to it (modulo 2^64: a lost, extra or wrong factor
- * shows). Returns true when it was the last answer for its number. */
+/* Reads one answer of s and checks it (answer_check.h). Returns true when it
+ * was the last answer for its number. */
 static bool read_answer(struct stream *s, grpc_byte_buffer *bb)
 {
     Primefactor__Response *r =
@@ -130,13 +129,9 @@ static bool read_answer(struct stream *s, grpc_byte_buffer *bb)
         s->wrong++;
         return false;
     }
-    long num = start_num + s->answered;
     bool last = r->last;
-    s->product *= (uint64_t)r->result;
-    if (r->num != num || (last && num >= 2 && s->product != (uint64_t)num))
+    if (!pf_answer_fits(&s->product, start_num + s->answered, r->num, r->result, last))
         s->wrong++;
-    if (last)
-        s->product = 1;
     primefactor__response__free_unpacked(r, NULL);
     return last;
 }

@@ -37,6 +37,8 @@
 #include <string.h>
 #include <time.h>
 
+#include "answer_check.h"
+
 #define MAX_CONNECTING 128
 #define MAX_FRAMES_PER_WRITE 256
 #define FRAME_MAX 32 /* 2 header + 4 mask + up to 20 digits and a sign */
@@ -168,9 +170,7 @@ static long long json_int(const char *m, const char *field)
     return p ? strtoll(p + strlen(field), NULL, 10) : 0;
 }
 
-/* Counts one answer and checks it, so that a fast wrong server cannot pass:
- * answers come in the order of the numbers, and the factors of a number >= 2
- * multiply to it (modulo 2^64: a lost, extra or wrong factor shows). */
+/* Counts one answer and checks it (answer_check.h). */
 static void on_answer(struct conn *c, const char *msg, size_t len)
 {
     char m[sizeof(c->msg) + 1];
@@ -178,17 +178,15 @@ static void on_answer(struct conn *c, const char *msg, size_t len)
     memcpy(m, msg, len);
     m[len] = '\0';
     c->answers++;
-    long long num = json_int(m, "\"num\":\""), expected = start_num + c->answered;
+    long long expected = start_num + c->answered;
     bool last = strstr(m, "\"last\":true") != NULL;
-    c->product *= (uint64_t)json_int(m, "\"result\":\"");
-    if (num != expected || (last && num >= 2 && c->product != (uint64_t)num)) {
-        if (wrong++ == 0)
-            fprintf(stderr, "ws_load: connection %ld: wrong answer for %lld: %s\n", c->idx,
-                    expected, m);
-    }
+    if (!pf_answer_fits(&c->product, expected, json_int(m, "\"num\":\""),
+                        json_int(m, "\"result\":\""), last) &&
+        wrong++ == 0)
+        fprintf(stderr, "ws_load: connection %ld: wrong answer for %lld: %s\n", c->idx, expected,
+                m);
     if (!last)
         return;
-    c->product = 1;
     if (c->answered >= c->sent) {
         wrong++;
         fprintf(stderr, "ws_load: connection %ld: an answer to a number not sent: %s\n", c->idx,
