@@ -180,8 +180,8 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
 {
     enum { GRPC_ADDR = 256, HTTP_ADDR, WEB_ROOT, THREADS, MAX_PENDING, MAX_MESSAGE,
            DRAIN_TIMEOUT, LOG_LEVEL, MAX_FRAME, MAX_LINE, ALLOW_ORIGIN, WS_IDLE_TIMEOUT,
-           MAX_CONNECTIONS, MAX_STREAMS, MAX_STREAMS_TOTAL, REUSE_PORT, HEADER_TIMEOUT, IDLE_TIMEOUT, TLS_CERT,
-           TLS_KEY, VERSION, HELP };
+           MAX_CONNECTIONS, MAX_STREAMS, MAX_STREAMS_TOTAL, REUSE_PORT, HEADER_TIMEOUT,
+           IDLE_TIMEOUT, TLS_CERT, TLS_KEY, VERSION, HELP };
     static const struct option options[] = {
         { "grpc-addr", required_argument, NULL, GRPC_ADDR },
         { "http-addr", required_argument, NULL, HTTP_ADDR },

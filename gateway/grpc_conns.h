@@ -1,6 +1,7 @@
 /* gRPC connections and their open streams, for the stream limits (per
- * connection and in all) and the connection limit. Shared by the listener thread and the
- * completion-queue workers: every function takes the table's lock. */
+ * connection and in all) and the connection limit. Shared by the listener
+ * thread and the completion-queue workers: every function takes the table's
+ * lock. */
 #ifndef PF_GRPC_CONNS_H
 #define PF_GRPC_CONNS_H
 
