@@ -26,13 +26,6 @@ struct front_metrics {
 static struct front_metrics fronts[PF_FRONT_COUNT];
 static const char *const front_names[PF_FRONT_COUNT] = { "grpc", "websocket", "http" };
 
-uint64_t pf_now_ns(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (uint64_t)ts.tv_sec * 1000000000u + (uint64_t)ts.tv_nsec;
-}
-
 /* Relaxed: these are statistics, ordered with nothing else. */
 #define ADD(counter, n) atomic_fetch_add_explicit(&(counter), (n), memory_order_relaxed)
 #define GET(counter) atomic_load_explicit(&(counter), memory_order_relaxed)

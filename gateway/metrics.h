@@ -6,12 +6,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "clock.h" /* pf_now_ns: the stamp front ends give each request */
 #include "pf.h"
 
 enum pf_front { PF_FRONT_GRPC, PF_FRONT_WEBSOCKET, PF_FRONT_HTTP, PF_FRONT_COUNT };
 
-/* Monotonic nanoseconds: the stamp front ends give each request. */
-uint64_t pf_now_ns(void);
 
 void pf_metrics_request(enum pf_front front);
 /* One answer handed to the transport: counts a factor or an error, and on

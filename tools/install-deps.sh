@@ -14,6 +14,7 @@ debian_packages=(
     # tests
     libcmocka-dev coreutils curl openssl procps
     python3 python3-pytest python3-grpcio python3-grpc-tools python3-websockets
+    python3-h2  # raw HTTP/2 frames for the hostile-client tests
     chromium fonts-liberation prometheus valgrind clang libclang-rt-14-dev
     # benchmarks and deployment
     nghttp2-client nginx-light
