@@ -37,7 +37,6 @@ struct pf_grpc_reflection {
     Google__Protobuf__FileDescriptorSet *set;
     struct file *files;
     size_t nfiles;
-    ProtobufCBinaryData *scratch; /* nfiles entries, for one response's file list */
 };
 
 struct pf_grpc_reflection_queue {
@@ -116,25 +115,25 @@ static struct file *file_named(pf_grpc_reflection *r, const char *name)
     return NULL;
 }
 
-/* f and every file it imports, each once, into r->scratch. */
-static size_t with_dependencies(pf_grpc_reflection *r, struct file *f)
+/* f and every file it imports, each once, into out (r->nfiles entries). */
+static size_t with_dependencies(pf_grpc_reflection *r, struct file *f, ProtobufCBinaryData *out)
 {
     size_t n = 0;
-    r->scratch[n++] = f->bytes;
+    out[n++] = f->bytes;
     /* Files in a descriptor set come after their imports: a walk through
      * the listed dependencies, repeated, reaches all. */
     for (size_t i = 0; i < n; i++) {
         const FileProto *p = NULL;
         for (size_t k = 0; k < r->nfiles; k++)
-            if (r->files[k].bytes.data == r->scratch[i].data)
+            if (r->files[k].bytes.data == out[i].data)
                 p = r->files[k].proto;
         for (size_t d = 0; p && d < p->n_dependency; d++) {
             struct file *dep = file_named(r, p->dependency[d]);
             bool seen = false;
             for (size_t k = 0; dep && k < n; k++)
-                seen = seen || r->scratch[k].data == dep->bytes.data;
+                seen = seen || out[k].data == dep->bytes.data;
             if (dep && !seen && n < r->nfiles)
-                r->scratch[n++] = dep->bytes;
+                out[n++] = dep->bytes;
         }
     }
     return n;
@@ -148,8 +147,7 @@ static int index_descriptors(pf_grpc_reflection *r)
         return -1;
     r->nfiles = r->set->n_file;
     r->files = calloc(r->nfiles, sizeof(*r->files));
-    r->scratch = calloc(r->nfiles, sizeof(*r->scratch));
-    if (!r->files || !r->scratch)
+    if (!r->files)
         return -1;
     for (size_t i = 0; i < r->nfiles; i++) {
         const FileProto *p = r->set->file[i];
@@ -210,24 +208,31 @@ static grpc_byte_buffer *answer(pf_grpc_reflection *r, const Request *req)
     default:
         break; /* extensions: proto3 files here declare none */
     }
-    if (f) {
-        files.n_file_descriptor_proto = with_dependencies(r, f);
-        files.file_descriptor_proto = r->scratch;
+    /* The file list is the call's own: every completion-queue thread
+     * answers reflection requests at once. */
+    ProtobufCBinaryData *file_list = f ? calloc(r->nfiles, sizeof(*file_list)) : NULL;
+    if (file_list) {
+        files.n_file_descriptor_proto = with_dependencies(r, f, file_list);
+        files.file_descriptor_proto = file_list;
         res.message_response_case =
             GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_FILE_DESCRIPTOR_RESPONSE;
         res.file_descriptor_response = &files;
     } else {
-        error.error_code = req->message_request_case ==
+        error.error_code = f ? GRPC_STATUS_RESOURCE_EXHAUSTED
+                           : req->message_request_case ==
                                    GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST__NOT_SET
                                ? GRPC_STATUS_INVALID_ARGUMENT
                                : GRPC_STATUS_NOT_FOUND;
-        error.error_message = error.error_code == GRPC_STATUS_NOT_FOUND ? (char *)"not found"
-                                                                        : (char *)"empty request";
+        error.error_message = f ? (char *)"out of memory"
+                              : error.error_code == GRPC_STATUS_NOT_FOUND ? (char *)"not found"
+                                                                          : (char *)"empty request";
         res.message_response_case =
             GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE;
         res.error_response = &error;
     }
-    return pf_pb_pack(&res.base);
+    grpc_byte_buffer *bb = pf_pb_pack(&res.base);
+    free(file_list);
+    return bb;
 }
 
 /* ---- the streams ------------------------------------------------------ */
@@ -413,7 +418,6 @@ void pf_grpc_reflection_free(pf_grpc_reflection *r)
     for (size_t i = 0; r->files && i < r->nfiles; i++)
         free(r->files[i].bytes.data);
     free(r->files);
-    free(r->scratch);
     if (r->set)
         google__protobuf__file_descriptor_set__free_unpacked(r->set, NULL);
     free(r);
