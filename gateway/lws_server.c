@@ -313,6 +313,13 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = cfg->tls_cert;
         info.ssl_private_key_filepath = cfg->tls_key;
+        /* TLS 1.2 and up, forward-secret AEAD suites only (OpenSSL's
+         * default list also offers RSA key exchange and CBC). TLS 1.3's
+         * suites are all of that kind. */
+        info.ssl_cipher_list = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL";
+        info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
+                               SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
+                               SSL_OP_CIPHER_SERVER_PREFERENCE;
     }
 
     /* An IPv4 address binds IPv6 too unless lws is told not to. */

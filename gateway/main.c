@@ -24,12 +24,36 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
+/* SIGHUP asks a daemon to reopen its log files; pfgate's logs go to
+ * standard error, which has nothing to reopen. It must not kill pfgate
+ * (its default action), as a terminal closing or a log rotation sends it. */
+static void on_hangup(void)
+{
+    pf_info("SIGHUP: logs go to standard error, nothing to reopen");
+}
+
+/* Waits for SIGINT or SIGTERM (SIGHUPs on the way are handled), at most
+ * timeout when one is given. Returns the signal, or 0 on timeout. */
+static int wait_stop_signal(const sigset_t *signals, const struct timespec *timeout)
+{
+    for (;;) {
+        int sig = timeout ? sigtimedwait(signals, NULL, timeout) : sigwaitinfo(signals, NULL);
+        if (sig == SIGHUP) {
+            on_hangup();
+            continue;
+        }
+        if (sig < 0 && errno == EINTR)
+            continue;
+        return sig > 0 ? sig : 0;
+    }
+}
+
 /* True when SIGINT or SIGTERM is pending: during the drain a second signal
  * means "exit now". */
 static bool second_signal(const sigset_t *signals)
 {
     struct timespec zero = { 0, 0 };
-    return sigtimedwait(signals, NULL, &zero) > 0;
+    return wait_stop_signal(signals, &zero) != 0;
 }
 
 /* Finishes every open stream within cfg->drain_timeout. Streams still open
@@ -114,6 +138,7 @@ int main(int argc, char **argv)
     sigemptyset(&signals);
     sigaddset(&signals, SIGINT);
     sigaddset(&signals, SIGTERM);
+    sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
 
@@ -134,8 +159,7 @@ int main(int argc, char **argv)
     pf_info("serving gRPC on %s (%d threads), HTTP and WebSocket on %s, web root %s", grpc_addr,
             cfg.grpc_threads, http_addr, cfg.web_root);
 
-    int sig = 0;
-    sigwait(&signals, &sig);
+    int sig = wait_stop_signal(&signals, NULL);
     pf_info("%s: draining (up to %.1f s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
             cfg.drain_timeout);
     drain(&cfg, grpc, http, &signals);

@@ -4,6 +4,7 @@ clients that verify the chain; plaintext against the TLS ports fails cleanly; ba
 clear start-up errors."""
 import asyncio
 import json
+import re
 import ssl
 import subprocess
 
@@ -125,3 +126,29 @@ def test_tls_flags_go_together(pki):
     r = subprocess.run([pfgate_path(), *base_args(), "--tls-cert", str(pki / "server.pem")],
                        capture_output=True, text=True, timeout=20)
     assert r.returncode == 2 and "--tls-key" in r.stderr
+
+
+def _handshake(addr, *args):
+    """True when `openssl s_client` completes a handshake with these options."""
+    host, port = addr.rsplit(":", 1)
+    r = subprocess.run(["openssl", "s_client", "-connect", f"127.0.0.1:{port}",
+                        "-servername", "localhost", *args], input=b"", capture_output=True,
+                       timeout=20)
+    m = re.search(r"^New, TLSv1\.[0-3], Cipher is (\S+)$", r.stdout.decode(errors="replace"),
+                  re.M)
+    return r.returncode == 0 and m is not None and m.group(1) != "(NONE)"
+
+
+@pytest.mark.parametrize("port", ["grpc", "http"])
+def test_tls_offers_forward_secret_aead_only(tls_server, port):
+    """TLS 1.2+ with ECDHE and AEAD suites: RSA key exchange, CBC and TLS 1.0/1.1 are refused on
+    both ports (issue 12: the HTTPS port offered CBC suites without forward secrecy)."""
+    addr = getattr(tls_server, port)
+    alpn = ["-alpn", "h2"] if port == "grpc" else []
+    assert _handshake(addr, "-tls1_2", "-cipher", "ECDHE-RSA-AES128-GCM-SHA256", *alpn)
+    assert _handshake(addr, "-tls1_3", *alpn)
+    for weak in ["AES128-SHA", "AES256-GCM-SHA384", "ECDHE-RSA-AES128-SHA",
+                 "ECDHE-RSA-AES256-SHA384", "DHE-RSA-AES128-SHA"]:
+        assert not _handshake(addr, "-tls1_2", "-cipher", weak, *alpn), weak
+    for old in ["-tls1", "-tls1_1"]:
+        assert not _handshake(addr, old, "-cipher", "ALL:@SECLEVEL=0", *alpn), old
