@@ -21,14 +21,20 @@ static const char usage[] =
     "\n"
     "  --grpc-addr HOST:PORT    gRPC listener (default 127.0.0.1:50051; port 0 picks one)\n"
     "  --http-addr HOST:PORT    HTTP, WebSocket and web page (default 127.0.0.1:8080)\n"
+    "  --admin-addr HOST:PORT   also serve GET /healthz and /metrics here, off the\n"
+    "                           client connection caps (probes, Prometheus;\n"
+    "                           default off)\n"
     "  --web-root DIR           static page folder (default: the repo's web/)\n"
     "  --threads N              gRPC completion-queue threads (default: one per core)\n"
     "  --max-pending N          numbers held per stream before pfgate stops reading\n"
     "                           that stream (flow control; default 1024)\n"
     "  --max-message BYTES      largest gRPC message accepted (default 4194304);\n"
     "                           larger ones end the stream with RESOURCE_EXHAUSTED\n"
-    "  --max-connections N      open connections per port (default 1024); the gRPC\n"
-    "                           port closes the ones over it, HTTP answers 503\n"
+    "  --max-connections N      open connections per port (default 1024); at the cap\n"
+    "                           the oldest connection that has sent nothing yet is\n"
+    "                           closed to make room, else the gRPC port closes the\n"
+    "                           new one and HTTP serves it only /healthz and\n"
+    "                           /metrics (32 more), answering 503 to the rest\n"
     "  --max-streams N          concurrent gRPC streams per connection (default 128);\n"
     "                           more get RESOURCE_EXHAUSTED\n"
     "  --max-streams-total N    concurrent gRPC streams in all (default 4096); more\n"
@@ -181,10 +187,11 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
     enum { GRPC_ADDR = 256, HTTP_ADDR, WEB_ROOT, THREADS, MAX_PENDING, MAX_MESSAGE,
            DRAIN_TIMEOUT, LOG_LEVEL, MAX_FRAME, MAX_LINE, ALLOW_ORIGIN, WS_IDLE_TIMEOUT,
            MAX_CONNECTIONS, MAX_STREAMS, MAX_STREAMS_TOTAL, REUSE_PORT, HEADER_TIMEOUT,
-           IDLE_TIMEOUT, TLS_CERT, TLS_KEY, VERSION, HELP };
+           IDLE_TIMEOUT, TLS_CERT, TLS_KEY, ADMIN_ADDR, VERSION, HELP };
     static const struct option options[] = {
         { "grpc-addr", required_argument, NULL, GRPC_ADDR },
         { "http-addr", required_argument, NULL, HTTP_ADDR },
+        { "admin-addr", required_argument, NULL, ADMIN_ADDR },
         { "web-root", required_argument, NULL, WEB_ROOT },
         { "threads", required_argument, NULL, THREADS },
         { "max-pending", required_argument, NULL, MAX_PENDING },
@@ -218,6 +225,10 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
         switch (opt) {
         case GRPC_ADDR: rc = parse_addr("--grpc-addr", optarg, &cfg->grpc_addr); break;
         case HTTP_ADDR: rc = parse_addr("--http-addr", optarg, &cfg->http_addr); break;
+        case ADMIN_ADDR:
+            rc = parse_addr("--admin-addr", optarg, &cfg->admin_addr);
+            cfg->admin = true;
+            break;
         case WEB_ROOT:
             if (strlen(optarg) >= sizeof(cfg->web_root)) {
                 fprintf(stderr, "pfgate: --web-root is too long\n");

@@ -13,6 +13,8 @@ struct pf_addr {
 struct pf_config {
     struct pf_addr grpc_addr;
     struct pf_addr http_addr;
+    struct pf_addr admin_addr; /* /healthz and /metrics only, off the client caps */
+    bool admin;                /* --admin-addr given */
     char web_root[4096];
     int grpc_threads;        /* completion-queue threads */
     size_t max_pending;      /* requests held per stream before pfgate stops reading */

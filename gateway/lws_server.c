@@ -1,8 +1,6 @@
 #include "lws_server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
-#include <netdb.h>
 #include <stdio.h>
 #include <sys/socket.h>
 #include <unistd.h>
@@ -11,7 +9,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "accept_guard.h"
 #include "health.h"
+#include "http_conns.h"
 #include "http_routes.h"
 #include "listen.h"
 #include "log.h"
@@ -32,10 +32,15 @@ struct pf_lws_server {
     atomic_bool cancel; /* the drain deadline passed */
     atomic_int open_streams;
     bool drain_started, cancel_started; /* service thread only */
-    int shared_listen_fd; /* --reuse-port: pfgate's own listening socket, or -1 */
+    /* pfgate's own listening sockets: it accepts, counts and only then
+     * hands each connection to lws (which would read a flood of silent
+     * connections until the descriptors ran out). */
+    int listen_fd, admin_fd; /* admin_fd: --admin-addr, or -1 */
+    struct pf_acceptor acceptor, admin_acceptor;
+    struct pf_http_conns conns;
+    struct pf_log_limit refused_log;
     lws_retry_bo_t idle_policy;
     struct lws_http_mount mounts[5];
-    char iface[INET6_ADDRSTRLEN];
 };
 
 /* lws allocates one of these per connection; a connection is either a
@@ -64,45 +69,41 @@ static struct pf_lws_server *server_of(struct lws_context *ctx)
     return (struct pf_lws_server *)pf_lws_env_of(ctx);
 }
 
-/* Each client connection is marked with what it counts as, so that its
- * destruction uncounts it the same way. */
-static char counted_http, counted_ws, counted_over_limit;
-
-/* Counts a new connection; one over --max-connections is marked, and its
- * requests and upgrades are answered 503. */
-static void on_new_connection(struct lws *wsi, struct pf_lws_server *s)
+/* The connection record pfgate gave a client connection at accept (an
+ * HTTP/2 stream's is its connection's); NULL for lws's own descriptors. */
+static struct pf_http_conn *conn_of(struct lws *wsi)
 {
-    if (lws_get_socket_fd(wsi) == s->shared_listen_fd)
-        return; /* the listening socket itself, adopted (--reuse-port) */
-    s->env.connections++;
-    if ((size_t)s->env.connections > s->env.cfg->max_connections) {
-        lws_set_opaque_user_data(wsi, &counted_over_limit);
-        pf_metrics_connection_refused(PF_FRONT_HTTP);
-        return;
-    }
-    lws_set_opaque_user_data(wsi, &counted_http);
-    pf_metrics_connections(PF_FRONT_HTTP, 1);
+    struct lws *net = lws_get_network_wsi(wsi);
+    return lws_get_opaque_user_data(net ? net : wsi);
 }
 
 static void on_connection_gone(struct lws *wsi, struct pf_lws_server *s)
 {
-    void *mark = lws_get_opaque_user_data(wsi);
-    if (!mark)
+    struct pf_http_conn *conn = lws_get_opaque_user_data(wsi);
+    if (!conn)
         return; /* not a client connection */
+    lws_set_opaque_user_data(wsi, NULL);
     s->env.connections--;
-    if (mark == &counted_http)
-        pf_metrics_connections(PF_FRONT_HTTP, -1);
-    else if (mark == &counted_ws)
-        pf_metrics_connections(PF_FRONT_WEBSOCKET, -1);
+    if (conn->kind == PF_CONN_CLIENT)
+        pf_metrics_connections(conn->websocket ? PF_FRONT_WEBSOCKET : PF_FRONT_HTTP, -1);
+    pf_http_conns_close(&s->conns, conn);
 }
 
-static bool over_limit(struct lws *wsi)
+static bool is_probe_path(const char *uri)
 {
-    return lws_get_opaque_user_data(wsi) == &counted_over_limit;
+    return uri && (strcmp(uri, "/healthz") == 0 || strcmp(uri, "/metrics") == 0);
 }
 
-static int refuse_over_limit(struct lws *wsi)
+/* What a reserve or admin connection may not ask for. Returns 0 when the
+ * request may go on, else what the callback must return. */
+static int refuse_beyond_probes(struct lws *wsi, const char *uri)
 {
+    struct pf_http_conn *conn = conn_of(wsi);
+    if (!conn || conn->kind == PF_CONN_CLIENT || is_probe_path(uri))
+        return 0;
+    if (conn->kind == PF_CONN_ADMIN)
+        return pf_http_refuse(wsi, HTTP_STATUS_NOT_FOUND,
+                              "the admin port serves /healthz and /metrics only");
     return pf_http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
                           "too many connections (--max-connections)");
 }
@@ -123,13 +124,29 @@ static bool bad_content_length(struct lws *wsi)
     return false;
 }
 
-static int filter_request(struct lws *wsi)
+/* A whole request head has come (in: its path). */
+static int filter_request(struct lws *wsi, const char *uri)
 {
-    if (over_limit(wsi))
-        return refuse_over_limit(wsi);
+    struct pf_http_conn *conn = conn_of(wsi);
+    if (conn)
+        pf_http_conns_spoke(conn);
+    int rc = refuse_beyond_probes(wsi, uri);
+    if (rc)
+        return rc;
     if (bad_content_length(wsi))
         return pf_http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "malformed Content-Length");
     return 0;
+}
+
+static int confirm_upgrade(struct lws *wsi, const char *protocol)
+{
+    struct pf_http_conn *conn = conn_of(wsi);
+    if (conn)
+        pf_http_conns_spoke(conn);
+    char uri[64] = "";
+    lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
+    int rc = refuse_beyond_probes(wsi, is_probe_path(uri) ? "" : uri);
+    return rc ? rc : pf_ws_confirm_upgrade(wsi, protocol);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -137,20 +154,21 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
 {
     union session *session = user;
     struct pf_lws_server *server = server_of(lws_get_context(wsi));
+    struct pf_http_conn *conn;
     switch (reason) {
-    case LWS_CALLBACK_SERVER_NEW_CLIENT_INSTANTIATED:
-        on_new_connection(wsi, server);
-        return 0;
     case LWS_CALLBACK_WSI_DESTROY:
         on_connection_gone(wsi, server);
         return 0;
     case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
-        return filter_request(wsi);
+        return filter_request(wsi, in);
     case LWS_CALLBACK_ESTABLISHED:
         /* Now a WebSocket: count it as one. */
-        lws_set_opaque_user_data(wsi, &counted_ws);
-        pf_metrics_connections(PF_FRONT_HTTP, -1);
-        pf_metrics_connections(PF_FRONT_WEBSOCKET, 1);
+        if ((conn = conn_of(wsi)) && conn->kind == PF_CONN_CLIENT) {
+            pf_metrics_connections(PF_FRONT_HTTP, -1);
+            pf_metrics_connections(PF_FRONT_WEBSOCKET, 1);
+        }
+        if (conn)
+            conn->websocket = true;
         break;
     default:
         break;
@@ -172,10 +190,10 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
         return 0;
     }
     if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE)
-        return over_limit(wsi) ? refuse_over_limit(wsi) : pf_ws_confirm_upgrade(wsi, in);
+        return confirm_upgrade(wsi, in);
 
     bool ws = is_ws_reason(reason) ||
-              (reason == LWS_CALLBACK_TIMER && lws_get_opaque_user_data(wsi) == &counted_ws);
+              (reason == LWS_CALLBACK_TIMER && (conn = conn_of(wsi)) && conn->websocket);
     int rc = ws ? pf_ws_callback(wsi, reason, &session->ws, in, len)
                                   : pf_http_callback(wsi, reason, session ? &session->http : NULL,
                                                      in, len);
@@ -183,20 +201,79 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     return rc;
 }
 
-/* --reuse-port: lws 4.1 sets SO_REUSEPORT on Windows only, so pfgate listens
- * itself, lws watches that socket as a raw descriptor, and each connection
- * accepted from it is handed to lws as if lws had accepted it. */
+/* Closes a silent connection whose place a new one takes (from the
+ * service thread, on lws's next turn). */
+static void evict(struct pf_http_conn *victim)
+{
+    pf_debug("http: closing a connection that has sent nothing, to make room");
+    lws_set_timeout(victim->handle, PENDING_TIMEOUT_HOLDING_AH, LWS_TO_KILL_ASYNC);
+}
+
+static void take_connection(struct pf_lws_server *s, struct lws_vhost *vhost, int fd, bool admin)
+{
+    struct pf_http_conn *victim;
+    struct pf_http_conn *conn = pf_http_conns_admit(&s->conns, admin, &victim);
+    if (victim)
+        evict(victim);
+    if (!conn) {
+        close(fd);
+        if (!admin)
+            pf_metrics_connection_refused(PF_FRONT_HTTP);
+        pf_log_limited(&s->refused_log, PF_LOG_WARN,
+                       "http: refused a connection: the %s port is full (--max-connections %zu)",
+                       admin ? "admin" : "HTTP", s->env.cfg->max_connections);
+        return;
+    }
+    if (conn->kind == PF_CONN_CLIENT)
+        pf_metrics_connections(PF_FRONT_HTTP, 1);
+    else if (conn->kind == PF_CONN_RESERVE)
+        pf_metrics_connection_refused(PF_FRONT_HTTP);
+    s->env.connections++;
+    struct lws *wsi = lws_adopt_socket_vhost(vhost, fd); /* closes fd on failure */
+    if (!wsi) {
+        pf_warn("http: lws could not take an accepted connection");
+        s->env.connections--;
+        if (conn->kind == PF_CONN_CLIENT)
+            pf_metrics_connections(PF_FRONT_HTTP, -1);
+        pf_http_conns_close(&s->conns, conn);
+        return;
+    }
+    conn->handle = wsi;
+    lws_set_opaque_user_data(wsi, conn);
+}
+
+/* The listening sockets are pfgate's: lws watches each as a raw descriptor,
+ * and each connection accepted from it is handed to lws as if lws had
+ * accepted it. Out of descriptors, the listener is not watched for a
+ * while (a timer brings it back). */
 static int accept_callback(struct lws *wsi, enum lws_callback_reasons reason, void *user,
                            void *in, size_t len)
 {
     (void)user, (void)in, (void)len;
-    if (reason != LWS_CALLBACK_RAW_RX_FILE)
+    struct pf_lws_server *s = server_of(lws_get_context(wsi));
+    int listen_fd = lws_get_socket_fd(wsi);
+    bool admin = listen_fd == s->admin_fd;
+    struct pf_acceptor *acceptor = admin ? &s->admin_acceptor : &s->acceptor;
+    switch (reason) {
+    case LWS_CALLBACK_RAW_RX_FILE:
+        for (;;) {
+            bool pause;
+            int fd = pf_accept(acceptor, listen_fd, &pause);
+            if (fd < 0) {
+                if (pause) {
+                    lws_rx_flow_control(wsi, 0);
+                    lws_set_timer_usecs(wsi, PF_ACCEPT_PAUSE_MS * 1000);
+                }
+                return 0;
+            }
+            take_connection(s, lws_get_vhost(wsi), fd, admin);
+        }
+    case LWS_CALLBACK_TIMER:
+        lws_rx_flow_control(wsi, 1);
         return 0;
-    int fd;
-    while ((fd = accept4(lws_get_socket_fd(wsi), NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
-        if (!lws_adopt_socket_vhost(lws_get_vhost(wsi), fd))
-            pf_warn("http: lws could not take an accepted connection");
-    return 0;
+    default:
+        return 0;
+    }
 }
 
 static const struct lws_protocols protocols[] = {
@@ -217,46 +294,6 @@ static void lws_log(int level, const char *line)
     while (n > 0 && line[n - 1] == '\n')
         n--;
     pf_log(level == LLL_ERR ? PF_LOG_ERROR : PF_LOG_WARN, "lws: %.*s", (int)n, line);
-}
-
-/* lws wants an IP literal or an interface name: resolve a host name first. */
-static int resolve_iface(const char *host, char *out, size_t size)
-{
-    struct addrinfo hints = { .ai_family = AF_UNSPEC, .ai_flags = AI_PASSIVE }, *res;
-    if (getaddrinfo(host, NULL, &hints, &res) != 0)
-        return -1;
-    const void *addr = res->ai_family == AF_INET
-                           ? (const void *)&((struct sockaddr_in *)res->ai_addr)->sin_addr
-                           : (const void *)&((struct sockaddr_in6 *)res->ai_addr)->sin6_addr;
-    const char *ok = inet_ntop(res->ai_family, addr, out, (socklen_t)size);
-    freeaddrinfo(res);
-    return ok ? 0 : -1;
-}
-
-/* Binds a throwaway socket to the address first: lws reports a busy port
- * only through its own log, and leaks on that path. */
-static int probe_bind(const char *iface, int port)
-{
-    if (port == 0)
-        return 0;
-    char service[8];
-    snprintf(service, sizeof(service), "%d", port);
-    struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_PASSIVE | AI_NUMERICSERV },
-                    *res;
-    if (getaddrinfo(iface, service, &hints, &res) != 0)
-        return 0; /* let lws say what it makes of it */
-    int fd = socket(res->ai_family, SOCK_STREAM | SOCK_CLOEXEC, 0), one = 1, rc = 0;
-    if (fd >= 0) {
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        if (bind(fd, res->ai_addr, res->ai_addrlen) < 0) {
-            pf_error("http: cannot listen on %s:%d: %s", iface ? iface : "*", port,
-                     strerror(errno));
-            rc = -1;
-        }
-        close(fd);
-    }
-    freeaddrinfo(res);
-    return rc;
 }
 
 static void add_callback_mount(struct pf_lws_server *s, int i, const char *path)
@@ -281,7 +318,19 @@ static void *service_main(void *arg)
     return NULL;
 }
 
-int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *port)
+/* lws watches a listening socket of pfgate's as a raw descriptor. */
+static int watch_listener(struct pf_lws_server *s, int fd)
+{
+    lws_sock_file_fd_type desc = { .filefd = fd };
+    if (lws_adopt_descriptor_vhost(lws_get_vhost_by_name(s->ctx, "default"),
+                                   LWS_ADOPT_RAW_FILE_DESC, desc, ACCEPT_PROTOCOL, NULL))
+        return 0;
+    pf_error("http: lws cannot watch a listening socket");
+    return -1;
+}
+
+int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *port,
+                        int *admin_port)
 {
     struct pf_lws_server *s = calloc(1, sizeof(*s));
     if (!s)
@@ -289,13 +338,24 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
     s->env.cfg = cfg;
     pf_list_init(&s->env.ws_sessions);
     pf_list_init(&s->env.ndjson_sessions);
+    pf_http_conns_init(&s->conns, cfg->max_connections);
+    s->acceptor.front = "http";
+    s->admin_acceptor.front = "admin";
+    s->admin_fd = -1;
+    s->listen_fd = pf_listen("http", &cfg->http_addr, cfg->reuse_port, port);
+    if (s->listen_fd < 0)
+        goto fail;
+    if (cfg->admin && (s->admin_fd = pf_listen("admin", &cfg->admin_addr, false, admin_port)) < 0)
+        goto fail;
 
     lws_set_log_level(LLL_ERR | LLL_WARN, lws_log);
 
     struct lws_context_creation_info info;
     memset(&info, 0, sizeof(info));
     info.vhost_name = "default";
-    info.port = cfg->http_addr.port;
+    /* No listener of lws's own, but a server vhost (TLS included) for the
+     * connections pfgate hands it. */
+    info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
     info.protocols = protocols;
     info.user = &s->env;
     info.options = LWS_SERVER_OPTION_VALIDATE_UTF8;
@@ -322,21 +382,6 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
                                SSL_OP_CIPHER_SERVER_PREFERENCE;
     }
 
-    /* An IPv4 address binds IPv6 too unless lws is told not to. */
-    const char *host = cfg->http_addr.host;
-    if (strcmp(host, "0.0.0.0") == 0) {
-        info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-    } else if (strcmp(host, "::") != 0 && host[0] != '\0') {
-        if (resolve_iface(host, s->iface, sizeof(s->iface)) < 0) {
-            pf_error("http: cannot resolve %s", host);
-            free(s);
-            return -1;
-        }
-        info.iface = s->iface;
-        if (!strchr(s->iface, ':'))
-            info.options |= LWS_SERVER_OPTION_DISABLE_IPV6;
-    }
-
     add_callback_mount(s, 0, "/primefactor.Factors/PrimeFactors");
     add_callback_mount(s, 1, "/v1/factors");
     add_callback_mount(s, 2, "/healthz");
@@ -349,47 +394,30 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
     files->origin_protocol = LWSMPRO_FILE;
     info.mounts = s->mounts;
 
-    s->shared_listen_fd = -1;
-    if (cfg->reuse_port) {
-        s->shared_listen_fd = pf_listen("http", &cfg->http_addr, true, port);
-        if (s->shared_listen_fd < 0) {
-            free(s);
-            return -1;
-        }
-        info.port = CONTEXT_PORT_NO_LISTEN_SERVER;
-    } else if (probe_bind(info.iface, info.port) < 0) {
-        free(s);
-        return -1;
-    }
     s->ctx = lws_create_context(&info);
     if (!s->ctx) {
-        pf_error("http: cannot listen on %s:%d (address in use, or not an address of this host)",
-                 host, cfg->http_addr.port);
-        if (s->shared_listen_fd >= 0)
-            close(s->shared_listen_fd);
-        free(s);
-        return -1;
+        pf_error("http: libwebsockets could not start (see its log above)");
+        goto fail;
     }
-    struct lws_vhost *vhost = lws_get_vhost_by_name(s->ctx, "default");
-    if (s->shared_listen_fd >= 0) {
-        lws_sock_file_fd_type desc = { .filefd = s->shared_listen_fd };
-        if (!lws_adopt_descriptor_vhost(vhost, LWS_ADOPT_RAW_FILE_DESC, desc, ACCEPT_PROTOCOL,
-                                        NULL)) {
-            pf_error("http: lws cannot watch the shared listening socket");
-            pf_lws_server_free(s);
-            return -1;
-        }
-    } else {
-        *port = lws_get_vhost_listen_port(vhost);
-    }
+    if (watch_listener(s, s->listen_fd) < 0 || (s->admin_fd >= 0 && watch_listener(s, s->admin_fd) < 0))
+        goto fail_ctx;
     if (pthread_create(&s->thread, NULL, service_main, s) != 0) {
         pf_error("http: cannot start the service thread");
-        pf_lws_server_free(s);
-        return -1;
+        goto fail_ctx;
     }
     s->thread_started = true;
     *out = s;
     return 0;
+fail_ctx:
+    pf_lws_server_free(s); /* lws closes the listeners it watches */
+    return -1;
+fail:
+    if (s->listen_fd >= 0)
+        close(s->listen_fd);
+    if (s->admin_fd >= 0)
+        close(s->admin_fd);
+    free(s);
+    return -1;
 }
 
 void pf_lws_server_drain(pf_lws_server *s)

@@ -14,6 +14,7 @@
 #include "config.h"
 #include "grpc_front.h"
 #include "health.h"
+#include "http_conns.h"
 #include "log.h"
 #include "lws_server.h"
 
@@ -92,31 +93,34 @@ static void drain(const struct pf_config *cfg, pf_grpc_front *grpc, pf_lws_serve
     }
 }
 
-/* libwebsockets 4.1 sizes two tables by the soft RLIMIT_NOFILE, 8 bytes per
- * possible descriptor, and zeroes both in lws_create_context(): its fd -> wsi
- * map and its pollfd array. That is 312 KiB of RSS at `ulimit -n 20000` and
- * 16 MiB at 1048576 (a common container default) before any connection.
- * pfgate cannot use that many: it caps the connections on each port
- * (--max-connections), and a connection holds at most two descriptors (a
- * gRPC one is dup()ed for the preface watch; an HTTP one may have a file of
- * the page open). So the soft limit comes down to 4 per allowed connection
- * plus 1024 for the rest (grpc's and lws's own descriptors, connections over
- * the cap being refused); it is never raised. lws's own knob for this,
- * fd_limit_per_thread, would turn its fd lookups into linear scans instead.
- * With TLS, grpc accepts gRPC connections itself, without pfgate's cap, so
- * the limit is left as it is. */
+/* The soft descriptor limit is set to what pfgate can use, within the hard
+ * limit: raised when lower (a soft 1024, the usual default, would run out
+ * long before --max-connections on both ports), lowered when higher, since
+ * libwebsockets 4.1 sizes two tables by it, 8 bytes per possible descriptor,
+ * and zeroes both at start (its fd -> wsi map and its pollfd array: 16 MiB
+ * of RSS at 1048576, a common container default). pfgate counts its
+ * connections at accept on both ports, and a connection holds at most two
+ * descriptors (a gRPC one has a dup() for the close watch; an HTTP one may
+ * have a file of the page open): 2 per connection allowed on each port, the
+ * HTTP port's reserve, and 1024 for the rest (grpc's and lws's own, the
+ * admin port's). lws's own knob for this, fd_limit_per_thread, would turn
+ * its fd lookups into linear scans instead. Running out anyway (a hard
+ * limit set lower) is survived: accepts pause, the log says so once a
+ * second (accept_guard.h). */
 static void fit_fd_limit(const struct pf_config *cfg)
 {
     struct rlimit lim;
-    if (cfg->tls_cert || getrlimit(RLIMIT_NOFILE, &lim) != 0)
+    if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
         return;
-    rlim_t want = (rlim_t)cfg->max_connections * 4 + 1024;
-    if (lim.rlim_cur != RLIM_INFINITY && lim.rlim_cur <= want)
+    rlim_t want = (rlim_t)(cfg->max_connections * 2 + PF_HTTP_RESERVE) * 2 + 1024;
+    if (lim.rlim_max != RLIM_INFINITY && want > lim.rlim_max)
+        want = lim.rlim_max;
+    if (lim.rlim_cur == want)
         return;
     rlim_t was = lim.rlim_cur;
     lim.rlim_cur = want;
     if (setrlimit(RLIMIT_NOFILE, &lim) != 0)
-        pf_warn("cannot lower the descriptor limit to %llu: %s", (unsigned long long)want,
+        pf_warn("cannot set the descriptor limit to %llu: %s", (unsigned long long)want,
                 strerror(errno));
     else
         pf_debug("descriptor limit %llu -> %llu (--max-connections %zu)",
@@ -145,16 +149,20 @@ int main(int argc, char **argv)
     grpc_init();
     pf_grpc_front *grpc = NULL;
     pf_lws_server *http = NULL;
-    int grpc_port = 0, http_port = 0;
+    int grpc_port = 0, http_port = 0, admin_port = 0;
     int status = 1;
     if (pf_grpc_front_start(&cfg, &grpc, &grpc_port) < 0 ||
-        pf_lws_server_start(&cfg, &http, &http_port) < 0)
+        pf_lws_server_start(&cfg, &http, &http_port, &admin_port) < 0)
         goto out;
 
-    char grpc_addr[300], http_addr[300];
+    char grpc_addr[300], http_addr[300], admin_addr[300] = "";
     pf_addr_format(&cfg.grpc_addr, grpc_port, grpc_addr, sizeof(grpc_addr));
     pf_addr_format(&cfg.http_addr, http_port, http_addr, sizeof(http_addr));
-    printf("listening grpc=%s http=%s\n", grpc_addr, http_addr);
+    if (cfg.admin) {
+        strcpy(admin_addr, " admin=");
+        pf_addr_format(&cfg.admin_addr, admin_port, admin_addr + 7, sizeof(admin_addr) - 7);
+    }
+    printf("listening grpc=%s http=%s%s\n", grpc_addr, http_addr, admin_addr);
     fflush(stdout);
     pf_info("serving gRPC on %s (%d threads), HTTP and WebSocket on %s, web root %s", grpc_addr,
             cfg.grpc_threads, http_addr, cfg.web_root);

@@ -36,7 +36,7 @@ PROTO_DIR = REPO / "proto"
 PYTHON = "/usr/bin/python3" if os.path.exists("/usr/bin/python3") else sys.executable
 
 DEFAULT_ARGS = ["--grpc-addr", "127.0.0.1:0", "--http-addr", "127.0.0.1:0"]
-LISTEN_RE = re.compile(rb"^listening grpc=(\S+:\d+) http=(\S+:\d+)\n$")
+LISTEN_RE = re.compile(rb"^listening grpc=(\S+:\d+) http=(\S+:\d+)(?: admin=(\S+:\d+))?\n$")
 START_TIMEOUT = float(os.environ.get("PFGATE_START_TIMEOUT", "10"))
 TEST_TIMEOUT = float(os.environ.get("PFGATE_TEST_TIMEOUT", "45"))
 # SPEC: exit 0 within --drain-timeout (default 5 s). A little slack for the OS.
@@ -86,13 +86,13 @@ class Pfgate:
 
     _seq = 0
 
-    def __init__(self, args):
+    def __init__(self, args, prefix=()):
         exe = pfgate_path()
         if not os.access(exe, os.X_OK):
             pytest.fail(f"pfgate binary not found or not executable: {exe} "
                         f"(build it with `make build/pfgate`, or set PFGATE)", pytrace=False)
         Pfgate._seq += 1
-        self.argv = [exe] + list(args)
+        self.argv = list(prefix) + [exe] + list(args)  # prefix: e.g. prlimit, which execs pfgate
         self.log_path = os.path.join(_log_dir(), f"pfgate-{Pfgate._seq}.stderr")
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(self.argv, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE,
@@ -112,6 +112,7 @@ class Pfgate:
                         f"within {START_TIMEOUT}s; got {line!r}; {describe_rc(self.proc.returncode)}\n"
                         f"argv: {self.argv}\nstderr:\n{self.log_tail()}", pytrace=False)
         self.grpc, self.http = m.group(1).decode(), m.group(2).decode()
+        self.admin = m.group(3).decode() if m.group(3) else None  # --admin-addr
         self.grpc_port = int(self.grpc.rsplit(":", 1)[1])
         self.http_port = int(self.http.rsplit(":", 1)[1])
         self.listen_line = line
@@ -242,9 +243,9 @@ class Pfgate:
         return f"<pfgate pid={self.pid} grpc={self.grpc} http={self.http}>"
 
 
-def start_pfgate(*args, listen_args=None):
+def start_pfgate(*args, listen_args=None, prefix=()):
     a = base_args() if listen_args is None else list(listen_args)
-    return Pfgate(a + extra_args() + list(args))
+    return Pfgate(a + extra_args() + list(args), prefix=prefix)
 
 
 # ---------------------------------------------------------------- fixtures ---
@@ -273,8 +274,8 @@ def pfgate(request, _module_pfgate):
 def pfgate_factory(request):
     started = []
 
-    def start(*args, listen_args=None):
-        srv = start_pfgate(*args, listen_args=listen_args)
+    def start(*args, listen_args=None, prefix=()):
+        srv = start_pfgate(*args, listen_args=listen_args, prefix=prefix)
         started.append(srv)
         request.node.__dict__.setdefault("_pf_servers", [])
         if srv not in request.node._pf_servers:
