@@ -12,6 +12,7 @@
 #include <string.h>
 
 #include "health.h"
+#include "http_request_rules.h"
 #include "http_routes.h"
 #include "listen.h"
 #include "log.h"
@@ -129,7 +130,7 @@ static int filter_request(struct lws *wsi)
         return refuse_over_limit(wsi);
     if (bad_content_length(wsi))
         return pf_http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "malformed Content-Length");
-    return 0;
+    return pf_http_filter(wsi);
 }
 
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
@@ -308,6 +309,14 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
     s->idle_policy.secs_since_valid_ping = 30;
     s->idle_policy.secs_since_valid_hangup = (uint16_t)cfg->ws_idle_timeout;
     info.retry_and_idle_policy = &s->idle_policy;
+    /* Room for a long URL or header to be cut at its token limit and
+     * answered 414/431 (http_request_rules.h); without it lws closes. */
+    info.max_http_header_data = PF_HTTP_HEADER_BUFFER;
+    info.token_limits = pf_http_token_limits();
+    /* Methods lws does not know (TRACE ...) and CONNECT come to pfgate as
+     * raw bytes, answered 405, instead of lws's HTML 403. */
+    info.options |= LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
+    info.listen_accept_role = "raw-skt"; /* with protocols[0], pfgate's */
 
     if (cfg->tls_cert) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;

@@ -236,10 +236,7 @@ int pf_ndjson_start(struct lws *wsi, struct pf_ndjson_session **out)
     struct pf_lws_env *env = pf_lws_env(wsi);
     if (pf_health_draining())
         return pf_http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "server is shutting down");
-    /* lws 4.1 cannot read a chunked request body: ask for a length instead. */
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
-        return pf_http_refuse(wsi, HTTP_STATUS_LENGTH_REQUIRED,
-                      "send a Content-Length (curl --data-binary @file)");
+    /* A chunked body never gets here (pf_http_check_request: 411). */
     char length[32] = "";
     lws_hdr_copy(wsi, length, sizeof(length), WSI_TOKEN_HTTP_CONTENT_LENGTH);
 

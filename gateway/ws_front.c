@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "health.h"
+#include "http_request_rules.h"
 #include "json_codec.h"
 #include "log.h"
 #include "lws_env.h"
@@ -54,6 +55,9 @@ int pf_ws_confirm_upgrade(struct lws *wsi, const char *upgrade)
     char *uri;
     int uri_len;
     int method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+    int rc = pf_http_check_request(wsi);
+    if (rc)
+        return rc;
     if (method < 0 || uri_len != (int)strlen(PATH) || memcmp(uri, PATH, (size_t)uri_len) != 0)
         return pf_http_refuse(wsi, HTTP_STATUS_NOT_FOUND, "no WebSocket here: use /primefactor.Factors/PrimeFactors");
     const char *bad = bad_handshake(wsi, method, upgrade);
