@@ -223,10 +223,13 @@ int pf_ndjson_body_done(struct lws *wsi, struct pf_ndjson_session *s)
 {
     s->body_done = true;
     parse_lines(s); /* a last line without its newline */
-    if (s->rx_paused)
-        lws_set_timer_usecs(wsi, PAUSED_TICK_US);
-    else
-        lws_callback_on_writable(wsi);
+    /* Read nothing more: a client that half-closes after its body (nc -N)
+     * would have lws read the EOF and close before the answers are out
+     * (roles/h1/ops-h1.c: "read 0 len" -> fail). The answer stream is
+     * close-delimited, so nothing after the body is for pfgate anyway. The
+     * timer writes while reading is paused. */
+    pause_rx(wsi, s);
+    lws_set_timer_usecs(wsi, PAUSED_TICK_US);
     return 0;
 }
 
