@@ -13,8 +13,10 @@
 #include <libwebsockets.h>
 #include <stdbool.h>
 
-/* Files up to this size are read whole; larger ones lws serves itself. */
-#define PF_STATIC_FILE_MAX (1 << 20)
+/* Files up to this size are read whole; larger ones lws serves itself. Each
+ * connection may hold one such file in lws's output buffer until its client
+ * reads it (at most 5 s after a close), so the bound is per connection. */
+#define PF_STATIC_FILE_MAX (64 << 10)
 
 /* Answers a GET or HEAD of a static file on wsi, if the file exists and is
  * no larger than PF_STATIC_FILE_MAX. `close` ends the connection after it
