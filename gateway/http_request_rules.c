@@ -180,7 +180,7 @@ int pf_http_refuse_raw(struct lws *wsi, const char *in, size_t len)
 {
     (void)in;
     if (len == 0)
-        return 0; /* plain text on the TLS port: lws says so before any byte */
+        return 0; /* the fallback of plain text on the TLS port starts with no bytes */
     if (pf_lws_env(wsi)->cfg->tls_cert && !lws_is_ssl(wsi))
         return pf_http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "this port speaks HTTPS");
     return pf_http_refuse_with(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED,

@@ -42,7 +42,9 @@ int pf_http_check_method(struct lws *wsi);
 /* A request whose method lws does not know (TRACE, PROPFIND ...) or that it
  * would tunnel (CONNECT) reaches pfgate as raw bytes (the vhost's fallback
  * to a raw socket, LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG):
- * answers it 405 (or 400 when plain text came to the TLS port) and closes.
+ * answers it 405 and closes. (lws takes the same fallback for plain text on
+ * the TLS port; such a connection is reset before any byte reaches pfgate,
+ * and if one ever did, it gets 400, not 405.)
  * For LWS_CALLBACK_RAW_RX; returns what the callback must return. */
 int pf_http_refuse_raw(struct lws *wsi, const char *in, size_t len);
 
