@@ -42,6 +42,16 @@ static bool client_closes(struct lws *wsi)
     return strcmp(version, "HTTP/1.0") == 0 && strcasecmp(connection, "keep-alive") != 0;
 }
 
+/* RFC 9112 9.3: an HTTP/1.0 client keeps the connection only if the
+ * response says so. */
+static bool http10_keep_alive(struct lws *wsi)
+{
+    char connection[32] = "", version[16] = "";
+    lws_hdr_copy(wsi, connection, sizeof(connection), WSI_TOKEN_CONNECTION);
+    lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_HTTP);
+    return strcmp(version, "HTTP/1.0") == 0 && strcasecmp(connection, "keep-alive") == 0;
+}
+
 /* An HTTP/2 stream (over TLS, by ALPN): its headers and body are separate
  * frames, written by separate lws_write()s. */
 static bool is_h2_stream(struct lws *wsi)
@@ -83,6 +93,8 @@ static int write_reply(struct lws *wsi, unsigned status, const char *content_typ
                                      end) ||
         (header && add_header_line(wsi, header, &p, end)) ||
         (closing && add_header_line(wsi, "connection: close", &p, end)) ||
+        (!closing && http10_keep_alive(wsi) &&
+         add_header_line(wsi, "connection: keep-alive", &p, end)) ||
         lws_finalize_http_header(wsi, &p, end))
         goto out;
     rc = write_body(wsi, start, p, body, body_len);

@@ -163,6 +163,30 @@ def test_ndjson_body_then_half_close_answers_every_number(srv, count):
     served_normally(srv)
 
 
+def test_pipelined_flood_from_a_client_that_reads_nothing_stays_bounded(srv):
+    """Responses are written as requests are parsed; lws parses the next one only once the
+    socket has taken the last response, so a client that never reads stalls itself."""
+    flood = request("/metrics") * 2000
+    with connect(srv.http) as sock:
+        sock.setblocking(False)
+        sent, deadline = 0, time.monotonic() + 5
+        while time.monotonic() < deadline:
+            try:
+                sent += sock.send(flood)
+            except BlockingIOError:
+                time.sleep(0.05)
+        assert sent < 64 << 20, "pfgate read 64 MiB of requests whose answers nobody reads"
+        served_normally(srv)
+
+
+def test_http10_keep_alive_is_answered_with_keep_alive(srv):
+    data = b"GET /healthz HTTP/1.0\r\nConnection: keep-alive\r\n\r\n" * 2
+    got = exchange(srv, data)
+    assert [(r[0], r[2].get("connection")) for r in got] == [(200, "keep-alive")] * 2
+    got = exchange(srv, b"GET /healthz HTTP/1.0\r\n\r\n" * 2)
+    assert [(r[0], r[2].get("connection")) for r in got] == [(200, "close")]
+
+
 def test_head_gets_headers_only_and_the_connection_goes_on(srv):
     # Had the HEAD's response carried a body, the GET's status line would not follow it.
     got = exchange(srv, request("/healthz", "HEAD") + request("/v1/factors/360", "HEAD")
