@@ -187,6 +187,29 @@ def test_http10_keep_alive_is_answered_with_keep_alive(srv):
     assert [(r[0], r[2].get("connection")) for r in got] == [(200, "close")]
 
 
+def cpu_seconds(s):
+    with open(f"/proc/{s.pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / 100     # utime + stime, in clock ticks
+
+
+def test_requests_pipelined_after_an_ndjson_post(srv):
+    """The NDJSON answer stream is close-delimited (README): it is answered whole, and what was
+    pipelined after it is not, without leaving pfgate busy."""
+    data = request(NDJSON_PATH, "POST", body=b"360\n7\n") + request("/healthz") \
+        + request(NDJSON_PATH, "POST", body=b"12\n") + request("/v1/factors/9")
+    for half_close in (False, True):
+        got = exchange(srv, data, half_close=half_close)
+        assert len(got) == 1 and got[0][0] == 200, [g[:2] for g in got]
+        assert got[0][2].get("connection") == "close"
+        msg = compare_answers(ndjson_lines(got[0][3]), expected_answers([360, 7]), "POST")
+        assert msg is None, msg
+    cpu = cpu_seconds(srv)
+    time.sleep(1)
+    assert cpu_seconds(srv) - cpu < 0.3, "pfgate kept a core busy after the exchange"
+    served_normally(srv)
+
+
 def test_head_gets_headers_only_and_the_connection_goes_on(srv):
     # Had the HEAD's response carried a body, the GET's status line would not follow it.
     got = exchange(srv, request("/healthz", "HEAD") + request("/v1/factors/360", "HEAD")
