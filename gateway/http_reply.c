@@ -1,53 +1,121 @@
 /* Short, complete HTTP replies: headers with a Content-Length, then the body. */
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 #include "json_codec.h"
 #include "log.h"
 #include "lws_env.h"
 
-int pf_http_reply_start(struct lws *wsi, struct pf_http_reply *r, unsigned status,
-                        const char *content_type, const char *body, size_t len)
+/* Adds "name: value" (one string, as pf_http_refuse_with() takes it). */
+static int add_header_line(struct lws *wsi, const char *line, unsigned char **p,
+                           unsigned char *end)
 {
-    unsigned char headers[LWS_PRE + 512];
-    unsigned char *start = headers + LWS_PRE, *p = start, *end = headers + sizeof(headers) - 1;
-    static const char no_store[] = "no-store";
-
-    pf_http_reply_free(r);
-    /* lws_write needs LWS_PRE bytes of headroom before what it sends. */
-    r->body = malloc(LWS_PRE + len + 1);
-    if (!r->body)
+    const char *colon = strchr(line, ':');
+    char name[64];
+    if (!colon || (size_t)(colon - line) + 2 > sizeof(name))
         return -1;
-    memcpy(r->body + LWS_PRE, body, len);
-    r->len = len;
+    memcpy(name, line, (size_t)(colon - line) + 1);
+    name[colon - line + 1] = '\0';
+    const char *value = colon + 1 + strspn(colon + 1, " ");
+    return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
+                                       (const unsigned char *)value, (int)strlen(value), p, end);
+}
 
+static bool is_head_request(struct lws *wsi)
+{
+    return lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
+}
+
+/* RFC 9112 9.6: the client asked to close after this response (HTTP/1.0
+ * without keep-alive, or Connection: close); lws will, and the response
+ * says so. */
+static bool client_closes(struct lws *wsi)
+{
+    char connection[32] = "", version[16] = "";
+    lws_hdr_copy(wsi, connection, sizeof(connection), WSI_TOKEN_CONNECTION);
+    lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_HTTP);
+    if (strcasecmp(connection, "close") == 0)
+        return true;
+    return strcmp(version, "HTTP/1.0") == 0 && strcasecmp(connection, "keep-alive") != 0;
+}
+
+/* RFC 9112 9.3: an HTTP/1.0 client keeps the connection only if the
+ * response says so. */
+static bool http10_keep_alive(struct lws *wsi)
+{
+    char connection[32] = "", version[16] = "";
+    lws_hdr_copy(wsi, connection, sizeof(connection), WSI_TOKEN_CONNECTION);
+    lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_HTTP);
+    return strcmp(version, "HTTP/1.0") == 0 && strcasecmp(connection, "keep-alive") == 0;
+}
+
+/* An HTTP/2 stream (over TLS, by ALPN): its headers and body are separate
+ * frames, written by separate lws_write()s. */
+static bool is_h2_stream(struct lws *wsi)
+{
+    return lws_get_network_wsi(wsi) != wsi;
+}
+
+static int write_body(struct lws *wsi, unsigned char *start, unsigned char *p, const char *body,
+                      size_t body_len)
+{
+    if (is_h2_stream(wsi)) {
+        if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0)
+            return -1;
+        p = start;
+    }
+    memcpy(p, body, body_len);
+    p += body_len;
+    return lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_FINAL) < 0 ? -1 : 0;
+}
+
+/* Writes the whole reply: what the socket does not take now, lws keeps and
+ * sends first, also when the connection is closing. */
+static int write_reply(struct lws *wsi, unsigned status, const char *content_type,
+                       const char *body, size_t len, const char *header, bool close)
+{
+    enum { HEADERS_MAX = 512 };
+    static const char no_store[] = "no-store";
+    size_t body_len = is_head_request(wsi) ? 0 : len;
+    /* lws_write needs LWS_PRE bytes of headroom before what it sends. */
+    unsigned char *buf = malloc(LWS_PRE + HEADERS_MAX + body_len);
+    if (!buf)
+        return -1;
+    unsigned char *start = buf + LWS_PRE, *p = start, *end = start + HEADERS_MAX - 1;
+    int rc = -1;
+    bool closing = !is_h2_stream(wsi) && (close || client_closes(wsi));
     if (lws_add_http_common_headers(wsi, status, content_type, len, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                      (const unsigned char *)no_store, sizeof(no_store) - 1, &p,
                                      end) ||
-        lws_finalize_write_http_header(wsi, start, &p, end))
-        return -1;
-    lws_callback_on_writable(wsi);
-    return 0;
+        (header && add_header_line(wsi, header, &p, end)) ||
+        (closing && add_header_line(wsi, "connection: close", &p, end)) ||
+        (!closing && http10_keep_alive(wsi) &&
+         add_header_line(wsi, "connection: keep-alive", &p, end)) ||
+        lws_finalize_http_header(wsi, &p, end))
+        goto out;
+    rc = write_body(wsi, start, p, body, body_len);
+out:
+    free(buf);
+    return rc;
 }
 
-int pf_http_reply_write(struct lws *wsi, struct pf_http_reply *r)
+int pf_http_reply(struct lws *wsi, unsigned status, const char *content_type, const char *body,
+                  size_t len, const char *header)
 {
-    if (!r->body)
-        return 0;
-    int n = lws_write(wsi, (unsigned char *)r->body + LWS_PRE, r->len, LWS_WRITE_HTTP_FINAL);
-    pf_http_reply_free(r);
-    if (n < 0)
+    if (write_reply(wsi, status, content_type, body, len, header, false) < 0)
         return -1;
     return lws_http_transaction_completed(wsi) ? -1 : 0;
 }
 
-void pf_http_reply_free(struct pf_http_reply *r)
+int pf_http_reply_then_close(struct lws *wsi, unsigned status, const char *content_type,
+                             const char *body, size_t len)
 {
-    free(r->body);
-    r->body = NULL;
-    r->len = 0;
+    write_reply(wsi, status, content_type, body, len, NULL, true);
+    return 1;
 }
 
 static const char *reason_phrase(unsigned status)
@@ -56,10 +124,14 @@ static const char *reason_phrase(unsigned status)
     case 400: return "Bad Request";
     case 403: return "Forbidden";
     case 404: return "Not Found";
+    case 405: return "Method Not Allowed";
     case 411: return "Length Required";
     case 413: return "Content Too Large";
+    case 414: return "URI Too Long";
     case 426: return "Upgrade Required";
+    case 431: return "Request Header Fields Too Large";
     case 503: return "Service Unavailable";
+    case 505: return "HTTP Version Not Supported";
     default: return "Error";
     }
 }

@@ -5,23 +5,27 @@
 
 #include <stddef.h>
 
-enum pf_method { PF_METHOD_GET, PF_METHOD_POST, PF_METHOD_OTHER };
+/* HEAD is served wherever GET is (RFC 9110 9.3.2), without the body. */
+enum pf_method { PF_METHOD_GET, PF_METHOD_POST, PF_METHOD_OTHER, PF_METHOD_HEAD };
 
 enum pf_route {
-    PF_ROUTE_NOT_FOUND,
-    PF_ROUTE_WRONG_METHOD, /* the path exists; `allow` says which method it takes */
+    PF_ROUTE_WRONG_METHOD, /* the path exists; `allow` says which methods it takes */
     PF_ROUTE_NDJSON,       /* POST /primefactor.Factors/PrimeFactors */
     PF_ROUTE_FACTORS,      /* GET /v1/factors/{num}: arg is num's text */
     PF_ROUTE_HEALTHZ,
     PF_ROUTE_METRICS,
+    PF_ROUTE_FILE,         /* a GET of any other path: a static file (or a 404) */
 };
 
 struct pf_route_match {
     enum pf_route route;
     const char *arg; /* points into path */
     size_t arg_len;
-    const char *allow;
+    const char *allow; /* the value of an Allow header (RFC 9110 10.2.1) */
 };
+
+/* The Allow header of a request whose method pfgate serves nowhere. */
+#define PF_HTTP_ALLOW_ANY "GET, HEAD, POST"
 
 struct pf_route_match pf_http_route(enum pf_method method, const char *path, size_t len);
 

@@ -5,31 +5,32 @@
 #include <string.h>
 
 #include "health.h"
+#include "http_request_rules.h"
 #include "http_router.h"
+#include "http_static.h"
 #include "json_codec.h"
 #include "metrics.h"
 #include "ndjson_front.h"
 #include "num.h"
 #include "stream.h"
 
-static int reply_json(struct lws *wsi, struct pf_http_session *s, unsigned status, char *json)
+static int reply_json(struct lws *wsi, unsigned status, char *json)
 {
     if (!json)
         return -1;
-    int rc = pf_http_reply_start(wsi, &s->reply, status, "application/json", json, strlen(json));
+    int rc = pf_http_reply(wsi, status, "application/json", json, strlen(json), NULL);
     free(json);
     return rc;
 }
 
-static int reply_error(struct lws *wsi, struct pf_http_session *s, unsigned status,
-                       const char *error)
+static int reply_error(struct lws *wsi, unsigned status, const char *error)
 {
-    return reply_json(wsi, s, status, pf_json_encode_error(error));
+    return reply_json(wsi, status, pf_json_encode_error(error));
 }
 
 /* GET /v1/factors/{num}: the same request -> answers path as the streams,
  * for a stream of one number. */
-static int get_factors(struct lws *wsi, struct pf_http_session *s, const char *text, size_t len)
+static int get_factors(struct lws *wsi, const char *text, size_t len)
 {
     pf_request req = { .stamp = pf_now_ns() };
     req.err = pf_parse_i64(text, len, &req.num);
@@ -57,64 +58,79 @@ static int get_factors(struct lws *wsi, struct pf_http_session *s, const char *t
     pf_stream_free(stream);
 
     if (error)
-        return reply_error(wsi, s, HTTP_STATUS_BAD_REQUEST, error);
-    return reply_json(wsi, s, HTTP_STATUS_OK, pf_json_encode_factors(req.num, factors, n));
+        return reply_error(wsi, HTTP_STATUS_BAD_REQUEST, error);
+    return reply_json(wsi, HTTP_STATUS_OK, pf_json_encode_factors(req.num, factors, n));
 }
 
-static int get_metrics(struct lws *wsi, struct pf_http_session *s)
+static int get_metrics(struct lws *wsi)
 {
     size_t len;
     char *text = pf_metrics_render(&len);
     if (!text)
         return -1;
-    int rc = pf_http_reply_start(wsi, &s->reply, HTTP_STATUS_OK,
-                                 "text/plain; version=0.0.4; charset=utf-8", text, len);
+    int rc = pf_http_reply(wsi, HTTP_STATUS_OK, "text/plain; version=0.0.4; charset=utf-8", text,
+                           len, NULL);
     free(text);
     return rc;
 }
 
-static int get_healthz(struct lws *wsi, struct pf_http_session *s)
+static int get_healthz(struct lws *wsi)
 {
     if (pf_health_draining())
-        return reply_json(wsi, s, HTTP_STATUS_SERVICE_UNAVAILABLE,
+        return reply_json(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE,
                           strdup("{\"status\":\"NOT_SERVING\"}"));
-    return reply_json(wsi, s, HTTP_STATUS_OK, strdup("{\"status\":\"SERVING\"}"));
+    return reply_json(wsi, HTTP_STATUS_OK, strdup("{\"status\":\"SERVING\"}"));
 }
 
-static enum pf_method method_of(int lws_method)
+/* Only for a wrong method that the filter let through; it refuses those. */
+static int wrong_method(struct lws *wsi, const char *allow)
 {
-    switch (lws_method) {
-    case LWSHUMETH_GET: return PF_METHOD_GET;
-    case LWSHUMETH_POST: return PF_METHOD_POST;
-    default: return PF_METHOD_OTHER;
-    }
+    char why[64], header[64];
+    snprintf(why, sizeof(why), "this path takes %s only", allow);
+    snprintf(header, sizeof(header), "allow: %s", allow);
+    char *json = pf_json_encode_error(why);
+    if (!json)
+        return -1;
+    int rc = pf_http_reply(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "application/json", json,
+                           strlen(json), header);
+    free(json);
+    return rc;
 }
 
 static int route(struct lws *wsi, struct pf_http_session *s)
 {
-    char *uri;
-    int len;
-    int method = lws_http_get_uri_and_method(wsi, &uri, &len);
-    struct pf_route_match m = pf_http_route(method_of(method), uri, len > 0 ? (size_t)len : 0);
+    struct pf_route_match m = pf_http_route_of(wsi);
     switch (m.route) {
     case PF_ROUTE_NDJSON: return pf_ndjson_start(wsi, &s->ndjson);
-    case PF_ROUTE_FACTORS: return get_factors(wsi, s, m.arg, m.arg_len);
-    case PF_ROUTE_HEALTHZ: return get_healthz(wsi, s);
-    case PF_ROUTE_METRICS: return get_metrics(wsi, s);
-    case PF_ROUTE_WRONG_METHOD: {
-        char why[64];
-        snprintf(why, sizeof(why), "this path takes %s only", m.allow);
-        return reply_error(wsi, s, HTTP_STATUS_METHOD_NOT_ALLOWED, why);
+    case PF_ROUTE_FACTORS: return get_factors(wsi, m.arg, m.arg_len);
+    case PF_ROUTE_HEALTHZ: return get_healthz(wsi);
+    case PF_ROUTE_METRICS: return get_metrics(wsi);
+    case PF_ROUTE_WRONG_METHOD: return wrong_method(wsi, m.allow);
+    case PF_ROUTE_FILE: break;
     }
-    default:
-        /* Static files that do not exist end here too. */
-        return reply_error(wsi, s, HTTP_STATUS_NOT_FOUND, "not found");
-    }
+    int rc = pf_http_static_serve(wsi, false);
+    if (rc)
+        return rc;
+    /* lws hands pfgate the static files that do not exist. */
+    return reply_error(wsi, HTTP_STATUS_NOT_FOUND, "not found");
+}
+
+int pf_http_filter(struct lws *wsi)
+{
+    int rc = pf_http_check_request(wsi);
+    if (!rc)
+        rc = pf_http_check_method(wsi);
+    /* The mount of "/" would have lws send the file itself (http_static.h). */
+    if (!rc && pf_http_route_of(wsi).route == PF_ROUTE_FILE)
+        rc = pf_http_static_serve(wsi, true);
+    return rc;
 }
 
 int pf_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
                      struct pf_http_session *s, void *in, size_t len)
 {
+    if (reason == LWS_CALLBACK_RAW_RX)
+        return pf_http_refuse_raw(wsi, in, len);
     if (!s) /* no per-connection state (yet): nothing of ours to do */
         return lws_callback_http_dummy(wsi, reason, s, in, len);
     switch (reason) {
@@ -125,14 +141,11 @@ int pf_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
     case LWS_CALLBACK_HTTP_BODY_COMPLETION:
         return s->ndjson ? pf_ndjson_body_done(wsi, s->ndjson) : 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
-        if (s->ndjson)
-            return pf_ndjson_write(wsi, s->ndjson);
-        return pf_http_reply_write(wsi, &s->reply);
+        return s->ndjson ? pf_ndjson_write(wsi, s->ndjson) : 0;
     case LWS_CALLBACK_TIMER:
         return s->ndjson ? pf_ndjson_timer(wsi, s->ndjson) : 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:
     case LWS_CALLBACK_CLOSED_HTTP:
-        pf_http_reply_free(&s->reply);
         pf_ndjson_free(wsi, s->ndjson);
         s->ndjson = NULL;
         return 0;

@@ -23,8 +23,19 @@ static int decode_num(const json_t *v, int64_t *num)
     return PF_ENOTNUM;
 }
 
+/* json_loadb() takes a NUL byte after a value for the end of the text, so
+ * "360\0" loaded as 360 while "360x" is an error. JSON has no NUL outside
+ * strings (RFC 8259 2) and jansson refuses one inside a string: a text with
+ * a NUL is never valid JSON. */
+static bool has_nul(const char *text, size_t len)
+{
+    return memchr(text, '\0', len) != NULL;
+}
+
 static int decode(const char *text, size_t len, int64_t *num)
 {
+    if (has_nul(text, len))
+        return PF_ESYNTAX;
     json_error_t error;
     json_t *root = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &error);
     if (!root)
@@ -48,7 +59,7 @@ static int decode(const char *text, size_t len, int64_t *num)
 
 bool pf_json_is_end(const char *text, size_t len)
 {
-    if (len > 64 || !memchr(text, 'e', len))
+    if (len > 64 || !memchr(text, 'e', len) || has_nul(text, len))
         return false; /* not worth a parse */
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
     bool end = json_is_object(root) && json_object_size(root) == 1 &&

@@ -27,17 +27,18 @@ static inline struct pf_lws_env *pf_lws_env(struct lws *wsi)
     return pf_lws_env_of(lws_get_context(wsi));
 }
 
-/* Sends a complete short reply (status, content type, body) from
- * LWS_CALLBACK_HTTP; the body goes out in HTTP_WRITEABLE via
- * pf_http_reply_write(). The body is copied. Returns 0, or -1 to close. */
-struct pf_http_reply {
-    char *body;
-    size_t len;
-};
-int pf_http_reply_start(struct lws *wsi, struct pf_http_reply *r, unsigned status,
-                        const char *content_type, const char *body, size_t len);
-int pf_http_reply_write(struct lws *wsi, struct pf_http_reply *r);
-void pf_http_reply_free(struct pf_http_reply *r);
+/* Sends a complete reply (status, content type, body, and one more header
+ * line "name: value" or NULL) from LWS_CALLBACK_HTTP in one write, and ends
+ * the transaction there: lws parses a pipelined request as soon as the
+ * callback returns, and closes at a half-close, so a body left for
+ * HTTP_WRITEABLE would be overtaken or lost. A HEAD request gets the headers
+ * only. Returns what the callback must return (nonzero: close). */
+int pf_http_reply(struct lws *wsi, unsigned status, const char *content_type, const char *body,
+                  size_t len, const char *header);
+/* The same with "Connection: close", for a callback that cannot end the
+ * transaction (FILTER_HTTP_CONNECTION): lws closes once it is sent. */
+int pf_http_reply_then_close(struct lws *wsi, unsigned status, const char *content_type,
+                             const char *body, size_t len);
 
 /* Answers a request pfgate will not serve (a refused upgrade, a limit, a
  * malformed request) with an HTTP/1.1 status, a JSON error body and

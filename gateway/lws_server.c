@@ -12,6 +12,7 @@
 #include "accept_guard.h"
 #include "health.h"
 #include "http_conns.h"
+#include "http_request_rules.h"
 #include "http_routes.h"
 #include "listen.h"
 #include "log.h"
@@ -135,7 +136,7 @@ static int filter_request(struct lws *wsi, const char *uri)
         return rc;
     if (bad_content_length(wsi))
         return pf_http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "malformed Content-Length");
-    return 0;
+    return pf_http_filter(wsi);
 }
 
 static int confirm_upgrade(struct lws *wsi, const char *protocol)
@@ -143,9 +144,7 @@ static int confirm_upgrade(struct lws *wsi, const char *protocol)
     struct pf_http_conn *conn = conn_of(wsi);
     if (conn)
         pf_http_conns_spoke(conn);
-    char uri[64] = "";
-    lws_hdr_copy(wsi, uri, sizeof(uri), WSI_TOKEN_GET_URI);
-    int rc = refuse_beyond_probes(wsi, is_probe_path(uri) ? "" : uri);
+    int rc = refuse_beyond_probes(wsi, NULL); /* an upgrade is never a probe */
     return rc ? rc : pf_ws_confirm_upgrade(wsi, protocol);
 }
 
@@ -368,6 +367,14 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
     s->idle_policy.secs_since_valid_ping = 30;
     s->idle_policy.secs_since_valid_hangup = (uint16_t)cfg->ws_idle_timeout;
     info.retry_and_idle_policy = &s->idle_policy;
+    /* Room for a long URL or header to be cut at its token limit and
+     * answered 414/431 (http_request_rules.h); without it lws closes. */
+    info.max_http_header_data = PF_HTTP_HEADER_BUFFER;
+    info.token_limits = pf_http_token_limits();
+    /* Methods lws does not know (TRACE ...) and CONNECT come to pfgate as
+     * raw bytes, answered 405, instead of lws's HTML 403. */
+    info.options |= LWS_SERVER_OPTION_FALLBACK_TO_APPLY_LISTEN_ACCEPT_CONFIG;
+    info.listen_accept_role = "raw-skt"; /* with protocols[0], pfgate's */
 
     if (cfg->tls_cert) {
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;

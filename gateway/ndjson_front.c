@@ -223,10 +223,13 @@ int pf_ndjson_body_done(struct lws *wsi, struct pf_ndjson_session *s)
 {
     s->body_done = true;
     parse_lines(s); /* a last line without its newline */
-    if (s->rx_paused)
-        lws_set_timer_usecs(wsi, PAUSED_TICK_US);
-    else
-        lws_callback_on_writable(wsi);
+    /* Read nothing more: a client that half-closes after its body (nc -N)
+     * would have lws read the EOF and close before the answers are out
+     * (roles/h1/ops-h1.c: "read 0 len" -> fail). The answer stream is
+     * close-delimited, so nothing after the body is for pfgate anyway. The
+     * timer writes while reading is paused. */
+    pause_rx(wsi, s);
+    lws_set_timer_usecs(wsi, PAUSED_TICK_US);
     return 0;
 }
 
@@ -236,10 +239,7 @@ int pf_ndjson_start(struct lws *wsi, struct pf_ndjson_session **out)
     struct pf_lws_env *env = pf_lws_env(wsi);
     if (pf_health_draining())
         return pf_http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, "server is shutting down");
-    /* lws 4.1 cannot read a chunked request body: ask for a length instead. */
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
-        return pf_http_refuse(wsi, HTTP_STATUS_LENGTH_REQUIRED,
-                      "send a Content-Length (curl --data-binary @file)");
+    /* A chunked body never gets here (pf_http_check_request: 411). */
     char length[32] = "";
     lws_hdr_copy(wsi, length, sizeof(length), WSI_TOKEN_HTTP_CONTENT_LENGTH);
 

@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "health.h"
+#include "http_request_rules.h"
 #include "json_codec.h"
 #include "log.h"
 #include "lws_env.h"
@@ -54,6 +55,9 @@ int pf_ws_confirm_upgrade(struct lws *wsi, const char *upgrade)
     char *uri;
     int uri_len;
     int method = lws_http_get_uri_and_method(wsi, &uri, &uri_len);
+    int rc = pf_http_check_request(wsi);
+    if (rc)
+        return rc;
     if (method < 0 || uri_len != (int)strlen(PATH) || memcmp(uri, PATH, (size_t)uri_len) != 0)
         return pf_http_refuse(wsi, HTTP_STATUS_NOT_FOUND, "no WebSocket here: use /primefactor.Factors/PrimeFactors");
     const char *bad = bad_handshake(wsi, method, upgrade);
@@ -90,10 +94,26 @@ static int close_with(struct lws *wsi, enum lws_close_status code, const char *w
     return -1;
 }
 
-static int fail_stream(struct lws *wsi, enum lws_close_status code, const char *why)
+/* From RECEIVE, the stream fails in the next WRITEABLE, not at once: a -1
+ * from RECEIVE leaves the rest of lws's read buffer unparsed, lws goes on
+ * reading the socket from the middle of a frame, and the garbage "frame"
+ * that follows has it drop the connection without the Close
+ * (roles/h1/ops-h1.c lws_read_h1 "bail"; core-net/close.c: a second close
+ * in LRS_WAITING_TO_SEND_CLOSE is just_kill_connection). Until then, what
+ * the client still sends is dropped. */
+static int fail_stream(struct lws *wsi, struct pf_ws_session *s, enum lws_close_status code,
+                       const char *why)
 {
-    pf_metrics_stream_error(PF_FRONT_WEBSOCKET);
-    return close_with(wsi, code, why);
+    if (!s->failed)
+        pf_metrics_stream_error(PF_FRONT_WEBSOCKET);
+    s->failed = true;
+    s->fail_code = (unsigned short)code;
+    s->fail_why = why;
+    free(s->msg);
+    s->msg = NULL;
+    s->msg_len = s->msg_cap = 0;
+    lws_callback_on_writable(wsi);
+    return 0;
 }
 
 static int on_established(struct lws *wsi, struct pf_ws_session *s)
@@ -169,13 +189,13 @@ static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, 
 {
     const struct pf_config *cfg = pf_lws_env(wsi)->cfg;
     s->received++;
-    if (s->ended || s->cancelled)
-        return 0; /* after {"end":true}, or the drain deadline, no more numbers */
+    if (s->ended || s->cancelled || s->failed)
+        return 0; /* after {"end":true}, the drain deadline or a failure, no more numbers */
     if (lws_frame_is_binary(wsi))
-        return fail_stream(wsi, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
+        return fail_stream(wsi, s, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
                            "binary frames are not accepted: send JSON text");
     if (append_fragment(s, in, len, cfg->max_frame) < 0)
-        return fail_stream(wsi, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+        return fail_stream(wsi, s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
     if (!lws_is_final_fragment(wsi))
         return 0;
 
@@ -190,7 +210,7 @@ static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, 
         req.stamp = pf_now_ns();
         pf_metrics_request(PF_FRONT_WEBSOCKET);
         if (pf_stream_push(s->stream, &req) < 0)
-            return fail_stream(wsi, LWS_CLOSE_STATUS_POLICY_VIOLATION,
+            return fail_stream(wsi, s, LWS_CLOSE_STATUS_POLICY_VIOLATION,
                                "too many requests in flight");
     }
     if (read_ahead_full(s))
@@ -229,6 +249,8 @@ static int write_batch(struct lws *wsi, struct pf_ws_session *s)
 
 static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
 {
+    if (s->failed)
+        return close_with(wsi, (enum lws_close_status)s->fail_code, s->fail_why);
     if (s->cancelled && !lws_partial_buffered(wsi)) {
         /* A socket closed with unread input is reset, and the reset would
          * destroy the Close: let lws read (and drop) it first. */

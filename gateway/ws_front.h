@@ -23,6 +23,9 @@ struct pf_ws_session {
     unsigned long received, received_at_check;
     bool drain_quiet;
     bool cancelled; /* the drain deadline passed: close 1001 now */
+    bool failed;    /* the stream failed: close with fail_code next time writable */
+    unsigned short fail_code;
+    const char *fail_why; /* static text */
     bool push_due;  /* cancelled, and its timer says: try to write again */
 };
 

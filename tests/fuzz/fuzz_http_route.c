@@ -12,7 +12,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
     if (size == 0)
         return 0;
-    enum pf_method method = (enum pf_method)(data[0] % 3);
+    enum pf_method method = (enum pf_method)(data[0] % 4);
     const char *path = (const char *)data + 1;
     size_t len = size - 1;
     struct pf_route_match m = pf_http_route(method, path, len);

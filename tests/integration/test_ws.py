@@ -327,7 +327,9 @@ def _lws_limit(why, strict=True):
         "closing TCP; not always, hence not strict", strict=False)),
     ws_frame(OP_PING, b"x", fin=False),
     pytest.param(ws_frame(OP_PING, b"p" * 126), marks=_lws_limit(
-        "an oversized control frame drops the connection without a Close frame")),
+        "an oversized control frame drops the connection without a Close frame: lws refuses "
+        "its length byte in the frame-header parser, before any callback (ops-ws.c:250 -> "
+        "illegal_ctl_length, :746), and closes without a reason (ops-ws.c:1496)")),
     ws_frame(OP_CONT, "12"),
 ], ids=["unmasked", "reserved-opcode-3", "reserved-opcode-B", "rsv1-without-extension",
         "fragmented-ping", "ping-over-125", "continuation-without-start"])

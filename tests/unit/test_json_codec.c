@@ -160,6 +160,17 @@ static const struct decode_case decode_cases[] = {
     {"{\"x\":2}", 0, PF_EFIELD, 0},
     {"{\"Num\":1}", 0, PF_EFIELD, 0},
     {"{\"num\":null,\"x\":2}", 0, PF_EFIELD, 0},
+    /* A control character is a bad character like any other: json_loadb()
+     * had taken a NUL after a value for the end of the text (360\0 -> 360). */
+    {"360\0", 4, PF_ESYNTAX, 0},
+    {"360\0abc", 7, PF_ESYNTAX, 0},
+    {"-5\0", 3, PF_ESYNTAX, 0},
+    {"{\"num\":360}\0", 12, PF_ESYNTAX, 0},
+    {"\"360\0\"", 6, PF_ESYNTAX, 0},
+    {"\0" "360", 4, PF_ESYNTAX, 0},
+    {"360\x01", 4, PF_ESYNTAX, 0},
+    {"360\x7f", 4, PF_ESYNTAX, 0},
+    {"\"360\r\"", 6, PF_ESYNTAX, 0},
     /* Exactly len bytes are the frame: what follows is never read. */
     {"360abc", 3, PF_OK, 360},
     {"{\"num\":360}garbage", 11, PF_OK, 360},
@@ -352,6 +363,9 @@ static void test_is_end(void **state)
     /* Only len bytes count. */
     assert_true(pf_json_is_end("{\"end\":true}xyz", 12));
     assert_false(pf_json_is_end("{\"end\":true}", 11));
+    /* A NUL is never part of JSON text, after the object or in it. */
+    assert_false(pf_json_is_end("{\"end\":true}\0", 13));
+    assert_false(pf_json_is_end("{\"end\":true\0}", 13));
 }
 
 /* ---- pf_json_encode_factors, pf_json_encode_error ------------------------ */
