@@ -11,6 +11,9 @@ enum { DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY
 #define PADDED 0x8
 #define FRAME_HEADER 9
 #define GRPC_PREFIX 5
+/* Taken-over streams remembered after both sides were told, so that the
+ * frames that cross on the wire are still dropped. */
+#define RECENT 8
 
 static const uint8_t client_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define PREFACE_LEN (sizeof(client_preface) - 1)
@@ -84,6 +87,8 @@ struct pf_h2_guard {
     struct stream *streams;
     uint32_t n_streams, cap_streams;
     uint32_t last_client_sid;
+    uint32_t recent[RECENT]; /* ids of forgotten taken-over streams */
+    uint32_t recent_next;
     struct bucket resets, controls, windows;
     uint32_t owe_client_window; /* connection credit for the client's dropped DATA */
     uint32_t owe_server_window; /* and for grpc's */
@@ -198,8 +203,22 @@ static void remove_stream(pf_h2_guard *g, struct stream *s)
  * them as frames on a closed stream. */
 static void forget_if_told(pf_h2_guard *g, struct stream *s)
 {
-    if (s->refusal && !(s->flags & (OWE_RESET | OWE_STATUS)))
+    if (s->refusal && !(s->flags & (OWE_RESET | OWE_STATUS))) {
+        g->recent[g->recent_next++ % RECENT] = s->id;
         remove_stream(g, s);
+    }
+}
+
+/* A stream the guard took over, still open or recently told: its frames
+ * are dropped. */
+static bool refused(const pf_h2_guard *g, const struct stream *s, uint32_t sid)
+{
+    if (s)
+        return s->refusal != 0;
+    for (int i = 0; sid && i < RECENT; i++)
+        if (g->recent[i] == sid)
+            return true;
+    return false;
 }
 
 static void take_over(pf_h2_guard *g, struct stream *s, enum refusal why)
@@ -275,7 +294,7 @@ static void client_frame_begin(pf_h2_guard *g, int64_t now_ms)
         break;
     case DATA:
         s = r->sid ? find(g, r->sid) : NULL;
-        if (s && s->refusal) {
+        if (refused(g, s, r->sid)) {
             r->drop = true;
             g->owe_client_window += len;
             break;
@@ -294,7 +313,7 @@ static void client_frame_begin(pf_h2_guard *g, int64_t now_ms)
         if (!bucket_take(&g->resets, now_ms))
             return fail(g, PF_H2_ENHANCE_YOUR_CALM, "too many RST_STREAM frames (Rapid Reset)");
         s = r->sid ? find(g, r->sid) : NULL;
-        if (s && s->refusal)
+        if (refused(g, s, r->sid))
             r->drop = true; /* grpc has had the guard's own */
         else if (s)
             remove_stream(g, s);
@@ -303,7 +322,7 @@ static void client_frame_begin(pf_h2_guard *g, int64_t now_ms)
         if (!bucket_take(&g->windows, now_ms))
             return fail(g, PF_H2_ENHANCE_YOUR_CALM, "too many WINDOW_UPDATE frames");
         s = r->sid ? find(g, r->sid) : NULL;
-        r->drop = s && s->refusal;
+        r->drop = refused(g, s, r->sid);
         break;
     case GOAWAY:
         break;
@@ -446,19 +465,19 @@ static void server_frame_begin(pf_h2_guard *g)
         r->in_block = !(r->flags & END_HEADERS);
         break;
     case DATA:
-        if (s && s->refusal) {
+        if (refused(g, s, r->sid)) {
             r->drop = true;
             g->owe_server_window += r->left;
         }
         break;
     case RST_STREAM:
-        if (s && s->refusal)
+        if (refused(g, s, r->sid))
             r->drop = true;
         else if (s)
             remove_stream(g, s);
         break;
     case WINDOW_UPDATE:
-        r->drop = s && s->refusal;
+        r->drop = refused(g, s, r->sid);
         break;
     default:
         break;
