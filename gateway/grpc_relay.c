@@ -10,6 +10,8 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "log.h"
+
 /* A side is read only when this much room is free on the way out: fewer,
  * larger reads. */
 #define MIN_READ 4096
@@ -108,8 +110,10 @@ static int pump(pf_grpc_relay *r, bool from_client, bool readable, int64_t now_m
     size_t room = out->cap - out->len;
     if (readable && !from->eof && room >= MIN_READ + PF_H2_GUARD_SLACK) {
         n = recv(from->fd, sc->in, room - PF_H2_GUARD_SLACK, MSG_DONTWAIT);
-        if (n == 0)
+        if (n == 0) {
             from->eof = true;
+            pf_debug("grpc relay: %s closed its side", from_client ? "the client" : "grpc");
+        }
         else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return -1;
         if (n < 0)
@@ -206,8 +210,10 @@ static void discard_client(pf_grpc_relay *r)
 bool pf_grpc_relay_event(pf_grpc_relay *r, void *epoll_ptr, uint32_t events, int64_t now_ms)
 {
     struct side *s = epoll_ptr;
-    if (events & EPOLLERR)
+    if (events & EPOLLERR) {
+        pf_debug("grpc relay: socket error on the %s side", s == &r->client ? "client" : "grpc");
         return true;
+    }
     if (r->state == LINGER) {
         if (s == &r->client && (events & (EPOLLIN | EPOLLHUP)))
             discard_client(r);
@@ -217,8 +223,10 @@ bool pf_grpc_relay_event(pf_grpc_relay *r, void *epoll_ptr, uint32_t events, int
      * which the read reports as the end. */
     bool readable = (events & (EPOLLIN | EPOLLHUP)) != 0;
     if (pump(r, true, s == &r->client && readable, now_ms) < 0 ||
-        pump(r, false, s == &r->grpc && readable, now_ms) < 0)
+        pump(r, false, s == &r->grpc && readable, now_ms) < 0) {
+        pf_debug("grpc relay: a socket failed: %s", strerror(errno));
         return true;
+    }
     /* Bytes from grpc can free what the guard holds for grpc (window credit). */
     if (pf_h2_guard_owes_server(r->guard) && pump(r, true, false, now_ms) < 0)
         return true;
