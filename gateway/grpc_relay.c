@@ -25,6 +25,7 @@ struct side {
     pf_grpc_relay *relay;
     int fd;
     uint32_t events; /* as registered in epoll */
+    bool registered; /* in epoll */
     bool eof;        /* read() returned 0 */
     bool shut;       /* shutdown(SHUT_WR) done: nothing more to write */
 };
@@ -146,7 +147,7 @@ static int pump(pf_grpc_relay *r, bool from_client, bool readable, int64_t now_m
 
 static void set_events(pf_grpc_relay *r, struct side *s, uint32_t events)
 {
-    if (s->events == events)
+    if (!s->registered || s->events == events)
         return;
     struct epoll_event ev = { .events = events, .data.ptr = s };
     epoll_ctl(r->epoll_fd, EPOLL_CTL_MOD, s->fd, &ev);
@@ -188,6 +189,12 @@ static bool settle(pf_grpc_relay *r, int64_t now_ms)
     if (r->state == LINGER && r->client.eof)
         return true;
 
+    /* A socket whose peer has closed reports EPOLLHUP whatever it is watched
+     * for: grpc's, once read to its end, leaves epoll, or it would spin. */
+    if (r->grpc.eof && r->grpc.registered) {
+        epoll_ctl(r->epoll_fd, EPOLL_CTL_DEL, r->grpc.fd, NULL);
+        r->grpc.registered = false;
+    }
     bool reading_client = r->state == LINGER ||
                           (!failed && !r->client.eof && space(&r->to_grpc) >= MIN_READ + PF_H2_GUARD_SLACK);
     bool reading_grpc = r->state == OPEN && !r->grpc.eof &&
@@ -266,7 +273,10 @@ static int add_side(pf_grpc_relay *r, struct side *s, int fd)
     s->fd = fd;
     s->events = EPOLLIN;
     struct epoll_event ev = { .events = s->events, .data.ptr = s };
-    return epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, fd, &ev);
+    if (epoll_ctl(r->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0)
+        return -1;
+    s->registered = true;
+    return 0;
 }
 
 int pf_grpc_relay_new(int client_fd, int epoll_fd, const struct pf_h2_limits *lim,
@@ -328,7 +338,8 @@ void pf_grpc_relay_free(pf_grpc_relay *r)
         close(r->client.fd);
     }
     if (r->grpc.fd >= 0) {
-        epoll_ctl(r->epoll_fd, EPOLL_CTL_DEL, r->grpc.fd, NULL);
+        if (r->grpc.registered)
+            epoll_ctl(r->epoll_fd, EPOLL_CTL_DEL, r->grpc.fd, NULL);
         close(r->grpc.fd);
     }
     drop_backlog(&r->to_grpc);
