@@ -17,8 +17,8 @@ import hpack
 import pytest
 
 from pfutil import drain, expected, gnu_factor, raw_stream, run_stream, tup, varint
-from test_faults import (CONTINUATION, DATA, END_HEADERS, END_STREAM, GOAWAY, H2_HELLO, HEADERS,
-                         RST_STREAM, WINDOW_UPDATE, H2Conn, _hpack_literal, grpc_exact,
+from test_faults import (ACK, CONTINUATION, DATA, END_HEADERS, END_STREAM, GOAWAY, H2_HELLO, HEADERS,
+                         RST_STREAM, SETTINGS, WINDOW_UPDATE, H2Conn, _hpack_literal, grpc_exact,
                          grpc_headers_block, grpc_msg, h2_frame, h2_request, oracle, rss_bound,
                          start_warm)
 
@@ -104,6 +104,13 @@ class Attacker:
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._read, daemon=True)
         self._t.start()
+        # The reader thread acknowledges the server's SETTINGS: let it do so before a test
+        # starts a header block, inside which a SETTINGS ACK is a protocol error.
+        t_end = time.monotonic() + 3
+        while (not any(t == SETTINGS and not f & ACK for t, f, _, _ in self.conn.frames)
+               and time.monotonic() < t_end):
+            time.sleep(0.01)
+        time.sleep(0.05)
 
     def _read(self):
         while not self._stop.is_set() and self.conn._read_some(time.monotonic() + 0.2):
