@@ -7,6 +7,8 @@ start during and after, the attacker must get GOAWAY or the right grpc-status, a
 client must get exact answers right after.
 """
 import gzip
+import os
+import resource
 import socket
 import struct
 import threading
@@ -377,3 +379,43 @@ def test_many_concurrent_streams_through_the_relay_stay_exact(pfgate_factory, pb
     for ch in chans:
         ch.close()
     assert not errors, errors[:3]
+
+
+# --------------------------------------------------- out of file descriptors ---
+
+def _cpu_seconds(pid):
+    with open(f"/proc/{pid}/stat") as f:
+        fields = f.read().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+@pytest.mark.timeout_s(30)
+def test_out_of_descriptors_pauses_grpc_accepts_instead_of_spinning(pfgate_factory, pb):
+    """The gRPC accept loop at EMFILE: it used to retry at once, forever (a core at 100% and a
+    log line each time). Now it leaves the listener alone for 100 ms at a time, logs once a
+    second, keeps serving the connections it has, and accepts again once descriptors free up."""
+    srv = pfgate_factory()
+    with grpc.insecure_channel(srv.grpc) as ch:
+        stub = pb.pb_grpc.FactorsStub(ch)
+        assert run_stream(stub, pb, [360]).code == grpc.StatusCode.OK
+        open_fds = len(os.listdir(f"/proc/{srv.pid}/fd"))
+        resource.prlimit(srv.pid, resource.RLIMIT_NOFILE, (open_fds + 16, open_fds + 16))
+        idle = []
+        try:
+            for _ in range(60):
+                idle.append(socket.create_connection(("127.0.0.1", srv.grpc_port), timeout=2))
+            time.sleep(0.5)      # pfgate is out of descriptors by now
+            cpu0, t0 = _cpu_seconds(srv.pid), time.monotonic()
+            time.sleep(2)
+            busy = (_cpu_seconds(srv.pid) - cpu0) / (time.monotonic() - t0)
+            res = run_stream(stub, pb, [360, 2**61 - 1])
+            assert res.code == grpc.StatusCode.OK and res.tuples == expected([360, 2**61 - 1], oracle()), \
+                f"the open connection was not served while out of descriptors: {res}"
+        finally:
+            for s in idle:
+                s.close()
+        lines = srv.log_text().count("cannot accept a connection")
+        print(f"out of descriptors: pfgate busy {busy:.0%} of a core, {lines} log lines")
+        assert busy < 0.25, f"pfgate used {busy:.0%} of a core while out of descriptors (spinning)"
+        assert 1 <= lines <= 6, f"{lines} 'cannot accept' log lines in ~3 s"
+    exact_right_after(srv, pb, "once descriptors were free again", within=5.0)
