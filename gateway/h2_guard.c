@@ -90,6 +90,7 @@ struct pf_h2_guard {
     uint32_t recent[RECENT]; /* ids of forgotten taken-over streams */
     uint32_t recent_next;
     struct bucket resets, controls, windows;
+    int64_t now_ms; /* of the last client bytes */
     uint32_t owe_client_window; /* connection credit for the client's dropped DATA */
     uint32_t owe_server_window; /* and for grpc's */
     uint32_t owe_resets, owe_statuses; /* streams with OWE_RESET, OWE_STATUS */
@@ -389,6 +390,7 @@ size_t pf_h2_guard_from_client(pf_h2_guard *g, int64_t now_ms, const uint8_t *in
                                struct pf_h2_out *to_server)
 {
     struct reader *r = &g->c;
+    g->now_ms = now_ms;
     if (room(to_server) < PF_H2_GUARD_SLACK)
         return 0;
     n = min_size(n, room(to_server) - PF_H2_GUARD_SLACK);
@@ -471,10 +473,18 @@ static void server_frame_begin(pf_h2_guard *g)
         }
         break;
     case RST_STREAM:
-        if (refused(g, s, r->sid))
+        if (refused(g, s, r->sid)) {
             r->drop = true;
-        else if (s)
+            break;
+        }
+        if (s)
             remove_stream(g, s);
+        /* A client can make grpc reset streams as fast as it could reset
+         * them itself (streams over the limit, bad frames on a stream: the
+         * "MadeYouReset" variant): grpc's resets draw on the same budget,
+         * timed by the client bytes that caused them. */
+        if (!bucket_take(&g->resets, g->now_ms))
+            fail(g, PF_H2_ENHANCE_YOUR_CALM, "too many streams reset (by grpc)");
         break;
     case WINDOW_UPDATE:
         r->drop = refused(g, s, r->sid);

@@ -354,6 +354,27 @@ static void test_rapid_reset_over_budget_ends_with_goaway(void **state)
     assert_int_equal(u32(f->to_client.b + 9), 1001);
 }
 
+static void test_resets_by_grpc_draw_on_the_same_budget(void **state)
+{
+    struct fixture *f = *state;
+    hello(f);
+    for (uint32_t i = 0; i <= f->lim.reset_burst; i++) {
+        uint32_t sid = 1 + 2 * i;
+        static struct bytes in, srv;
+        in.n = srv.n = 0;
+        frame(&in, HEADERS, END_HEADERS, sid, block, sizeof(block));
+        from_client(f, &in, 0);
+        frame32(&srv, RST_STREAM, sid, 7); /* REFUSED_STREAM */
+        from_server(f, &srv);
+        assert_int_equal(pf_h2_guard_failed(f->g), i == f->lim.reset_burst);
+    }
+    assert_true(pf_h2_guard_done(f->g)); /* GOAWAY right after grpc's last reset */
+    struct frame_view v[512];
+    size_t n = frames(&f->to_client, v, 512);
+    assert_int_equal(v[n - 1].type, GOAWAY);
+    assert_int_equal(u32(v[n - 1].p + 4), PF_H2_ENHANCE_YOUR_CALM);
+}
+
 static void test_streams_over_the_table_end_with_goaway(void **state)
 {
     struct fixture *f = *state;
@@ -641,6 +662,7 @@ int main(void)
         T(test_frame_over_max_size),
         T(test_not_a_preface),
         T(test_rapid_reset_over_budget_ends_with_goaway),
+        T(test_resets_by_grpc_draw_on_the_same_budget),
         T(test_streams_over_the_table_end_with_goaway),
         T(test_streams_grpc_ended_leave_the_table),
         T(test_control_frame_flood_ends_with_goaway),
