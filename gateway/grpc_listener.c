@@ -1,10 +1,8 @@
 #include "grpc_listener.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <grpc/grpc_posix.h>
 #include <grpc/grpc_security.h>
-#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -14,9 +12,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
 #include "accept_guard.h"
@@ -182,7 +178,8 @@ static bool check_preface(pf_grpc_listener *l, struct watch *w)
 
 /* Connections that have not sent their preface within --header-timeout are
  * closed (grpc's handshake timeout does not cover sockets added by fd), and
- * the ones part-way through it are looked at again. Returns how long
+ * the ones part-way through it are looked at again; so are relays past
+ * their closing deadline, and a listener paused on EMFILE. Returns how long
  * epoll_wait may sleep. */
 static int check_waiting(pf_grpc_listener *l)
 {
@@ -192,7 +189,7 @@ static int check_waiting(pf_grpc_listener *l)
     pf_list_for_each(node, tmp, &l->closing) {
         struct watch *w = PF_CONTAINER_OF(node, struct watch, waiting_link);
         int64_t at = pf_grpc_relay_deadline(w->relay);
-        if (at <= now && pf_grpc_relay_expired(w->relay, now))
+        if (at <= now)
             watch_close(l, w);
         else if (next < 0 || at - now < next)
             next = at - now;

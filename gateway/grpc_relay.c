@@ -250,12 +250,6 @@ int64_t pf_grpc_relay_deadline(const pf_grpc_relay *r)
     return r->deadline;
 }
 
-bool pf_grpc_relay_expired(pf_grpc_relay *r, int64_t now_ms)
-{
-    (void)now_ms;
-    return r->deadline >= 0;
-}
-
 pf_grpc_relay *pf_grpc_relay_of(void *epoll_ptr)
 {
     return ((struct side *)epoll_ptr)->relay;

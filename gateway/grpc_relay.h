@@ -48,10 +48,10 @@ bool pf_grpc_relay_event(pf_grpc_relay *r, void *epoll_ptr, uint32_t events, int
 /* Why the guard ended the connection (a static string), or NULL. */
 const char *pf_grpc_relay_why(const pf_grpc_relay *r);
 
-/* A closing relay's deadline (ms on pf_now_ms()), or -1. At it, the caller
- * calls pf_grpc_relay_expired(), which returns true: free it. */
+/* A closing relay's deadline (ms on pf_now_ms()), or -1: a relay still
+ * open at its deadline is over (its last bytes could not go out in time),
+ * and the caller frees it. */
 int64_t pf_grpc_relay_deadline(const pf_grpc_relay *r);
-bool pf_grpc_relay_expired(pf_grpc_relay *r, int64_t now_ms);
 
 /* Bytes grpc has written that the client has not yet acknowledged: in the
  * socketpair, the relay's buffer, and the client socket's send queue. Any
