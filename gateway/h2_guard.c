@@ -89,7 +89,7 @@ struct pf_h2_guard {
     uint32_t last_client_sid;
     uint32_t recent[RECENT]; /* ids of forgotten taken-over streams */
     uint32_t recent_next;
-    struct bucket resets, controls, windows;
+    struct bucket resets, server_resets, controls, windows;
     int64_t now_ms; /* of the last client bytes */
     uint32_t owe_client_window; /* connection credit for the client's dropped DATA */
     uint32_t owe_server_window; /* and for grpc's */
@@ -477,14 +477,16 @@ static void server_frame_begin(pf_h2_guard *g)
             r->drop = true;
             break;
         }
-        if (s)
-            remove_stream(g, s);
+        if (!s)
+            break; /* already closed: the client reset it, or grpc ended it */
+        remove_stream(g, s);
         /* A client can make grpc reset streams as fast as it could reset
          * them itself (streams over the limit, bad frames on a stream: the
-         * "MadeYouReset" variant): grpc's resets draw on the same budget,
-         * timed by the client bytes that caused them. */
-        if (!bucket_take(&g->resets, g->now_ms))
-            fail(g, PF_H2_ENHANCE_YOUR_CALM, "too many streams reset (by grpc)");
+         * "MadeYouReset" variant): grpc's resets of open streams have a
+         * budget of their own, as large, timed by the client bytes that
+         * caused them. */
+        if (!bucket_take(&g->server_resets, g->now_ms))
+            fail(g, PF_H2_ENHANCE_YOUR_CALM, "too many streams reset by grpc");
         break;
     case WINDOW_UPDATE:
         r->drop = refused(g, s, r->sid);
@@ -630,6 +632,7 @@ pf_h2_guard *pf_h2_guard_new(const struct pf_h2_limits *lim)
     g->lim = *lim;
     g->resets = (struct bucket){ (int64_t)lim->reset_burst * 1000, 0, lim->reset_burst,
                                  lim->resets_per_s };
+    g->server_resets = g->resets;
     g->controls = (struct bucket){ (int64_t)lim->control_burst * 1000, 0, lim->control_burst,
                                    lim->controls_per_s };
     g->windows = (struct bucket){ (int64_t)lim->window_burst * 1000, 0, lim->window_burst,
