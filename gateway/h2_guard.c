@@ -7,6 +7,7 @@
 enum { DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY, WINDOW_UPDATE,
        CONTINUATION };
 #define END_STREAM 0x1
+#define ACK 0x1
 #define END_HEADERS 0x4
 #define PADDED 0x8
 #define FRAME_HEADER 9
@@ -25,12 +26,18 @@ void pf_h2_limits_default(struct pf_h2_limits *lim, uint32_t max_message, uint32
         .max_message = max_message,
         .max_frame = 16384,
         .max_streams = max_streams,
-        /* As nghttp2 and h2o against Rapid Reset: a burst, then a steady rate
-         * far above what a client cancelling its own calls needs. */
-        .reset_burst = 200,
+        /* As nghttp2 against Rapid Reset (burst 1000): a client may cancel
+         * a few hundred calls at once (the tests cancel 200 in a row), then
+         * at a steady rate far above what cancelling its own calls needs.
+         * 1000 streams cost grpc about 6 MiB while they last. */
+        .reset_burst = 1000,
         .resets_per_s = 100,
-        /* grpc answers every PING and SETTINGS and holds the answers while
-         * the client does not read: the rate bounds what it holds. */
+        /* grpc answers every PING and SETTINGS, and holds the answers while
+         * the client does not read them: as nghttp2 (max outbound acks), at
+         * most 1000 unanswered. A client that waits for each answer (grpc-go's
+         * BDP pings, keepalives) never comes near it. */
+        .max_unanswered = 1000,
+        /* Frames grpc does nothing with: only a rate. */
         .control_burst = 1000,
         .controls_per_s = 200,
         .window_burst = 10000,
@@ -91,6 +98,7 @@ struct pf_h2_guard {
     uint32_t recent_next;
     struct bucket resets, server_resets, controls, windows;
     int64_t now_ms; /* of the last client bytes */
+    uint32_t unanswered; /* client PINGs and SETTINGS grpc has not acknowledged */
     uint32_t owe_client_window; /* connection credit for the client's dropped DATA */
     uint32_t owe_server_window; /* and for grpc's */
     uint32_t owe_resets, owe_statuses; /* streams with OWE_RESET, OWE_STATUS */
@@ -327,9 +335,20 @@ static void client_frame_begin(pf_h2_guard *g, int64_t now_ms)
         break;
     case GOAWAY:
         break;
-    default: /* PING, SETTINGS, PRIORITY, and unknown types (which grpc ignores) */
+    case PING:
+    case SETTINGS:
+        if (!(r->flags & ACK)) {
+            if (++g->unanswered > g->lim.max_unanswered)
+                return fail(g, PF_H2_ENHANCE_YOUR_CALM, "too many PING or SETTINGS unanswered");
+            break;
+        }
+        /* An ACK is the client's answer to grpc: a rate will do. */
         if (!bucket_take(&g->controls, now_ms))
-            return fail(g, PF_H2_ENHANCE_YOUR_CALM, "too many PING, SETTINGS or PRIORITY frames");
+            return fail(g, PF_H2_ENHANCE_YOUR_CALM, "too many PING or SETTINGS ACKs");
+        break;
+    default: /* PRIORITY, and unknown types (which grpc ignores) */
+        if (!bucket_take(&g->controls, now_ms))
+            return fail(g, PF_H2_ENHANCE_YOUR_CALM, "too many PRIORITY or unknown frames");
         break;
     }
     if (r->block_bytes > g->lim.max_header_block && (r->type == HEADERS || r->type == CONTINUATION ||
@@ -490,6 +509,11 @@ static void server_frame_begin(pf_h2_guard *g)
         break;
     case WINDOW_UPDATE:
         r->drop = refused(g, s, r->sid);
+        break;
+    case PING:
+    case SETTINGS:
+        if (r->flags & ACK && g->unanswered > 0)
+            g->unanswered--;
         break;
     default:
         break;

@@ -33,7 +33,8 @@ struct pf_h2_limits {
     uint32_t max_frame;        /* frame payload (grpc announces no SETTINGS_MAX_FRAME_SIZE) */
     uint32_t max_streams;      /* streams open at once, as the guard counts them */
     uint32_t reset_burst, resets_per_s;     /* client RST_STREAM budget */
-    uint32_t control_burst, controls_per_s; /* PING, SETTINGS, PRIORITY, empty DATA, unknown */
+    uint32_t max_unanswered;   /* PINGs and SETTINGS grpc has not yet acknowledged */
+    uint32_t control_burst, controls_per_s; /* PRIORITY, empty DATA, unknown, ACKs */
     uint32_t window_burst, windows_per_s;   /* WINDOW_UPDATE */
 };
 

@@ -344,14 +344,14 @@ static void test_rapid_reset_over_budget_ends_with_goaway(void **state)
     rapid_reset(f, 1 + 2 * f->lim.reset_burst, (int)f->lim.resets_per_s / 2);
     assert_false(pf_h2_guard_failed(f->g));
     f->to_server.n = 0;
-    rapid_reset(f, 1001, 1);
+    rapid_reset(f, 4001, 1);
     expect_goaway(f, PF_H2_ENHANCE_YOUR_CALM);
     /* The last HEADERS went to grpc (its HPACK state), its reset did not. */
     struct frame_view v[4];
     assert_int_equal(frames(&f->to_server, v, 4), 1);
     assert_int_equal(v[0].type, HEADERS);
     /* GOAWAY names the last stream the client opened. */
-    assert_int_equal(u32(f->to_client.b + 9), 1001);
+    assert_int_equal(u32(f->to_client.b + 9), 4001);
 }
 
 static void test_resets_by_grpc_draw_on_the_same_budget(void **state)
@@ -369,8 +369,8 @@ static void test_resets_by_grpc_draw_on_the_same_budget(void **state)
         assert_int_equal(pf_h2_guard_failed(f->g), i == f->lim.reset_burst);
     }
     assert_true(pf_h2_guard_done(f->g)); /* GOAWAY right after grpc's last reset */
-    struct frame_view v[512];
-    size_t n = frames(&f->to_client, v, 512);
+    static struct frame_view v[4096];
+    size_t n = frames(&f->to_client, v, 4096);
     assert_int_equal(v[n - 1].type, GOAWAY);
     assert_int_equal(u32(v[n - 1].p + 4), PF_H2_ENHANCE_YOUR_CALM);
 }
@@ -408,18 +408,50 @@ static void test_streams_grpc_ended_leave_the_table(void **state)
     assert_false(pf_h2_guard_failed(f->g));
 }
 
-static void test_control_frame_flood_ends_with_goaway(void **state)
+static void test_unanswered_pings_end_with_goaway(void **state)
+{
+    struct fixture *f = *state;
+    hello(f); /* one SETTINGS, unanswered */
+    static struct bytes in;
+    in.n = 0;
+    for (uint32_t i = 1; i < f->lim.max_unanswered; i++)
+        frame(&in, PING, 0, 0, "12345678", 8);
+    from_client(f, &in, 0);
+    assert_false(pf_h2_guard_failed(f->g));
+    in.n = 0;
+    frame(&in, PING, 0, 0, "12345678", 8);
+    from_client(f, &in, 0);
+    expect_goaway(f, PF_H2_ENHANCE_YOUR_CALM);
+}
+
+static void test_answered_pings_are_not_limited(void **state)
+{
+    struct fixture *f = *state;
+    hello(f);
+    static struct bytes in, srv;
+    srv.n = 0;
+    frame(&srv, SETTINGS, 0x1, 0, NULL, 0);
+    from_server(f, &srv);
+    for (int round = 0; round < 20; round++) {
+        in.n = srv.n = 0;
+        for (int i = 0; i < 500; i++) {
+            frame(&in, PING, 0, 0, "12345678", 8);
+            frame(&srv, PING, 0x1, 0, "12345678", 8);
+        }
+        from_client(f, &in, 0);
+        from_server(f, &srv);
+    }
+    assert_false(pf_h2_guard_failed(f->g));
+}
+
+static void test_priority_flood_ends_with_goaway(void **state)
 {
     struct fixture *f = *state;
     hello(f);
     static struct bytes in;
     in.n = 0;
-    for (uint32_t i = 1; i < f->lim.control_burst; i++) /* hello() sent one SETTINGS */
-        frame(&in, PING, 0, 0, "12345678", 8);
-    from_client(f, &in, 0);
-    assert_false(pf_h2_guard_failed(f->g));
-    in.n = 0;
-    frame(&in, SETTINGS, 0, 0, NULL, 0);
+    for (uint32_t i = 0; i <= f->lim.control_burst; i++)
+        frame(&in, PRIORITY, 0, 1, "\0\0\0\0\x10", 5);
     from_client(f, &in, 0);
     expect_goaway(f, PF_H2_ENHANCE_YOUR_CALM);
 }
@@ -665,7 +697,9 @@ int main(void)
         T(test_resets_by_grpc_draw_on_the_same_budget),
         T(test_streams_over_the_table_end_with_goaway),
         T(test_streams_grpc_ended_leave_the_table),
-        T(test_control_frame_flood_ends_with_goaway),
+        T(test_unanswered_pings_end_with_goaway),
+        T(test_answered_pings_are_not_limited),
+        T(test_priority_flood_ends_with_goaway),
         T(test_empty_data_flood_ends_with_goaway),
         T(test_message_over_max_gets_resource_exhausted),
         T(test_message_at_max_passes),
