@@ -7,8 +7,10 @@
  * them to the other side, reading only the 9-byte frame headers both ways
  * and, in the client's DATA, the 5-byte gRPC message prefixes:
  *   - a header block over max_header_block, a frame over max_frame, a frame
- *     out of place, or a client over its RST_STREAM or control-frame budget
- *     (token buckets): GOAWAY to the client, then the relay closes both sides;
+ *     out of place, too many streams open, too many PINGs or SETTINGS that
+ *     grpc has not answered, or a client over its budget of stream resets
+ *     (its own, or grpc's of its streams) or of other control frames (token
+ *     buckets): GOAWAY to the client, then the relay closes both sides;
  *   - a message over max_message, compressed, or with a bad flag: the guard
  *     "takes over" the stream: RST_STREAM(CANCEL) to grpc, a trailers-only
  *     (or trailers) HEADERS frame with the gRPC status and RST_STREAM(NO_ERROR)
