@@ -594,6 +594,14 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
 
     grpc_arg args[] = {
         { GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, { .integer = cfg->max_message } },
+        /* Identity only: grpc 1.51 inflates a whole message before it checks
+         * its size (a 1 MB gzip bomb cost 1.1 GB). Calls that announce
+         * another encoding get UNIMPLEMENTED from grpc, compressed messages
+         * from pfgate's HTTP/2 guard (h2_guard.c). */
+        { GRPC_ARG_INTEGER, GRPC_COMPRESSION_CHANNEL_ENABLED_ALGORITHMS_BITSET,
+          { .integer = 1 << GRPC_COMPRESS_NONE } },
+        { GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONCURRENT_STREAMS,
+          { .integer = (int)pf_grpc_concurrent_streams(cfg) } },
         /* Off: BDP probing grows a stalled stream's window to megabytes of
          * unread requests; flow control needs the window to stay small. */
         { GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_BDP_PROBE, { .integer = 0 } },

@@ -1,10 +1,8 @@
 #include "grpc_listener.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <grpc/grpc_posix.h>
 #include <grpc/grpc_security.h>
-#include <linux/sockios.h>
 #include <netinet/in.h>
 #include <netinet/tcp.h>
 #include <pthread.h>
@@ -14,11 +12,12 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/ioctl.h>
 #include <sys/socket.h>
-#include <time.h>
 #include <unistd.h>
 
+#include "accept_guard.h"
+#include "clock.h"
+#include "grpc_relay.h"
 #include "list.h"
 #include "listen.h"
 #include "log.h"
@@ -32,7 +31,14 @@ struct watch;
 struct pf_grpc_listener {
     int listen_fd;
     int header_timeout_ms;
+    struct pf_acceptor acceptor;
+    int64_t accept_resume_ms; /* >= 0: the listener is out of epoll until then (EMFILE) */
     struct pf_list waiting; /* watches not yet handed to grpc */
+    struct pf_list closing; /* watches whose relay has a deadline */
+    struct pf_list dead;    /* watches to free after this round of events */
+    struct pf_h2_limits limits;
+    struct pf_relay_scratch *scratch;
+    struct pf_log_limit relay_failed, relay_refused, refused;
     atomic_int command;
     pthread_mutex_t watches_lock; /* the accept thread changes the list; others read it */
     struct pf_list watches; /* one per open connection */
@@ -46,22 +52,30 @@ struct pf_grpc_listener {
     pf_grpc_conns *conns;
 };
 
-/* What an epoll event is about: the listener, the wake-up, or the watch on
- * one connection (its dup'ed fd, and grpc's fd number, which names it). */
+/* One client connection. Until its client has sent the HTTP/2 preface, it
+ * waits on the listener's list, unknown to grpc, and is closed at its
+ * deadline; then its relay (grpc_relay.h) carries it, and grpc has the other
+ * end of the relay's socketpair. */
 struct watch {
-    int dup_fd;
-    int fd;
-    struct pf_list link; /* in the listener's watches */
-    /* Until its client has sent the HTTP/2 preface, a connection waits on
-     * the listener's list, unknown to grpc, and is closed at its deadline. */
-    struct pf_list waiting_link;
+    enum pf_epoll_kind kind; /* PF_EPOLL_WATCH: first, see grpc_relay.h */
+    int fd;                  /* the client's socket until the relay takes it */
+    struct pf_list link;     /* in the listener's watches */
+    struct pf_list waiting_link; /* in waiting, then in closing */
     int64_t deadline;
     bool partial; /* part of the preface came */
-    bool handed;  /* grpc owns fd */
+    bool dead;    /* its relay is over: freed after this round of events */
+    pf_grpc_relay *relay;
     pf_grpc_conn *conn;
 };
 
-static struct watch listen_mark, wake_mark;
+/* epoll's data.ptr for the listening socket and the wake-up. */
+static enum pf_epoll_kind listen_mark = PF_EPOLL_MARK, wake_mark = PF_EPOLL_MARK;
+
+uint32_t pf_grpc_concurrent_streams(const struct pf_config *cfg)
+{
+    size_t n = 2 * cfg->max_streams_per_conn;
+    return n < 16 ? 16 : n > 65536 ? 65536 : (uint32_t)n;
+}
 
 static void peer_name(int fd, char *buf, size_t size)
 {
@@ -81,22 +95,23 @@ int pf_grpc_listener_bind(const struct pf_config *cfg, pf_grpc_listener **out, i
         return -1;
     }
     l->listen_fd = fd;
+    l->acceptor.front = "grpc";
+    l->accept_resume_ms = -1;
+    /* The guard's table holds a stream until grpc has ended it: room for
+     * streams grpc has not yet refused when a client goes past the limit. */
+    pf_h2_limits_default(&l->limits, (uint32_t)cfg->max_message,
+                         pf_grpc_concurrent_streams(cfg) + 64);
     l->epoll_fd = -1;
     l->wake_fd = -1;
     l->max_connections = cfg->max_connections;
     pthread_mutex_init(&l->watches_lock, NULL);
     pf_list_init(&l->watches);
     pf_list_init(&l->waiting);
+    pf_list_init(&l->closing);
+    pf_list_init(&l->dead);
     l->header_timeout_ms = cfg->header_timeout * 1000;
     *out = l;
     return 0;
-}
-
-static int64_t now_ms(void)
-{
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 /* The HTTP/2 client preface: a connection is handed to grpc only once it has
@@ -107,46 +122,86 @@ static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
 #define PARTIAL_TICK_MS 20
 
 static void watch_close(pf_grpc_listener *l, struct watch *w);
+static void resume_accepting(pf_grpc_listener *l);
 
 static void set_events(pf_grpc_listener *l, struct watch *w, uint32_t events)
 {
     struct epoll_event ev = { .events = events, .data.ptr = w };
-    epoll_ctl(l->epoll_fd, EPOLL_CTL_MOD, w->dup_fd, &ev);
+    epoll_ctl(l->epoll_fd, EPOLL_CTL_MOD, w->fd, &ev);
 }
 
+/* grpc gets one end of a socketpair, and the relay carries the bytes between
+ * it and the client's socket, still unread (the preface was only peeked). */
 static void hand_over(pf_grpc_listener *l, struct watch *w)
 {
     pf_list_remove(&w->waiting_link);
-    w->handed = true;
-    set_events(l, w, EPOLLRDHUP); /* from now on: only the close matters */
-    grpc_server_add_channel_from_fd(l->server, w->fd, l->creds);
+    epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+    int client_fd = w->fd, grpc_fd = -1;
+    w->fd = -1;
+    char peer[32];
+    if (pf_grpc_relay_new(client_fd, l->epoll_fd, &l->limits, l->scratch, w, &w->relay,
+                          &grpc_fd) < 0) {
+        pf_log_limited(&l->relay_refused, PF_LOG_WARN, "grpc: cannot relay a connection: %s",
+                       strerror(errno));
+        watch_close(l, w);
+        return;
+    }
+    /* grpc names the connection after the fd it was given. */
+    peer_name(grpc_fd, peer, sizeof(peer));
+    pf_grpc_conns_close(l->conns, w->conn);
+    if (pf_grpc_conns_open(l->conns, peer, &w->conn) < 0) {
+        w->conn = NULL;
+        close(grpc_fd);
+        watch_close(l, w);
+        return;
+    }
+    grpc_server_add_channel_from_fd(l->server, grpc_fd, l->creds);
 }
 
-/* Looks at what the client has sent so far, without taking it. */
-static void check_preface(pf_grpc_listener *l, struct watch *w)
+/* Looks at what the client has sent so far, without taking it. Returns
+ * false when w is no longer waiting (handed over, or closed and freed). */
+static bool check_preface(pf_grpc_listener *l, struct watch *w)
 {
     char buf[PREFACE_LEN];
-    ssize_t n = recv(w->dup_fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
+    ssize_t n = recv(w->fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
     if (n == (ssize_t)PREFACE_LEN || (n > 0 && memcmp(buf, preface, (size_t)n) != 0)) {
         hand_over(l, w);
+        return false;
     } else if (n > 0 && !w->partial) {
         /* A part of the preface: looked at again on each tick, since the
          * unread bytes would wake epoll at once, forever. */
         w->partial = true;
         set_events(l, w, EPOLLRDHUP);
     }
+    return true;
 }
 
 /* Connections that have not sent their preface within --header-timeout are
  * closed (grpc's handshake timeout does not cover sockets added by fd), and
- * the ones part-way through it are looked at again. Returns how long
+ * the ones part-way through it are looked at again; so are relays past
+ * their closing deadline, and a listener paused on EMFILE. Returns how long
  * epoll_wait may sleep. */
 static int check_waiting(pf_grpc_listener *l)
 {
-    int64_t now = now_ms();
+    int64_t now = pf_now_ms();
     int64_t next = -1;
-    bool partial = false;
     struct pf_list *node, *tmp;
+    pf_list_for_each(node, tmp, &l->closing) {
+        struct watch *w = PF_CONTAINER_OF(node, struct watch, waiting_link);
+        int64_t at = pf_grpc_relay_deadline(w->relay);
+        if (at <= now)
+            watch_close(l, w);
+        else if (next < 0 || at - now < next)
+            next = at - now;
+    }
+    if (l->accept_resume_ms >= 0) {
+        if (l->accept_resume_ms <= now) {
+            resume_accepting(l);
+        } else if (next < 0 || l->accept_resume_ms - now < next) {
+            next = l->accept_resume_ms - now;
+        }
+    }
+    bool partial = false;
     pf_list_for_each(node, tmp, &l->waiting) {
         struct watch *w = PF_CONTAINER_OF(node, struct watch, waiting_link);
         if (w->deadline <= now) {
@@ -154,13 +209,11 @@ static int check_waiting(pf_grpc_listener *l)
             watch_close(l, w);
             continue;
         }
-        if (w->partial)
-            check_preface(l, w);
-        if (!w->handed) {
-            partial = partial || w->partial;
-            if (next < 0 || w->deadline - now < next)
-                next = w->deadline - now;
-        }
+        if (w->partial && !check_preface(l, w))
+            continue;
+        partial = partial || w->partial;
+        if (next < 0 || w->deadline - now < next)
+            next = w->deadline - now;
     }
     if (partial && (next < 0 || next > PARTIAL_TICK_MS))
         next = PARTIAL_TICK_MS;
@@ -169,31 +222,98 @@ static int check_waiting(pf_grpc_listener *l)
 
 static void on_watch_event(pf_grpc_listener *l, struct watch *w, uint32_t events)
 {
+    if (w->dead)
+        return;
     if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         watch_close(l, w);
-    else if (!w->handed)
+    else
         check_preface(l, w);
+}
+
+static void on_relay_event(pf_grpc_listener *l, void *ptr, uint32_t events)
+{
+    pf_grpc_relay *r = pf_grpc_relay_of(ptr);
+    struct watch *w = pf_grpc_relay_owner(r);
+    if (w->dead)
+        return;
+    bool over = pf_grpc_relay_event(r, ptr, events, pf_now_ms());
+    if (!over && pf_grpc_relay_deadline(r) >= 0 && !pf_list_linked(&w->waiting_link))
+        pf_list_append(&l->closing, &w->waiting_link);
+    if (over) {
+        /* Not freed yet: this round may hold an event for its other socket. */
+        w->dead = true;
+        pf_list_remove(&w->waiting_link);
+        pf_list_append(&l->dead, &w->waiting_link);
+    }
+}
+
+static void free_dead(pf_grpc_listener *l)
+{
+    struct pf_list *node, *tmp;
+    pf_list_for_each(node, tmp, &l->dead)
+        watch_close(l, PF_CONTAINER_OF(node, struct watch, waiting_link));
 }
 
 static void watch_close(pf_grpc_listener *l, struct watch *w)
 {
+    if (w->relay && pf_grpc_relay_why(w->relay))
+        pf_log_limited(&l->relay_failed, PF_LOG_WARN, "grpc: closed a connection: %s",
+                       pf_grpc_relay_why(w->relay));
     pf_list_remove(&w->waiting_link);
-    pf_grpc_conns_close(l->conns, w->conn);
+    if (w->conn)
+        pf_grpc_conns_close(l->conns, w->conn);
     pf_metrics_connections(PF_FRONT_GRPC, -1);
-    epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, w->dup_fd, NULL);
-    close(w->dup_fd);
-    if (!w->handed)
-        close(w->fd); /* grpc never saw it */
+    /* Out of the list before the sockets close: pf_grpc_listener_unsent()
+     * reads them from another thread. */
     pthread_mutex_lock(&l->watches_lock);
     pf_list_remove(&w->link);
     pthread_mutex_unlock(&l->watches_lock);
+    if (w->fd >= 0) {
+        epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
+        close(w->fd); /* grpc never saw it */
+    }
+    pf_grpc_relay_free(w->relay);
     free(w);
+}
+
+static void pause_accepting(pf_grpc_listener *l)
+{
+    epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, l->listen_fd, NULL);
+    l->accept_resume_ms = pf_now_ms() + PF_ACCEPT_PAUSE_MS;
+}
+
+static void resume_accepting(pf_grpc_listener *l)
+{
+    l->accept_resume_ms = -1;
+    struct epoll_event ev = { .events = EPOLLIN, .data.ptr = &listen_mark };
+    if (l->listen_fd >= 0)
+        epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, l->listen_fd, &ev);
+}
+
+/* At the cap, the oldest connection that has not sent its preface gives its
+ * place to the new one: a flood of silent connections holds no slot for
+ * long. Its slot is free at once; it is closed after this round of events
+ * (one of them may be its own). */
+static bool evict_oldest_silent(pf_grpc_listener *l)
+{
+    if (pf_list_empty(&l->waiting))
+        return false;
+    struct watch *w = PF_CONTAINER_OF(l->waiting.next, struct watch, waiting_link);
+    pf_debug("grpc: closing a connection that has sent nothing, to make room");
+    pf_grpc_conns_close(l->conns, w->conn);
+    w->conn = NULL;
+    w->dead = true;
+    pf_list_remove(&w->waiting_link);
+    pf_list_append(&l->dead, &w->waiting_link);
+    return true;
 }
 
 static void accept_one(pf_grpc_listener *l, int fd)
 {
-    if (pf_grpc_conns_count(l->conns) >= l->max_connections) {
-        pf_warn("grpc: refused a connection: %zu open (--max-connections)", l->max_connections);
+    if (pf_grpc_conns_count(l->conns) >= l->max_connections && !evict_oldest_silent(l)) {
+        pf_log_limited(&l->refused, PF_LOG_WARN,
+                       "grpc: refused a connection: %zu open (--max-connections)",
+                       l->max_connections);
         pf_metrics_connection_refused(PF_FRONT_GRPC);
         close(fd);
         return;
@@ -203,18 +323,18 @@ static void accept_one(pf_grpc_listener *l, int fd)
 
     struct watch *w = calloc(1, sizeof(*w));
     char peer[32];
-    peer_name(fd, peer, sizeof(peer));
+    peer_name(fd, peer, sizeof(peer)); /* renamed after grpc's fd at hand-over */
     struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
-    if (!w || (w->dup_fd = fcntl(fd, F_DUPFD_CLOEXEC, 0)) < 0) {
-        free(w);
+    if (!w) {
         close(fd);
         return;
     }
+    w->kind = PF_EPOLL_WATCH;
     w->fd = fd;
     ev.data.ptr = w;
-    if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, w->dup_fd, &ev) < 0 ||
+    if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
         pf_grpc_conns_open(l->conns, peer, &w->conn) < 0) {
-        close(w->dup_fd);
+        epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
         free(w);
         close(fd);
         return;
@@ -222,7 +342,7 @@ static void accept_one(pf_grpc_listener *l, int fd)
     pthread_mutex_lock(&l->watches_lock);
     pf_list_append(&l->watches, &w->link);
     pthread_mutex_unlock(&l->watches_lock);
-    w->deadline = now_ms() + l->header_timeout_ms;
+    w->deadline = pf_now_ms() + l->header_timeout_ms;
     pf_list_append(&l->waiting, &w->waiting_link);
     pf_metrics_connections(PF_FRONT_GRPC, 1);
 }
@@ -251,15 +371,20 @@ static void *listener_main(void *arg)
                 continue;
             }
             if (what != &listen_mark) {
-                on_watch_event(l, what, events[i].events);
+                if (*(enum pf_epoll_kind *)what == PF_EPOLL_RELAY)
+                    on_relay_event(l, what, events[i].events);
+                else
+                    on_watch_event(l, what, events[i].events);
                 continue;
             }
             int fd;
-            while (l->listen_fd >= 0 && (fd = accept4(l->listen_fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0)
+            bool pause = false;
+            while (l->listen_fd >= 0 && (fd = pf_accept(&l->acceptor, l->listen_fd, &pause)) >= 0)
                 accept_one(l, fd);
-            if (errno == EMFILE || errno == ENFILE)
-                pf_warn("grpc: out of file descriptors: %s", strerror(errno));
+            if (pause && l->listen_fd >= 0)
+                pause_accepting(l);
         }
+        free_dead(l);
     }
     return NULL;
 }
@@ -269,11 +394,12 @@ int pf_grpc_listener_run(pf_grpc_listener *l, grpc_server *server, pf_grpc_conns
     l->server = server;
     l->conns = conns;
     l->creds = grpc_insecure_server_credentials_create();
+    l->scratch = malloc(sizeof(*l->scratch));
     l->epoll_fd = epoll_create1(EPOLL_CLOEXEC);
     l->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
     struct epoll_event listen_ev = { .events = EPOLLIN, .data.ptr = &listen_mark };
     struct epoll_event wake_ev = { .events = EPOLLIN, .data.ptr = &wake_mark };
-    if (l->epoll_fd < 0 || l->wake_fd < 0 ||
+    if (!l->scratch || l->epoll_fd < 0 || l->wake_fd < 0 ||
         epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, l->listen_fd, &listen_ev) < 0 ||
         epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, l->wake_fd, &wake_ev) < 0 ||
         pthread_create(&l->thread, NULL, listener_main, l) != 0) {
@@ -292,9 +418,9 @@ size_t pf_grpc_listener_unsent(pf_grpc_listener *l)
     struct pf_list *node, *tmp;
     pthread_mutex_lock(&l->watches_lock);
     pf_list_for_each(node, tmp, &l->watches) {
-        int n = 0;
-        if (ioctl(PF_CONTAINER_OF(node, struct watch, link)->dup_fd, SIOCOUTQ, &n) == 0 && n > 0)
-            total += (size_t)n;
+        struct watch *w = PF_CONTAINER_OF(node, struct watch, link);
+        if (w->relay)
+            total += pf_grpc_relay_unsent(w->relay);
     }
     pthread_mutex_unlock(&l->watches_lock);
     return total;
@@ -329,10 +455,9 @@ void pf_grpc_listener_free(pf_grpc_listener *l)
     struct pf_list *node, *tmp;
     pf_list_for_each(node, tmp, &l->watches) {
         struct watch *w = PF_CONTAINER_OF(node, struct watch, link);
-        shutdown(w->dup_fd, SHUT_RDWR);
-        close(w->dup_fd);
-        if (!w->handed)
+        if (w->fd >= 0)
             close(w->fd);
+        pf_grpc_relay_free(w->relay); /* grpc sees its end close */
         pf_grpc_conns_close(l->conns, w->conn);
         free(w);
     }
@@ -342,6 +467,7 @@ void pf_grpc_listener_free(pf_grpc_listener *l)
         close(l->wake_fd);
     if (l->creds)
         grpc_server_credentials_release(l->creds);
+    free(l->scratch);
     pthread_mutex_destroy(&l->watches_lock);
     free(l);
 }

@@ -1,13 +1,16 @@
 /* pfgate's own accept loop for the plaintext gRPC port: grpc core 1.51 has
- * no connection limit, so pfgate accepts, counts, and hands each socket to
- * grpc (grpc_server_add_channel_from_fd) once its client has sent the HTTP/2
- * preface; one that has not within --header-timeout is closed. A dup of
- * each socket tells the loop when grpc or the peer has closed it. */
+ * no connection limit, so pfgate accepts, counts, and, once a client has sent
+ * the HTTP/2 preface, hands grpc (grpc_server_add_channel_from_fd) one end of
+ * a socketpair; the thread relays the bytes between it and the client's
+ * socket through the HTTP/2 guard (grpc_relay.h, h2_guard.h). A connection
+ * that has not sent its preface within --header-timeout is closed. On EMFILE
+ * the listener is left alone for PF_ACCEPT_PAUSE_MS (accept_guard.h). */
 #ifndef PF_GRPC_LISTENER_H
 #define PF_GRPC_LISTENER_H
 
 #include <grpc/grpc.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "config.h"
 #include "grpc_conns.h"
@@ -17,6 +20,12 @@ typedef struct pf_grpc_listener pf_grpc_listener;
 /* Binds and listens on cfg->grpc_addr; *port gets the bound port. Returns 0,
  * or -1 after logging why. Accepts nothing until pf_grpc_listener_run(). */
 int pf_grpc_listener_bind(const struct pf_config *cfg, pf_grpc_listener **out, int *port);
+
+/* What pfgate announces as SETTINGS_MAX_CONCURRENT_STREAMS
+ * (GRPC_ARG_MAX_CONCURRENT_STREAMS): twice --max-streams, so that a client
+ * past --max-streams still gets pfgate's RESOURCE_EXHAUSTED, and the guard's
+ * table of streams stays bounded. */
+uint32_t pf_grpc_concurrent_streams(const struct pf_config *cfg);
 
 /* Starts the accept thread; server must be started. */
 int pf_grpc_listener_run(pf_grpc_listener *l, grpc_server *server, pf_grpc_conns *conns);

@@ -203,3 +203,24 @@ def test_out_of_descriptors_neither_spins_nor_floods_the_log(pfgate_factory, pb,
     assert 1 <= len(lines) <= 8, f"{len(lines)} log lines about accept failures"
     time.sleep(PAUSE)
     serving_exactly(srv, pb, "after running out of descriptors")
+
+
+@pytest.mark.timeout_s(40)
+def test_silent_connection_flood_grpc_port(pfgate_factory, pb):
+    """--max-connections 16 and 300 silent connections to the gRPC port: each new connection
+    takes the place of the oldest one that has not sent its HTTP/2 preface, so a real client
+    is served at once (before: UNAVAILABLE until the silent ones timed out), and pfgate holds
+    no more descriptors than the cap allows."""
+    srv, base = start_warm(pfgate_factory, pb, "--max-connections", "16")
+    socks = _open_silent(srv.grpc, 300)
+    try:
+        time.sleep(0.5)
+        assert fd_count(srv) <= base.fds + 2 * 16 + 4, f"pfgate holds {fd_count(srv)} fds"
+        for _ in range(3):
+            with grpc.insecure_channel(srv.grpc) as ch:
+                res = run_stream(pb.pb_grpc.FactorsStub(ch), pb, [360, 97], timeout=5)
+            assert res.code == grpc.StatusCode.OK and res.tuples == expected([360, 97]), res.code
+    finally:
+        for s in socks:
+            s.close()
+    base.check("after a silent flood of the gRPC port", rss_slack_kib=16 * 1024, fd_slack=8)
