@@ -119,6 +119,24 @@ static void put32(uint8_t *p, uint32_t v)
     p[0] = (uint8_t)(v >> 24), p[1] = (uint8_t)(v >> 16), p[2] = (uint8_t)(v >> 8), p[3] = (uint8_t)v;
 }
 static size_t min_size(size_t a, size_t b) { return a < b ? a : b; }
+
+/* Takes what it can of a frame header from in[*i..n). True once the whole
+ * header is in r (parsed; its payload is next), false when in ran out. */
+static bool read_frame_header(struct reader *r, const uint8_t *in, size_t n, size_t *i)
+{
+    size_t take = min_size(FRAME_HEADER - r->hdr_have, n - *i);
+    memcpy(r->hdr + r->hdr_have, in + *i, take);
+    r->hdr_have += (uint8_t)take;
+    *i += take;
+    if (r->hdr_have < FRAME_HEADER)
+        return false;
+    r->hdr_have = 0;
+    r->left = be24(r->hdr);
+    r->type = r->hdr[3];
+    r->flags = r->hdr[4];
+    r->sid = be32(r->hdr + 5) & 0x7fffffffu;
+    return true;
+}
 static size_t room(const struct pf_h2_out *o) { return o->cap - o->len; }
 
 static void append(struct pf_h2_out *o, const void *p, size_t n)
@@ -429,17 +447,8 @@ size_t pf_h2_guard_from_client(pf_h2_guard *g, int64_t now_ms, const uint8_t *in
         if (r->left == 0 && r->hdr_have == 0 && !r->in_block)
             inject_to_server(g, to_server, n - i + PF_H2_GUARD_SLACK);
         if (r->left == 0) {
-            size_t take = min_size(FRAME_HEADER - r->hdr_have, n - i);
-            memcpy(r->hdr + r->hdr_have, in + i, take);
-            r->hdr_have += (uint8_t)take;
-            i += take;
-            if (r->hdr_have < FRAME_HEADER)
+            if (!read_frame_header(r, in, n, &i))
                 break;
-            r->hdr_have = 0;
-            r->left = be24(r->hdr);
-            r->type = r->hdr[3];
-            r->flags = r->hdr[4];
-            r->sid = be32(r->hdr + 5) & 0x7fffffffu;
             client_frame_begin(g, now_ms);
             if (g->failed)
                 break;
@@ -619,17 +628,8 @@ size_t pf_h2_guard_from_server(pf_h2_guard *g, const uint8_t *in, size_t n,
                 break;
         }
         if (r->left == 0) {
-            size_t take = min_size(FRAME_HEADER - r->hdr_have, n - i);
-            memcpy(r->hdr + r->hdr_have, in + i, take);
-            r->hdr_have += (uint8_t)take;
-            i += take;
-            if (r->hdr_have < FRAME_HEADER)
+            if (!read_frame_header(r, in, n, &i))
                 break;
-            r->hdr_have = 0;
-            r->left = be24(r->hdr);
-            r->type = r->hdr[3];
-            r->flags = r->hdr[4];
-            r->sid = be32(r->hdr + 5) & 0x7fffffffu;
             server_frame_begin(g);
             if (!r->drop)
                 append(to_client, r->hdr, FRAME_HEADER);

@@ -66,6 +66,15 @@ def _health(addr, timeout=5):
     return http_raw(addr, b"GET /healthz HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", timeout)
 
 
+def _served_then_idle(addr):
+    """A keep-alive connection that made one request, got its answer, and stays open."""
+    s = connect(addr)
+    s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
+    s.settimeout(5)
+    assert s.recv(4096).startswith(b"HTTP/1.1 200")
+    return s
+
+
 def _cpu_seconds(srv):
     with open(f"/proc/{srv.pid}/stat") as f:
         fields = f.read().rsplit(")", 1)[1].split()
@@ -108,11 +117,7 @@ def test_idle_keepalive_flood_leaves_health_to_the_reserve(pfgate_factory, pb):
     held = []
     try:
         for _ in range(8):
-            s = connect(srv.http)
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            s.settimeout(5)
-            assert s.recv(4096).startswith(b"HTTP/1.1 200")
-            held.append(s)
+            held.append(_served_then_idle(srv.http))
         r = _health(srv.http)
         assert r.status == 200 and r.json() == {"status": "SERVING"}, r
         r = http_raw(srv.http, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5)
@@ -124,11 +129,7 @@ def test_idle_keepalive_flood_leaves_health_to_the_reserve(pfgate_factory, pb):
         assert ws.status == 503
         # Fill the reserve with busy connections (a request each, answered, kept open).
         for _ in range(32):
-            s = connect(srv.http)
-            s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
-            s.settimeout(5)
-            assert s.recv(4096).startswith(b"HTTP/1.1 200")
-            held.append(s)
+            held.append(_served_then_idle(srv.http))
         s = connect(srv.http)
         s.settimeout(3)
         try:
