@@ -35,11 +35,18 @@ WS='pipelined_2_to_3000 or negative_is_an_error or binary_frame_closes or frame_
 HTTP='v1_factors_360 or v1_factors_bad_num or keep_alive_many or ndjson_seq or ndjson_bad_lines
       or ndjson_line_over or malformed_http or drain_healthz or metrics_count'
 FAULTS='max_streams or max_message or protobuf_garbage or broken_http_and or max_connections'
+HOSTILE_GRPC='continuation_flood or length_prefix or just_over_max_message or gzip_from
+              or compressed_flag or flag_other'
+HOSTILE_HTTP='pipelined_requests_answered or ndjson_body_then_half_close or 100kb_url
+              or control_character_in_url or small_fragments'
+HOSTILE_PROCESS='sighup or keepalive_flood or admin_port or silent_connection_flood_grpc'
 
 t0=$(date +%s)
 export PFGATE=$work/pfgate PFGATE_VALGRIND=1 PFGATE_START_TIMEOUT=60 PFGATE_TEST_TIMEOUT=240
 rc=0
-for spec in "test_grpc.py:$GRPC" "test_ws.py:$WS" "test_http.py:$HTTP" "test_faults.py:$FAULTS"; do
+for spec in "test_grpc.py:$GRPC" "test_ws.py:$WS" "test_http.py:$HTTP" "test_faults.py:$FAULTS" \
+            "test_hostile_grpc.py:$HOSTILE_GRPC" "test_hostile_http.py:$HOSTILE_HTTP" \
+            "test_hostile_process.py:$HOSTILE_PROCESS"; do
     file=${spec%%:*} expr=$(echo "${spec#*:}" | tr -s ' \n' ' ')
     echo "== valgrind: $file -k '$expr'"
     timeout 900 /usr/bin/python3 -m pytest -q -p no:cacheprovider "tests/integration/$file" \
