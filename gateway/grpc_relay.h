@@ -1,6 +1,7 @@
 /* The relay between a gRPC client's socket and grpc core: grpc gets one end
  * of a socketpair instead of the client's socket, and the gRPC accept thread
- * copies the bytes both ways through the HTTP/2 guard (h2_guard.h), which
+ * copies the bytes both ways (through TLS on the client's side on a TLS
+ * port: grpc_tls.h) through the HTTP/2 guard (h2_guard.h), which
  * bounds what the client can make grpc hold. Each way holds at most
  * PF_RELAY_BUF bytes; a side is not read while the other side's buffer is
  * full, so a client that does not read stalls grpc's writes (flow control),
