@@ -32,7 +32,7 @@ static const char usage[] =
     "                           larger ones end the stream with RESOURCE_EXHAUSTED,\n"
     "                           seen from their length prefix (README: the HTTP/2\n"
     "                           guard, which also bounds header blocks, resets and\n"
-    "                           PINGs on the gRPC port, TLS or not; compression is off)\n"
+    "                           PINGs on the gRPC port, TLS too; compression is off)\n"
     "  --max-connections N      open connections per port (default 1024); at the cap\n"
     "                           the oldest connection that has sent nothing yet is\n"
     "                           closed to make room, else the gRPC port closes the\n"
