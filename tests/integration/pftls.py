@@ -71,10 +71,19 @@ class _Pump(threading.Thread):
             while True:
                 if tcp_eof and not to_plain:
                     break
-                rl = ([plain] if len(to_tcp) < 1 << 18 else []) + \
-                     ([tcp] if not tcp_eof and len(to_plain) < 1 << 18 else [])
-                wl = ([tcp] if to_tcp else []) + ([plain] if to_plain else [])
-                r, w, _ = select.select(rl, wl, [], 0.5)
+                # poll(), not select(): tests that hold hundreds of these go past fd 1024.
+                want = {plain.fileno(): (select.POLLIN if len(to_tcp) < 1 << 18 else 0)
+                        | (select.POLLOUT if to_plain else 0),
+                        tcp.fileno(): (select.POLLIN if not tcp_eof and len(to_plain) < 1 << 18
+                                       else 0) | (select.POLLOUT if to_tcp else 0)}
+                poller = select.poll()
+                for fd, ev in want.items():
+                    if ev:
+                        poller.register(fd, ev)
+                ready = dict(poller.poll(500))
+                r = [x for x in (plain, tcp)
+                     if ready.get(x.fileno(), 0) & (select.POLLIN | select.POLLHUP | select.POLLERR)]
+                w = [x for x in (plain, tcp) if ready.get(x.fileno(), 0) & select.POLLOUT]
                 if plain in r:
                     d = plain.recv(1 << 16)
                     if not d:
