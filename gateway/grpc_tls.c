@@ -19,7 +19,8 @@ struct pf_grpc_tls {
 
 /* ALPN: h2 or nothing. A client that offers protocols but not h2 would not
  * speak HTTP/2: the handshake fails with no_application_protocol, as RFC
- * 7301 says. A client that offers none (grpc's own, some proxies) is served. */
+ * 7301 says. A client that offers none speaks HTTP/2 by prior knowledge (or
+ * not, which the preface check and the guard then see): it is served. */
 static int select_h2(SSL *ssl, const unsigned char **out, unsigned char *outlen,
                      const unsigned char *in, unsigned int inlen, void *arg)
 {

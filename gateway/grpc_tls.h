@@ -19,7 +19,7 @@ typedef struct pf_grpc_tls pf_grpc_tls;
 
 /* The context every gRPC TLS connection shares: the PEM files and the policy
  * of tls.h, ALPN "h2" (a client offering ALPN without h2 is refused; one
- * offering none is served, as grpc does), no session tickets or cache, and
+ * offering none is served), no session tickets or cache, and
  * buffers released while idle. Returns NULL after logging why. */
 SSL_CTX *pf_grpc_tls_ctx_new(const char *cert_file, const char *key_file);
 
