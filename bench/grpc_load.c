@@ -3,7 +3,7 @@
  * benchmark measures.
  *
  *   grpc_load HOST:PORT [--streams S] [--conns C] [--numbers N] [--window W]
- *             [--rate R] [--start X]
+ *             [--rate R] [--start X] [--tls-ca FILE]
  *
  * S streams spread over C connections each send N numbers (X, X+1, ...),
  * keeping at most W numbers unanswered per stream (or R numbers/s per stream
@@ -11,7 +11,8 @@
  * rate, a stream sends in runs, whenever a quarter of its window is free.
  * Prints one line: numbers/s, answers/s, and p50/p99 latency from a
  * number's send to its last answer. Exits 1 when a stream did not end OK
- * with every number answered, or an answer was wrong. */
+ * with every number answered, or an answer was wrong. With --tls-ca, the
+ * connections are TLS, verified against that CA for the name "localhost". */
 #include <grpc/grpc.h>
 #include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
@@ -55,7 +56,22 @@ struct stream {
 
 static long n_numbers = 100000, window = 1000, n_streams = 1, n_conns = 1, start_num = 2;
 static double rate;
+static char *tls_ca; /* PEM text of --tls-ca, or NULL: plaintext */
 static long refill; /* free window slots that start a run of sends */
+
+static char *read_pem(const char *path)
+{
+    FILE *f = fopen(path, "rb");
+    char *buf = f ? calloc(1, 1 << 20) : NULL;
+    size_t n = buf ? fread(buf, 1, (1 << 20) - 1, f) : 0;
+    if (f)
+        fclose(f);
+    if (n == 0) {
+        fprintf(stderr, "grpc_load: cannot read %s\n", path);
+        exit(2);
+    }
+    return buf;
+}
 
 static double now(void)
 {
@@ -148,7 +164,7 @@ int main(int argc, char **argv)
         { "streams", required_argument, NULL, 's' }, { "conns", required_argument, NULL, 'c' },
         { "numbers", required_argument, NULL, 'n' }, { "window", required_argument, NULL, 'w' },
         { "rate", required_argument, NULL, 'r' },    { "start", required_argument, NULL, 'x' },
-        { NULL, 0, NULL, 0 },
+        { "tls-ca", required_argument, NULL, 't' },  { NULL, 0, NULL, 0 },
     };
     int opt;
     while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
@@ -159,12 +175,13 @@ int main(int argc, char **argv)
         case 'w': window = atol(optarg); break;
         case 'r': rate = atof(optarg); break;
         case 'x': start_num = atol(optarg); break;
+        case 't': tls_ca = read_pem(optarg); break;
         default: return 2;
         }
     }
     if (optind != argc - 1 || n_streams < 1 || n_conns < 1 || n_numbers < 1 || window < 1) {
         fprintf(stderr, "usage: grpc_load HOST:PORT [--streams S] [--conns C] [--numbers N] "
-                        "[--window W] [--rate R] [--start X]\n");
+                        "[--window W] [--rate R] [--start X] [--tls-ca FILE]\n");
         return 2;
     }
     refill = window / 4 > 0 ? window / 4 : 1;
@@ -174,9 +191,13 @@ int main(int argc, char **argv)
     grpc_channel **channels = calloc((size_t)n_conns, sizeof(*channels));
     for (long i = 0; i < n_conns; i++) {
         /* A local subchannel pool per channel: one TCP connection each. */
-        grpc_arg arg = { GRPC_ARG_INTEGER, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, { .integer = 1 } };
-        grpc_channel_args args = { 1, &arg };
-        grpc_channel_credentials *creds = grpc_insecure_credentials_create();
+        grpc_arg arg[] = {
+            { GRPC_ARG_INTEGER, GRPC_ARG_USE_LOCAL_SUBCHANNEL_POOL, { .integer = 1 } },
+            { GRPC_ARG_STRING, GRPC_SSL_TARGET_NAME_OVERRIDE_ARG, { .string = "localhost" } },
+        };
+        grpc_channel_args args = { tls_ca ? 2 : 1, arg };
+        grpc_channel_credentials *creds = tls_ca ? grpc_ssl_credentials_create(tls_ca, NULL, NULL, NULL)
+                                                 : grpc_insecure_credentials_create();
         channels[i] = grpc_channel_create(argv[optind], creds, &args);
         grpc_channel_credentials_release(creds);
     }
@@ -298,6 +319,7 @@ int main(int argc, char **argv)
     free(all);
     free(streams);
     free(channels);
+    free(tls_ca);
     grpc_shutdown();
     return failed;
 }

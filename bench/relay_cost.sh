@@ -7,9 +7,16 @@
 # Usage: bench/relay_cost.sh BASE_PFGATE NEW_PFGATE [GRPC_LOAD]
 #   e.g. git worktree add /tmp/base 0161811 && make -C /tmp/base
 #        bench/relay_cost.sh /tmp/base/build/pfgate build/pfgate
-# Env: ROUNDS (default 5).
+# Env: ROUNDS (default 5); TLS_DIR, a directory with server.pem, server.key and the
+# ca.pem that signed them: both servers run with --tls-cert/--tls-key and the load
+# with --tls-ca (TLS on the gRPC port: grpc's own before, pfgate's relay after).
 set -euo pipefail
 BASE=$1 NEW=$2 LOAD=${3:-build/grpc_load} ROUNDS=${ROUNDS:-5}
+SERVER_TLS=() LOAD_TLS=()
+if [ -n "${TLS_DIR:-}" ]; then
+    SERVER_TLS=(--tls-cert "$TLS_DIR/server.pem" --tls-key "$TLS_DIR/server.key")
+    LOAD_TLS=(--tls-ca "$TLS_DIR/ca.pem")
+fi
 TICK=$(getconf CLK_TCK)
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -19,12 +26,12 @@ run() {
     local bin=$1 out pid addr line t0 t1 nums
     shift
     out=$(mktemp)
-    "$bin" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 > "$out" 2>/dev/null &
+    "$bin" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 "${SERVER_TLS[@]}" > "$out" 2>/dev/null &
     pid=$!
     for _ in $(seq 100); do grep -q listening "$out" && break; sleep 0.05; done
     addr=$(sed -n 's/^listening grpc=\(\S*\) .*/\1/p' "$out")
     t0=$(cpu_ticks "$pid")
-    line=$(timeout 120 "$LOAD" "$addr" "$@")
+    line=$(timeout 120 "$LOAD" "$addr" "${LOAD_TLS[@]}" "$@")
     t1=$(cpu_ticks "$pid")
     kill "$pid"
     wait "$pid" 2>/dev/null || true

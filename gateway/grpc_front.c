@@ -1,7 +1,6 @@
 #include "grpc_front.h"
 
 #include <grpc/grpc.h>
-#include <grpc/grpc_security.h>
 #include <grpc/support/alloc.h>
 #include <grpc/support/log.h>
 #include <grpc/support/time.h>
@@ -23,7 +22,6 @@
 #include "metrics.h"
 #include "pb_codec.h"
 #include "stream.h"
-#include "tls.h"
 
 #define METHOD "/primefactor.Factors/PrimeFactors"
 /* While draining, a stream ends once its client has been quiet this long
@@ -543,7 +541,7 @@ static void *worker_main(void *arg)
 /* ---- the front end ------------------------------------------------------- */
 
 /* grpc core's own log lines join pfgate's on stderr, in its format. A
- * client's failed TLS handshake is grpc's "error" but no fault of pfgate's:
+ * client's broken connection is grpc's "error" but no fault of pfgate's:
  * grpc errors are warnings here. */
 static void grpc_log(gpr_log_func_args *args)
 {
@@ -551,27 +549,6 @@ static void grpc_log(gpr_log_func_args *args)
                               : args->severity == GPR_LOG_SEVERITY_INFO ? PF_LOG_INFO
                                                                         : PF_LOG_WARN;
     pf_log(level, "grpc: %s", args->message);
-}
-
-static int listen_tls(pf_grpc_front *f, const struct pf_config *cfg, int *port)
-{
-    char *cert, *key;
-    if (pf_tls_load(cfg->tls_cert, cfg->tls_key, &cert, &key) < 0)
-        return -1;
-    grpc_ssl_pem_key_cert_pair pair = { key, cert };
-    grpc_server_credentials *creds = grpc_ssl_server_credentials_create(NULL, &pair, 1, 0, NULL);
-    char addr[300];
-    pf_addr_format(&cfg->grpc_addr, cfg->grpc_addr.port, addr, sizeof(addr));
-    *port = grpc_server_add_http2_port(f->server, addr, creds);
-    grpc_server_credentials_release(creds);
-    free(cert);
-    free(key);
-    if (*port == 0) {
-        pf_error("grpc: cannot listen on %s (address in use, or not an address of this host)",
-                 addr);
-        return -1;
-    }
-    return 0;
 }
 
 static grpc_completion_queue *queue_new(bool polls)
@@ -606,12 +583,8 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
          * unread requests; flow control needs the window to stay small. */
         { GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_BDP_PROBE, { .integer = 0 } },
         { GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE, { .integer = WRITE_BUFFER_BYTES } },
-        /* For the TLS port, which grpc binds itself: off unless asked, so
-         * that a second process on a busy port fails instead of sharing it. */
-        { GRPC_ARG_INTEGER, GRPC_ARG_ALLOW_REUSEPORT, { .integer = cfg->reuse_port } },
-        /* Silent and idle connections must not pin file descriptors. */
-        { GRPC_ARG_INTEGER, GRPC_ARG_SERVER_HANDSHAKE_TIMEOUT_MS,
-          { .integer = cfg->header_timeout * 1000 } },
+        /* Idle connections must not pin file descriptors (silent ones are
+         * the accept loop's: grpc_listener.h). */
         { GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONNECTION_IDLE_MS, { .integer = cfg->idle_timeout * 1000 } },
     };
     grpc_channel_args channel_args = { sizeof(args) / sizeof(args[0]), args };
@@ -637,20 +610,13 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
 
     if (pf_grpc_conns_new(cfg->max_streams_per_conn, cfg->max_streams_total, &f->conns) < 0)
         goto fail;
-    if (cfg->tls_cert) {
-        /* grpc core takes only plaintext sockets by fd: over TLS it listens
-         * itself, and --max-connections and the silent-connection cut-off
-         * do not apply to the gRPC port. */
-        if (listen_tls(f, cfg, port) < 0)
-            goto fail;
-        grpc_server_start(f->server);
-    } else {
-        if (pf_grpc_listener_bind(cfg, &f->listener, port) < 0)
-            goto fail;
-        grpc_server_start(f->server);
-        if (pf_grpc_listener_run(f->listener, f->server, f->conns) < 0)
-            goto fail;
-    }
+    /* pfgate accepts on both kinds of port, TLS included (it ends TLS
+     * itself: grpc_tls.h); grpc listens on none. */
+    if (pf_grpc_listener_bind(cfg, &f->listener, port) < 0)
+        goto fail;
+    grpc_server_start(f->server);
+    if (pf_grpc_listener_run(f->listener, f->server, f->conns) < 0)
+        goto fail;
 
     for (int i = 0; i < f->nworkers; i++) {
         struct worker *w = &f->workers[i];

@@ -18,6 +18,7 @@
 #include "accept_guard.h"
 #include "clock.h"
 #include "grpc_relay.h"
+#include "grpc_tls.h"
 #include "list.h"
 #include "listen.h"
 #include "log.h"
@@ -50,20 +51,33 @@ struct pf_grpc_listener {
     grpc_server *server;
     grpc_server_credentials *creds;
     pf_grpc_conns *conns;
+    SSL_CTX *tls_ctx; /* --tls-cert: pfgate ends TLS (grpc_tls.h); else NULL */
 };
 
-/* One client connection. Until its client has sent the HTTP/2 preface, it
- * waits on the listener's list, unknown to grpc, and is closed at its
- * deadline; then its relay (grpc_relay.h) carries it, and grpc has the other
- * end of the relay's socketpair. */
+/* The HTTP/2 client preface: a connection is handed to grpc only once it has
+ * sent this whole (or something else, which grpc then refuses). */
+static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
+#define PREFACE_LEN (sizeof(preface) - 1)
+
+/* One client connection. Until its client has sent the HTTP/2 preface (over
+ * TLS: its handshake, then the preface), it waits on the listener's list,
+ * unknown to grpc, and is closed at its deadline; then its relay
+ * (grpc_relay.h) carries it, and grpc has the other end of the relay's
+ * socketpair. */
 struct watch {
     enum pf_epoll_kind kind; /* PF_EPOLL_WATCH: first, see grpc_relay.h */
     int fd;                  /* the client's socket until the relay takes it */
     struct pf_list link;     /* in the listener's watches */
     struct pf_list waiting_link; /* in waiting, then in closing */
     int64_t deadline;
-    bool partial; /* part of the preface came */
+    bool partial; /* part of the preface came (plaintext: it is only peeked) */
     bool dead;    /* its relay is over: freed after this round of events */
+    pf_grpc_tls *tls; /* TLS port: until the relay takes it */
+    bool handshaken;
+    /* TLS port: the preface as read from the plaintext (TLS records cannot
+     * be peeked at on the socket); the relay passes it on to grpc. */
+    uint8_t head[PREFACE_LEN];
+    size_t head_len;
     pf_grpc_relay *relay;
     pf_grpc_conn *conn;
 };
@@ -85,16 +99,19 @@ static void peer_name(int fd, char *buf, size_t size)
 
 int pf_grpc_listener_bind(const struct pf_config *cfg, pf_grpc_listener **out, int *port)
 {
-    int fd = pf_listen("grpc", &cfg->grpc_addr, cfg->reuse_port, port);
-    if (fd < 0)
+    SSL_CTX *tls_ctx = NULL;
+    if (cfg->tls_cert && !(tls_ctx = pf_grpc_tls_ctx_new(cfg->tls_cert, cfg->tls_key)))
         return -1;
-
-    pf_grpc_listener *l = calloc(1, sizeof(*l));
+    int fd = pf_listen("grpc", &cfg->grpc_addr, cfg->reuse_port, port);
+    pf_grpc_listener *l = fd >= 0 ? calloc(1, sizeof(*l)) : NULL;
     if (!l) {
-        close(fd);
+        if (fd >= 0)
+            close(fd);
+        SSL_CTX_free(tls_ctx);
         return -1;
     }
     l->listen_fd = fd;
+    l->tls_ctx = tls_ctx;
     l->acceptor.front = "grpc";
     l->accept_resume_ms = -1;
     /* The guard's table holds a stream until grpc has ended it: room for
@@ -114,15 +131,12 @@ int pf_grpc_listener_bind(const struct pf_config *cfg, pf_grpc_listener **out, i
     return 0;
 }
 
-/* The HTTP/2 client preface: a connection is handed to grpc only once it has
- * sent this whole (or something else, which grpc then refuses). */
-static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-#define PREFACE_LEN (sizeof(preface) - 1)
 /* How often a connection part-way through its preface is looked at. */
 #define PARTIAL_TICK_MS 20
 
 static void watch_close(pf_grpc_listener *l, struct watch *w);
 static void resume_accepting(pf_grpc_listener *l);
+static void relay_went(pf_grpc_listener *l, struct watch *w, bool over);
 
 static void set_events(pf_grpc_listener *l, struct watch *w, uint32_t events)
 {
@@ -131,15 +145,18 @@ static void set_events(pf_grpc_listener *l, struct watch *w, uint32_t events)
 }
 
 /* grpc gets one end of a socketpair, and the relay carries the bytes between
- * it and the client's socket, still unread (the preface was only peeked). */
+ * it and the client's socket: still unread on a plaintext port (the preface
+ * was only peeked), from w->head on over TLS. */
 static void hand_over(pf_grpc_listener *l, struct watch *w)
 {
     pf_list_remove(&w->waiting_link);
     epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
     int client_fd = w->fd, grpc_fd = -1;
+    pf_grpc_tls *tls = w->tls;
     w->fd = -1;
+    w->tls = NULL;
     char peer[32];
-    if (pf_grpc_relay_new(client_fd, l->epoll_fd, &l->limits, l->scratch, w, &w->relay,
+    if (pf_grpc_relay_new(client_fd, tls, l->epoll_fd, &l->limits, l->scratch, w, &w->relay,
                           &grpc_fd) < 0) {
         pf_log_limited(&l->relay_refused, PF_LOG_WARN, "grpc: cannot relay a connection: %s",
                        strerror(errno));
@@ -156,6 +173,39 @@ static void hand_over(pf_grpc_listener *l, struct watch *w)
         return;
     }
     grpc_server_add_channel_from_fd(l->server, grpc_fd, l->creds);
+    relay_went(l, w, pf_grpc_relay_start(w->relay, w->head, w->head_len, pf_now_ms()));
+}
+
+/* A TLS connection waiting: one step of its handshake, then the preface,
+ * read from the plaintext into w->head. */
+static void tls_advance(pf_grpc_listener *l, struct watch *w)
+{
+    if (!w->handshaken) {
+        int rc = pf_grpc_tls_handshake(w->tls);
+        if (rc < 0) {
+            pf_debug("grpc: a TLS handshake failed: %s", strerror(errno));
+            watch_close(l, w);
+            return;
+        }
+        if (rc == 0) {
+            set_events(l, w, pf_grpc_tls_waits_for(w->tls) | EPOLLRDHUP);
+            return;
+        }
+        w->handshaken = true;
+    }
+    ssize_t n = pf_grpc_tls_read(w->tls, w->head + w->head_len, PREFACE_LEN - w->head_len);
+    if (n > 0) {
+        w->head_len += (size_t)n;
+        if (w->head_len == PREFACE_LEN || memcmp(w->head, preface, w->head_len) != 0) {
+            hand_over(l, w);
+            return;
+        }
+    } else if (n == 0 || errno != EAGAIN) {
+        watch_close(l, w);
+        return;
+    }
+    uint32_t waits = pf_grpc_tls_waits_for(w->tls);
+    set_events(l, w, (waits ? waits : EPOLLIN) | EPOLLRDHUP);
 }
 
 /* Looks at what the client has sent so far, without taking it. Returns
@@ -226,6 +276,8 @@ static void on_watch_event(pf_grpc_listener *l, struct watch *w, uint32_t events
         return;
     if (events & (EPOLLRDHUP | EPOLLHUP | EPOLLERR))
         watch_close(l, w);
+    else if (w->tls)
+        tls_advance(l, w);
     else
         check_preface(l, w);
 }
@@ -236,8 +288,14 @@ static void on_relay_event(pf_grpc_listener *l, void *ptr, uint32_t events)
     struct watch *w = pf_grpc_relay_owner(r);
     if (w->dead)
         return;
-    bool over = pf_grpc_relay_event(r, ptr, events, pf_now_ms());
-    if (!over && pf_grpc_relay_deadline(r) >= 0 && !pf_list_linked(&w->waiting_link))
+    relay_went(l, w, pf_grpc_relay_event(r, ptr, events, pf_now_ms()));
+}
+
+/* After a relay's step: a closing one gets a deadline, one that is over
+ * is freed after this round of events. */
+static void relay_went(pf_grpc_listener *l, struct watch *w, bool over)
+{
+    if (!over && pf_grpc_relay_deadline(w->relay) >= 0 && !pf_list_linked(&w->waiting_link))
         pf_list_append(&l->closing, &w->waiting_link);
     if (over) {
         /* Not freed yet: this round may hold an event for its other socket. */
@@ -272,6 +330,7 @@ static void watch_close(pf_grpc_listener *l, struct watch *w)
         epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, w->fd, NULL);
         close(w->fd); /* grpc never saw it */
     }
+    pf_grpc_tls_free(w->tls);
     pf_grpc_relay_free(w->relay);
     free(w);
 }
@@ -332,9 +391,11 @@ static void accept_one(pf_grpc_listener *l, int fd)
     w->kind = PF_EPOLL_WATCH;
     w->fd = fd;
     ev.data.ptr = w;
-    if (epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
+    if ((l->tls_ctx && !(w->tls = pf_grpc_tls_new(l->tls_ctx, fd))) ||
+        epoll_ctl(l->epoll_fd, EPOLL_CTL_ADD, fd, &ev) < 0 ||
         pf_grpc_conns_open(l->conns, peer, &w->conn) < 0) {
         epoll_ctl(l->epoll_fd, EPOLL_CTL_DEL, fd, NULL);
+        pf_grpc_tls_free(w->tls);
         free(w);
         close(fd);
         return;
@@ -457,6 +518,7 @@ void pf_grpc_listener_free(pf_grpc_listener *l)
         struct watch *w = PF_CONTAINER_OF(node, struct watch, link);
         if (w->fd >= 0)
             close(w->fd);
+        pf_grpc_tls_free(w->tls);
         pf_grpc_relay_free(w->relay); /* grpc sees its end close */
         pf_grpc_conns_close(l->conns, w->conn);
         free(w);
@@ -468,6 +530,7 @@ void pf_grpc_listener_free(pf_grpc_listener *l)
     if (l->creds)
         grpc_server_credentials_release(l->creds);
     free(l->scratch);
+    SSL_CTX_free(l->tls_ctx);
     pthread_mutex_destroy(&l->watches_lock);
     free(l);
 }

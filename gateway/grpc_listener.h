@@ -1,10 +1,12 @@
-/* pfgate's own accept loop for the plaintext gRPC port: grpc core 1.51 has
- * no connection limit, so pfgate accepts, counts, and, once a client has sent
+/* pfgate's own accept loop for the gRPC port: grpc core 1.51 has no
+ * connection limit, so pfgate accepts, counts, and, once a client has sent
  * the HTTP/2 preface, hands grpc (grpc_server_add_channel_from_fd) one end of
  * a socketpair; the thread relays the bytes between it and the client's
- * socket through the HTTP/2 guard (grpc_relay.h, h2_guard.h). A connection
- * that has not sent its preface within --header-timeout is closed. On EMFILE
- * the listener is left alone for PF_ACCEPT_PAUSE_MS (accept_guard.h). */
+ * socket through the HTTP/2 guard (grpc_relay.h, h2_guard.h). With
+ * --tls-cert the thread also ends TLS (grpc_tls.h): the handshake, then the
+ * preface, read from the plaintext. A connection that has not done both
+ * within --header-timeout is closed. On EMFILE the listener is left alone
+ * for PF_ACCEPT_PAUSE_MS (accept_guard.h). */
 #ifndef PF_GRPC_LISTENER_H
 #define PF_GRPC_LISTENER_H
 

@@ -10,6 +10,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include "grpc_tls.h"
 #include "log.h"
 
 /* A side is read only when this much room is free on the way out: fewer,
@@ -48,6 +49,7 @@ struct pf_grpc_relay {
     struct backlog to_grpc, to_client;
     atomic_size_t to_client_bytes; /* for pf_grpc_relay_unsent() */
     pf_h2_guard *guard;
+    pf_grpc_tls *tls; /* the client's TLS, or NULL on a plaintext port */
     struct pf_relay_scratch *scratch;
     int epoll_fd;
     enum state state;
@@ -70,11 +72,32 @@ static void drop_backlog(struct backlog *b)
     b->out.len = b->off = 0;
 }
 
-/* Writes what b holds to fd. Returns -1 when the peer is gone. */
-static int write_backlog(struct backlog *b, int fd)
+/* recv() and send() on one side: through TLS for a TLS client. */
+static ssize_t side_recv(pf_grpc_relay *r, struct side *s, void *buf, size_t len)
+{
+    if (s == &r->client && r->tls)
+        return pf_grpc_tls_read(r->tls, buf, len);
+    return recv(s->fd, buf, len, MSG_DONTWAIT);
+}
+
+static ssize_t side_send(pf_grpc_relay *r, struct side *s, const void *buf, size_t len)
+{
+    if (s == &r->client && r->tls)
+        return pf_grpc_tls_write(r->tls, buf, len);
+    return send(s->fd, buf, len, MSG_NOSIGNAL | MSG_DONTWAIT);
+}
+
+/* Bytes the client's TLS layer holds, which no epoll event will announce. */
+static bool client_tls_pending(const pf_grpc_relay *r)
+{
+    return r->tls && pf_grpc_tls_has_pending(r->tls);
+}
+
+/* Writes what b holds to side s. Returns -1 when the peer is gone. */
+static int write_backlog(pf_grpc_relay *r, struct backlog *b, struct side *s)
 {
     while (pending(b) > 0) {
-        ssize_t n = send(fd, b->out.buf + b->off, pending(b), MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t n = side_send(r, s, b->out.buf + b->off, pending(b));
         if (n < 0)
             return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : errno == EINTR ? 0 : -1;
         b->off += (size_t)n;
@@ -85,8 +108,9 @@ static int write_backlog(struct backlog *b, int fd)
 
 /* One step of one way: write what is held, read one batch if `readable`,
  * feed it through the guard, write it out; what the far side does not take
- * now stays in the backlog. Returns -1 when either socket failed. */
-static int pump(pf_grpc_relay *r, bool from_client, bool readable, int64_t now_ms)
+ * now stays in the backlog. Returns the bytes read, or -1 when either
+ * socket failed. */
+static ssize_t pump(pf_grpc_relay *r, bool from_client, bool readable, int64_t now_ms)
 {
     struct side *from = from_client ? &r->client : &r->grpc;
     struct side *to = from_client ? &r->grpc : &r->client;
@@ -95,7 +119,7 @@ static int pump(pf_grpc_relay *r, bool from_client, bool readable, int64_t now_m
 
     if (to->shut)
         readable = false;
-    if (pending(b) > 0 && write_backlog(b, to->fd) < 0)
+    if (pending(b) > 0 && write_backlog(r, b, to) < 0)
         return -1;
     /* Output goes into the backlog when it holds bytes (after them), else
      * into the scratch buffer. */
@@ -110,7 +134,7 @@ static int pump(pf_grpc_relay *r, bool from_client, bool readable, int64_t now_m
     ssize_t n = 0;
     size_t room = out->cap - out->len;
     if (readable && !from->eof && room >= MIN_READ + PF_H2_GUARD_SLACK) {
-        n = recv(from->fd, sc->in, room - PF_H2_GUARD_SLACK, MSG_DONTWAIT);
+        n = side_recv(r, from, sc->in, room - PF_H2_GUARD_SLACK);
         if (n == 0) {
             from->eof = true;
             pf_debug("grpc relay: %s closed its side", from_client ? "the client" : "grpc");
@@ -126,7 +150,7 @@ static int pump(pf_grpc_relay *r, bool from_client, bool readable, int64_t now_m
     if (used != (size_t)n)
         return -1; /* cannot happen: the room was left */
     if (out == &scratch_out && out->len > 0) {
-        ssize_t w = send(to->fd, out->buf, out->len, MSG_NOSIGNAL | MSG_DONTWAIT);
+        ssize_t w = side_send(r, to, out->buf, out->len);
         if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
             return -1;
         size_t sent = w > 0 ? (size_t)w : 0;
@@ -139,10 +163,10 @@ static int pump(pf_grpc_relay *r, bool from_client, bool readable, int64_t now_m
             b->off = 0;
             memcpy(b->out.buf, out->buf + sent, b->out.len);
         }
-    } else if (out == &b->out && write_backlog(b, to->fd) < 0) {
+    } else if (out == &b->out && write_backlog(r, b, to) < 0) {
         return -1;
     }
-    return 0;
+    return n;
 }
 
 static void set_events(pf_grpc_relay *r, struct side *s, uint32_t events)
@@ -154,9 +178,13 @@ static void set_events(pf_grpc_relay *r, struct side *s, uint32_t events)
     s->events = events;
 }
 
-static void shut(struct side *s)
+static void shut(pf_grpc_relay *r, struct side *s)
 {
     if (!s->shut) {
+        /* TLS: everything written has left OpenSSL (the backlog is empty),
+         * so the close_notify follows the last record. */
+        if (s == &r->client && r->tls)
+            pf_grpc_tls_close_notify(r->tls);
         shutdown(s->fd, SHUT_WR);
         s->shut = true;
     }
@@ -171,7 +199,7 @@ static bool settle(pf_grpc_relay *r, int64_t now_ms)
     if (failed && r->state == OPEN && r->deadline < 0)
         r->deadline = now_ms + GOAWAY_MS; /* for grpc's current frame to end */
     if (r->client.eof && !pending(&r->to_grpc) && !failed)
-        shut(&r->grpc); /* grpc sees the end and closes its side */
+        shut(r, &r->grpc); /* grpc sees the end and closes its side */
     if (r->grpc.eof && r->state == OPEN && r->deadline < 0)
         r->deadline = now_ms + LINGER_MS; /* for a client that does not read */
     bool client_over = (failed && pf_h2_guard_done(r->guard)) || r->grpc.eof;
@@ -180,7 +208,7 @@ static bool settle(pf_grpc_relay *r, int64_t now_ms)
          * shut it, and read what the client still sends until it closes,
          * so that closing does not answer its data with a reset that would
          * destroy what it has not yet read. */
-        shut(&r->client);
+        shut(r, &r->client);
         shutdown(r->grpc.fd, SHUT_RDWR);
         r->grpc.eof = true;
         r->state = LINGER;
@@ -199,11 +227,29 @@ static bool settle(pf_grpc_relay *r, int64_t now_ms)
                           (!failed && !r->client.eof && space(&r->to_grpc) >= MIN_READ + PF_H2_GUARD_SLACK);
     bool reading_grpc = r->state == OPEN && !r->grpc.eof &&
                         space(&r->to_client) >= MIN_READ + PF_H2_GUARD_SLACK;
+    /* TLS may wait for the other direction (its own messages). */
+    uint32_t tls_waits = r->tls && r->state == OPEN ? pf_grpc_tls_waits_for(r->tls) : 0;
     set_events(r, &r->client, (reading_client ? EPOLLIN : 0) |
-                                  (pending(&r->to_client) ? EPOLLOUT : 0));
+                                  (pending(&r->to_client) ? EPOLLOUT : 0) | tls_waits);
     set_events(r, &r->grpc, (reading_grpc ? EPOLLIN : 0) | (pending(&r->to_grpc) ? EPOLLOUT : 0));
     atomic_store_explicit(&r->to_client_bytes, pending(&r->to_client), memory_order_relaxed);
     return false;
+}
+
+/* What OpenSSL already holds of the client's bytes is read on while there
+ * is room for it and reading makes progress (the rest of a record may still
+ * be on its way: then epoll reports it). Returns -1 when a socket failed. */
+static int read_tls_pending(pf_grpc_relay *r, int64_t now_ms)
+{
+    while (r->state == OPEN && client_tls_pending(r) && !pf_h2_guard_failed(r->guard) &&
+           !r->client.eof && space(&r->to_grpc) >= MIN_READ + PF_H2_GUARD_SLACK) {
+        ssize_t n = pump(r, true, true, now_ms);
+        if (n < 0)
+            return -1;
+        if (n == 0)
+            break;
+    }
+    return 0;
 }
 
 /* Reads and drops what a client sends after its connection was shut. */
@@ -229,7 +275,10 @@ bool pf_grpc_relay_event(pf_grpc_relay *r, void *epoll_ptr, uint32_t events, int
     /* HUP without IN: the peer is gone and there is nothing left to read,
      * which the read reports as the end. */
     bool readable = (events & (EPOLLIN | EPOLLHUP)) != 0;
-    if (pump(r, true, s == &r->client && readable, now_ms) < 0 ||
+    bool client_readable = s == &r->client &&
+                           (readable || (r->tls && (events & EPOLLOUT) &&
+                                         pf_grpc_tls_read_waits_for_output(r->tls)));
+    if (pump(r, true, client_readable || client_tls_pending(r), now_ms) < 0 ||
         pump(r, false, s == &r->grpc && readable, now_ms) < 0) {
         pf_debug("grpc relay: a socket failed: %s", strerror(errno));
         return true;
@@ -237,7 +286,23 @@ bool pf_grpc_relay_event(pf_grpc_relay *r, void *epoll_ptr, uint32_t events, int
     /* Bytes from grpc can free what the guard holds for grpc (window credit). */
     if (pf_h2_guard_owes_server(r->guard) && pump(r, true, false, now_ms) < 0)
         return true;
-    return settle(r, now_ms);
+    return read_tls_pending(r, now_ms) < 0 || settle(r, now_ms);
+}
+
+bool pf_grpc_relay_start(pf_grpc_relay *r, const uint8_t *head, size_t n, int64_t now_ms)
+{
+    if (n > 0) {
+        struct backlog *b = &r->to_grpc;
+        if (!(b->out.buf = malloc(BUF_CAP)))
+            return true;
+        b->out.cap = BUF_CAP;
+        b->out.len = b->off = 0;
+        if (pf_h2_guard_from_client(r->guard, now_ms, head, n, &b->out) != n)
+            return true;
+    }
+    if (pump(r, true, client_tls_pending(r), now_ms) < 0)
+        return true;
+    return read_tls_pending(r, now_ms) < 0 || settle(r, now_ms);
 }
 
 const char *pf_grpc_relay_why(const pf_grpc_relay *r)
@@ -273,7 +338,7 @@ static int add_side(pf_grpc_relay *r, struct side *s, int fd)
     return 0;
 }
 
-int pf_grpc_relay_new(int client_fd, int epoll_fd, const struct pf_h2_limits *lim,
+int pf_grpc_relay_new(int client_fd, pf_grpc_tls *tls, int epoll_fd, const struct pf_h2_limits *lim,
                       struct pf_relay_scratch *scratch, void *owner, pf_grpc_relay **out,
                       int *grpc_fd)
 {
@@ -282,6 +347,7 @@ int pf_grpc_relay_new(int client_fd, int epoll_fd, const struct pf_h2_limits *li
     if (!r)
         goto fail;
     r->client.fd = r->grpc.fd = -1;
+    r->tls = tls;
     r->epoll_fd = epoll_fd;
     r->scratch = scratch;
     r->owner = owner;
@@ -307,6 +373,7 @@ fail:
     if (r)
         pf_h2_guard_free(r->guard);
     free(r);
+    pf_grpc_tls_free(tls);
     close(client_fd);
     return -1;
 }
@@ -338,6 +405,7 @@ void pf_grpc_relay_free(pf_grpc_relay *r)
     }
     drop_backlog(&r->to_grpc);
     drop_backlog(&r->to_client);
+    pf_grpc_tls_free(r->tls);
     pf_h2_guard_free(r->guard);
     free(r);
 }

@@ -1,6 +1,7 @@
 /* The relay between a gRPC client's socket and grpc core: grpc gets one end
  * of a socketpair instead of the client's socket, and the gRPC accept thread
- * copies the bytes both ways through the HTTP/2 guard (h2_guard.h), which
+ * copies the bytes both ways (through TLS on the client's side on a TLS
+ * port: grpc_tls.h) through the HTTP/2 guard (h2_guard.h), which
  * bounds what the client can make grpc hold. Each way holds at most
  * PF_RELAY_BUF bytes; a side is not read while the other side's buffer is
  * full, so a client that does not read stalls grpc's writes (flow control),
@@ -13,6 +14,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "grpc_tls.h"
 #include "h2_guard.h"
 
 #define PF_RELAY_BUF (64 * 1024)
@@ -30,12 +32,20 @@ struct pf_relay_scratch {
 };
 
 /* Takes client_fd (a connected, non-blocking socket whose client sent the
- * HTTP/2 preface, still unread) and makes the socketpair; *grpc_fd gets the
- * end for grpc_server_add_channel_from_fd. Both of the relay's sockets are
- * added to epoll_fd. Returns 0, or -1 with client_fd closed. */
-int pf_grpc_relay_new(int client_fd, int epoll_fd, const struct pf_h2_limits *lim,
-                      struct pf_relay_scratch *scratch, void *owner, pf_grpc_relay **out,
-                      int *grpc_fd);
+ * HTTP/2 preface) and tls (its TLS connection, handshake done, or NULL for
+ * plaintext), and makes the socketpair; *grpc_fd gets the end for
+ * grpc_server_add_channel_from_fd. Both of the relay's sockets are added to
+ * epoll_fd. Returns 0, or -1 with client_fd closed and tls freed. Then call
+ * pf_grpc_relay_start(). */
+int pf_grpc_relay_new(int client_fd, pf_grpc_tls *tls, int epoll_fd,
+                      const struct pf_h2_limits *lim, struct pf_relay_scratch *scratch,
+                      void *owner, pf_grpc_relay **out, int *grpc_fd);
+
+/* Relays head (the n bytes the caller already read from the client: a TLS
+ * client's preface) and whatever the client's TLS layer already holds, for
+ * which no epoll event will come. Returns true when the relay is over, as
+ * pf_grpc_relay_event() does. */
+bool pf_grpc_relay_start(pf_grpc_relay *r, const uint8_t *head, size_t n, int64_t now_ms);
 
 /* data.ptr of an epoll event with kind PF_EPOLL_RELAY: its relay. */
 pf_grpc_relay *pf_grpc_relay_of(void *epoll_ptr);

@@ -17,6 +17,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "tls.h"
 #include "lws_env.h"
 #include "ndjson_front.h"
 #include "ws_front.h"
@@ -380,13 +381,9 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
         info.options |= LWS_SERVER_OPTION_DO_SSL_GLOBAL_INIT;
         info.ssl_cert_filepath = cfg->tls_cert;
         info.ssl_private_key_filepath = cfg->tls_key;
-        /* TLS 1.2 and up, forward-secret AEAD suites only (OpenSSL's
-         * default list also offers RSA key exchange and CBC). TLS 1.3's
-         * suites are all of that kind. */
-        info.ssl_cipher_list = "ECDHE+AESGCM:ECDHE+CHACHA20:!aNULL";
-        info.ssl_options_set = SSL_OP_NO_SSLv3 | SSL_OP_NO_TLSv1 | SSL_OP_NO_TLSv1_1 |
-                               SSL_OP_NO_COMPRESSION | SSL_OP_NO_RENEGOTIATION |
-                               SSL_OP_CIPHER_SERVER_PREFERENCE;
+        /* The same policy as the gRPC port's (tls.h). */
+        info.ssl_cipher_list = PF_TLS_CIPHERS;
+        info.ssl_options_set = PF_TLS_OPTIONS;
     }
 
     add_callback_mount(s, 0, "/primefactor.Factors/PrimeFactors");

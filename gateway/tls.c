@@ -12,6 +12,7 @@
 
 #define PEM_MAX (1 << 20)
 
+/* The whole file, read once: what is checked is what is used. */
 static char *read_file(const char *path)
 {
     FILE *f = fopen(path, "rb");
@@ -31,7 +32,7 @@ static char *read_file(const char *path)
     return buf;
 }
 
-static const char *ssl_error(void)
+const char *pf_tls_error(void)
 {
     static _Thread_local char text[256];
     unsigned long e = ERR_get_error();
@@ -40,43 +41,76 @@ static const char *ssl_error(void)
     return e ? text : "no PEM data found";
 }
 
-int pf_tls_load(const char *cert_file, const char *key_file, char **cert_pem, char **key_pem)
+/* The leaf certificate first, then any intermediates after it. */
+static int use_cert_chain(SSL_CTX *ctx, const char *pem, const char *file)
 {
-    int rc = -1;
-    X509 *cert = NULL;
-    EVP_PKEY *key = NULL;
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    X509 *cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
+    if (!cert) {
+        pf_error("tls: %s is not a PEM certificate: %s", file, pf_tls_error());
+        BIO_free(bio);
+        return -1;
+    }
+    int rc = SSL_CTX_use_certificate(ctx, cert) == 1 ? 0 : -1;
+    X509_free(cert);
+    X509 *extra;
+    while (rc == 0 && (extra = PEM_read_bio_X509(bio, NULL, NULL, NULL)) != NULL)
+        if (SSL_CTX_add0_chain_cert(ctx, extra) != 1) {
+            X509_free(extra);
+            rc = -1;
+        }
+    ERR_clear_error(); /* the end of the file reads as an error */
+    BIO_free(bio);
+    if (rc < 0)
+        pf_error("tls: cannot use the certificate in %s", file);
+    return rc;
+}
+
+static int use_key(SSL_CTX *ctx, const char *pem, const char *file, const char *cert_file)
+{
+    BIO *bio = BIO_new_mem_buf(pem, -1);
+    EVP_PKEY *key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
+    BIO_free(bio);
+    if (!key) {
+        pf_error("tls: %s is not a PEM private key (or is encrypted): %s", file, pf_tls_error());
+        return -1;
+    }
+    int ok = SSL_CTX_use_PrivateKey(ctx, key) == 1 && SSL_CTX_check_private_key(ctx) == 1;
+    EVP_PKEY_free(key);
+    if (!ok) {
+        pf_error("tls: the key in %s does not match the certificate in %s", file, cert_file);
+        ERR_clear_error();
+        return -1;
+    }
+    return 0;
+}
+
+SSL_CTX *pf_tls_server_ctx_new(const char *cert_file, const char *key_file)
+{
+    SSL_CTX *ctx = NULL;
     char *cert_text = read_file(cert_file);
     char *key_text = cert_text ? read_file(key_file) : NULL;
     if (!key_text)
-        goto out;
-
-    BIO *bio = BIO_new_mem_buf(cert_text, -1);
-    cert = bio ? PEM_read_bio_X509(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
-    if (!cert) {
-        pf_error("tls: %s is not a PEM certificate: %s", cert_file, ssl_error());
-        goto out;
+        goto fail;
+    if (!(ctx = SSL_CTX_new(TLS_server_method()))) {
+        pf_error("tls: %s", pf_tls_error());
+        goto fail;
     }
-    bio = BIO_new_mem_buf(key_text, -1);
-    key = bio ? PEM_read_bio_PrivateKey(bio, NULL, NULL, NULL) : NULL;
-    BIO_free(bio);
-    if (!key) {
-        pf_error("tls: %s is not a PEM private key (or is encrypted): %s", key_file, ssl_error());
-        goto out;
+    if (use_cert_chain(ctx, cert_text, cert_file) < 0 ||
+        use_key(ctx, key_text, key_file, cert_file) < 0)
+        goto fail;
+    SSL_CTX_set_options(ctx, PF_TLS_OPTIONS);
+    if (SSL_CTX_set_min_proto_version(ctx, TLS1_2_VERSION) != 1 ||
+        SSL_CTX_set_cipher_list(ctx, PF_TLS_CIPHERS) != 1) {
+        pf_error("tls: cannot set the cipher policy: %s", pf_tls_error());
+        goto fail;
     }
-    if (X509_check_private_key(cert, key) != 1) {
-        pf_error("tls: the key in %s does not match the certificate in %s", key_file, cert_file);
-        ERR_clear_error();
-        goto out;
-    }
-    *cert_pem = cert_text;
-    *key_pem = key_text;
-    cert_text = key_text = NULL;
-    rc = 0;
-out:
-    X509_free(cert);
-    EVP_PKEY_free(key);
     free(cert_text);
     free(key_text);
-    return rc;
+    return ctx;
+fail:
+    SSL_CTX_free(ctx);
+    free(cert_text);
+    free(key_text);
+    return NULL;
 }

@@ -14,6 +14,7 @@ Fixtures:
   channel, stub   a grpc channel / Factors stub on the shared server
   pb              the generated primefactor_pb2 / _grpc modules (namespace)
   seed_stubs_dir  directory holding seed_primefactor_pb2*.py (for seed_client.py)
+  pki             a throwaway CA and a certificate for localhost signed by it (tls_args(pki))
 """
 import os
 import re
@@ -307,6 +308,29 @@ def channel(pfgate):
 @pytest.fixture
 def stub(channel, pb):
     return pb.pb_grpc.FactorsStub(channel)
+
+
+def _openssl(*args, cwd):
+    subprocess.run(["openssl", *args], cwd=cwd, check=True, capture_output=True, timeout=60)
+
+
+@pytest.fixture(scope="session")
+def pki(tmp_path_factory):
+    """A CA, a server certificate for localhost/127.0.0.1 signed by it, and a stranger key."""
+    d = tmp_path_factory.mktemp("pki")
+    _openssl("req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", "ca.key", "-out",
+             "ca.pem", "-days", "2", "-subj", "/CN=pfgate test CA", cwd=d)
+    _openssl("req", "-newkey", "rsa:2048", "-nodes", "-keyout", "server.key", "-out",
+             "server.csr", "-subj", "/CN=localhost", cwd=d)
+    (d / "san.ext").write_text("subjectAltName=DNS:localhost,IP:127.0.0.1\n")
+    _openssl("x509", "-req", "-in", "server.csr", "-CA", "ca.pem", "-CAkey", "ca.key",
+             "-CAcreateserial", "-out", "server.pem", "-days", "2", "-extfile", "san.ext", cwd=d)
+    _openssl("genrsa", "-out", "other.key", "2048", cwd=d)
+    return d
+
+
+def tls_args(pki):
+    return ["--tls-cert", str(pki / "server.pem"), "--tls-key", str(pki / "server.key")]
 
 
 def _protoc(out_dir, include_dir, proto_file):

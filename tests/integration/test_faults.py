@@ -23,6 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 import grpc
 import pytest
 
+from pftls import grpc_channel
 from pfutil import METHOD, HeldRequests, drain, expected, raw_stream, run_stream, tup, varint
 from pfhttp import (NDJSON_PATH, OP_TEXT, PRIME_NEAR_2_63, WS_PATH, Closed, RawWS,
                     compare_answers, connect, expected_answers, gnu_factor, http_raw,
@@ -159,7 +160,7 @@ def _fd_kinds(srv):
 # ------------------------------------------------------ exact answers, 4 ways ---
 
 def grpc_exact(srv, pb, nums=CHECK_NUMS, timeout=10):
-    with grpc.insecure_channel(srv.grpc) as ch:
+    with grpc_channel(srv) as ch:  # over TLS for a TLS server (pftls.py)
         res = run_stream(pb.pb_grpc.FactorsStub(ch), pb, nums, timeout=timeout)
     assert res.code == grpc.StatusCode.OK, f"gRPC: status {res.code} {res.details!r}"
     want = expected(nums, oracle())
@@ -259,8 +260,8 @@ def h2_request(sid, payloads, end=True):
 class H2Conn:
     """A raw HTTP/2 client connection: bytes out as given, frames in, parsed."""
 
-    def __init__(self, addr, timeout=5):
-        self.sock = connect(addr, timeout)
+    def __init__(self, addr, timeout=5, sock=None):
+        self.sock = sock if sock is not None else connect(addr, timeout)
         self.buf = bytearray()
         self.frames = []
         self.ended = set()          # stream ids the server has ended

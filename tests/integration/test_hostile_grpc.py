@@ -4,7 +4,9 @@ grpc core 1.51 has no bound of its own on these (NOTES-grpc-core-and-lws.md); pf
 guard (gateway/h2_guard.c, in the relay of gateway/grpc_relay.c) brings them. Each attack runs a
 few seconds on loopback while pfgate's VmRSS is sampled; it must stay within 64 MiB of its value at
 start during and after, the attacker must get GOAWAY or the right grpc-status, and a normal gRPC
-client must get exact answers right after.
+client must get exact answers right after. The attacks that reach the guard run twice: on a
+plaintext port, and on a TLS port ([tls]), where pfgate ends TLS itself and the same guard,
+caps and timeouts apply (before, grpc listened on the TLS port itself, with none of them).
 """
 import gzip
 import socket
@@ -16,6 +18,8 @@ import grpc
 import hpack
 import pytest
 
+from conftest import tls_args
+from pftls import h2_socket
 from pfutil import drain, expected, gnu_factor, raw_stream, run_stream, tup, varint
 from test_faults import (ACK, CONTINUATION, DATA, END_HEADERS, GOAWAY, H2_HELLO, HEADERS,
                          RST_STREAM, SETTINGS, H2Conn, _hpack_literal, grpc_exact,
@@ -98,7 +102,7 @@ class Attacker:
     """A raw HTTP/2 connection whose frames are read in a thread while the test sends."""
 
     def __init__(self, srv):
-        self.conn = H2Conn(srv.grpc)
+        self.conn = H2Conn(srv.grpc, sock=h2_socket(srv))  # over TLS on a TLS server
         self.conn.send(H2_HELLO)
         self._stop = threading.Event()
         self._t = threading.Thread(target=self._read, daemon=True)
@@ -158,13 +162,30 @@ def exact_right_after(srv, pb, what, within=3.0):
     assert took < within, f"{what}: exact answers took {took:.1f} s"
 
 
+@pytest.fixture(params=["plaintext", "tls"])
+def warm_server(request, pfgate_factory, pb):
+    """start(*args): a server of the test's own, its gRPC port plaintext or TLS as the test's
+    parameter says, used twice by a real client first (so that lazily made threads and pools
+    are in the RSS at start)."""
+    def start(*args):
+        if request.param == "plaintext":
+            return start_warm(pfgate_factory, pb, *args)[0]
+        pki = request.getfixturevalue("pki")
+        srv = pfgate_factory(*tls_args(pki), *args)
+        srv.tls_ca = pki / "ca.pem"
+        for _ in range(2):
+            grpc_exact(srv, pb)
+        return srv
+    return start
+
+
 # ------------------------------------------------------------- floods ---
 
 @pytest.mark.timeout_s(30)
-def test_continuation_flood_gets_goaway_and_memory_stays_bounded(pfgate_factory, pb):
+def test_continuation_flood_gets_goaway_and_memory_stays_bounded(warm_server, pb):
     """HEADERS without END_HEADERS, then endless 1 KiB CONTINUATIONs (CVE-2024-27316 shape): was
     4.8 GB of RSS in 16 s and no GOAWAY. Now: GOAWAY ENHANCE_YOUR_CALM after 64 KiB of block."""
-    srv, _ = start_warm(pfgate_factory, pb)
+    srv = warm_server()
     rss = RssWatch(srv)
     a = Attacker(srv)
     junk = _hpack_literal(b"x-junk", b"j" * 100) * 9
@@ -181,10 +202,10 @@ def test_continuation_flood_gets_goaway_and_memory_stays_bounded(pfgate_factory,
 
 
 @pytest.mark.timeout_s(30)
-def test_rapid_reset_on_four_connections_gets_goaway(pfgate_factory, pb):
+def test_rapid_reset_on_four_connections_gets_goaway(warm_server, pb):
     """HEADERS + RST_STREAM in a loop (CVE-2023-44487) on 4 connections: was 1.55 GB and gRPC
     stalled ~12 s after. Now: GOAWAY ENHANCE_YOUR_CALM past the RST_STREAM budget."""
-    srv, _ = start_warm(pfgate_factory, pb)
+    srv = warm_server()
     rss = RssWatch(srv)
     attackers = [Attacker(srv) for _ in range(4)]
 
@@ -253,10 +274,10 @@ def _refused_then_usable(srv, pb, prefix, body, want_code, window_bytes=60000):
 
 
 @pytest.mark.timeout_s(30)
-def test_length_prefix_of_4_gib_gets_resource_exhausted(pfgate_factory, pb):
+def test_length_prefix_of_4_gib_gets_resource_exhausted(warm_server, pb):
     """A message prefix announcing 4 GiB with --max-message 4 MiB: grpc buffered the body as it
     came (85 MB in 10 s), no error. Now RESOURCE_EXHAUSTED before grpc holds any of it."""
-    srv, _ = start_warm(pfgate_factory, pb)
+    srv = warm_server()
     rss = RssWatch(srv)
     status = _refused_then_usable(srv, pb, b"\x00\xff\xff\xff\xff", b"\x08" * 60000,
                                   grpc.StatusCode.RESOURCE_EXHAUSTED.value[0])
@@ -309,10 +330,10 @@ def test_gzip_from_a_real_client_is_refused_clearly(pfgate_factory, pb):
 
 
 @pytest.mark.timeout_s(30)
-def test_gzip_bomb_is_refused_without_inflating(pfgate_factory, pb):
+def test_gzip_bomb_is_refused_without_inflating(warm_server, pb):
     """grpc-encoding: gzip and a compressed message that inflates to 256 MiB: was a 1.12 GB
     peak for a 1 GiB bomb. Now refused (UNIMPLEMENTED) from its 5-byte prefix."""
-    srv, _ = start_warm(pfgate_factory, pb)
+    srv = warm_server()
     z = gzip.compress(b"\0" * (256 << 20), compresslevel=9)
     rss = RssWatch(srv)
     a = Attacker(srv)
