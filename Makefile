@@ -102,7 +102,7 @@ PFFACTOR    := $(BUILD)/pffactor
 
 # ---- targets ---------------------------------------------------------------
 
-FUZZ_TARGETS := json_request pb_request http_route parse_i64
+FUZZ_TARGETS := json_request pb_request http_route parse_i64 h2_guard
 FUZZ_BINS   := $(FUZZ_TARGETS:%=build/fuzz/fuzz_%)
 FUZZ_CC     ?= clang
 FUZZ_TIME   ?= 60
@@ -240,6 +240,7 @@ fuzz_json_request_SRC := gateway/json_codec.c
 fuzz_pb_request_SRC   := gateway/pb_codec.c $(BUILD)/proto/primefactor.pb-c.c
 fuzz_http_route_SRC   := gateway/http_router.c
 fuzz_parse_i64_SRC    :=
+fuzz_h2_guard_SRC     := gateway/h2_guard.c
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $$(fuzz_$$*_SRC) | $(PROTO_C)
 	@mkdir -p $(@D)
