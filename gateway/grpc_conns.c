@@ -124,6 +124,8 @@ int pf_grpc_conns_open(pf_grpc_conns *t, const char *peer, pf_grpc_conn **conn)
 
 void pf_grpc_conns_close(pf_grpc_conns *t, pf_grpc_conn *c)
 {
+    if (!c)
+        return;
     pthread_mutex_lock(&t->lock);
     c->held = false;
     t->open--;

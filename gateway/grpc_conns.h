@@ -20,7 +20,7 @@ void pf_grpc_conns_free(pf_grpc_conns *t); /* NULL-safe */
  * fd number, reused before its close was seen); *conn is what close() takes,
  * once the connection has closed. */
 int pf_grpc_conns_open(pf_grpc_conns *t, const char *peer, pf_grpc_conn **conn);
-void pf_grpc_conns_close(pf_grpc_conns *t, pf_grpc_conn *conn);
+void pf_grpc_conns_close(pf_grpc_conns *t, pf_grpc_conn *conn); /* conn may be NULL */
 size_t pf_grpc_conns_count(pf_grpc_conns *t);
 
 /* Counts a new stream on peer's connection: PF_EFULL when that connection

@@ -318,8 +318,7 @@ static void watch_close(pf_grpc_listener *l, struct watch *w)
         pf_log_limited(&l->relay_failed, PF_LOG_WARN, "grpc: closed a connection: %s",
                        pf_grpc_relay_why(w->relay));
     pf_list_remove(&w->waiting_link);
-    if (w->conn)
-        pf_grpc_conns_close(l->conns, w->conn);
+    pf_grpc_conns_close(l->conns, w->conn);
     pf_metrics_connections(PF_FRONT_GRPC, -1);
     /* Out of the list before the sockets close: pf_grpc_listener_unsent()
      * reads them from another thread. */

@@ -36,6 +36,19 @@ static int begin(pf_grpc_conns *t, const char *peer, pf_grpc_conn **conn)
     return pf_grpc_conns_stream_begin(t, peer, conn, &why);
 }
 
+/* A connection the listener has already given back (evicted, or renamed
+ * when its relay started) has no record left: closing it changes nothing. */
+static void test_close_without_a_record(void **state)
+{
+    pf_grpc_conns *t = *state;
+    pf_grpc_conn *a;
+    assert_int_equal(pf_grpc_conns_open(t, "fd:7", &a), 0);
+    pf_grpc_conns_close(t, NULL);
+    assert_int_equal(pf_grpc_conns_count(t), 1);
+    pf_grpc_conns_close(t, a);
+    assert_int_equal(pf_grpc_conns_count(t), 0);
+}
+
 static void test_streams_count_per_connection(void **state)
 {
     pf_grpc_conns *t = *state;
@@ -143,6 +156,7 @@ static void test_streams_count_in_all(void **state)
 int main(void)
 {
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup_teardown(test_close_without_a_record, setup, teardown),
         cmocka_unit_test_setup_teardown(test_streams_count_per_connection, setup, teardown),
         cmocka_unit_test_setup_teardown(test_name_reused_before_the_old_close, setup, teardown),
         cmocka_unit_test_setup_teardown(test_stream_outlives_its_connection, setup, teardown),
