@@ -54,11 +54,6 @@ struct pf_grpc_listener {
     SSL_CTX *tls_ctx; /* --tls-cert: pfgate ends TLS (grpc_tls.h); else NULL */
 };
 
-/* The HTTP/2 client preface: a connection is handed to grpc only once it has
- * sent this whole (or something else, which grpc then refuses). */
-static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-#define PREFACE_LEN (sizeof(preface) - 1)
-
 /* One client connection. Until its client has sent the HTTP/2 preface (over
  * TLS: its handshake, then the preface), it waits on the listener's list,
  * unknown to grpc, and is closed at its deadline; then its relay
@@ -76,7 +71,7 @@ struct watch {
     bool handshaken;
     /* TLS port: the preface as read from the plaintext (TLS records cannot
      * be peeked at on the socket); the relay passes it on to grpc. */
-    uint8_t head[PREFACE_LEN];
+    uint8_t head[PF_H2_PREFACE_LEN];
     size_t head_len;
     pf_grpc_relay *relay;
     pf_grpc_conn *conn;
@@ -193,10 +188,10 @@ static void tls_advance(pf_grpc_listener *l, struct watch *w)
         }
         w->handshaken = true;
     }
-    ssize_t n = pf_grpc_tls_read(w->tls, w->head + w->head_len, PREFACE_LEN - w->head_len);
+    ssize_t n = pf_grpc_tls_read(w->tls, w->head + w->head_len, PF_H2_PREFACE_LEN - w->head_len);
     if (n > 0) {
         w->head_len += (size_t)n;
-        if (w->head_len == PREFACE_LEN || memcmp(w->head, preface, w->head_len) != 0) {
+        if (w->head_len == PF_H2_PREFACE_LEN || memcmp(w->head, PF_H2_PREFACE, w->head_len) != 0) {
             hand_over(l, w);
             return;
         }
@@ -208,13 +203,15 @@ static void tls_advance(pf_grpc_listener *l, struct watch *w)
     set_events(l, w, (waits ? waits : EPOLLIN) | EPOLLRDHUP);
 }
 
-/* Looks at what the client has sent so far, without taking it. Returns
- * false when w is no longer waiting (handed over, or closed and freed). */
+/* Looks at what the client has sent so far, without taking it: the
+ * connection goes to grpc once it has sent the whole HTTP/2 preface (or
+ * something else, which the guard then refuses). Returns false when w is no
+ * longer waiting (handed over, or closed and freed). */
 static bool check_preface(pf_grpc_listener *l, struct watch *w)
 {
-    char buf[PREFACE_LEN];
+    char buf[PF_H2_PREFACE_LEN];
     ssize_t n = recv(w->fd, buf, sizeof(buf), MSG_PEEK | MSG_DONTWAIT);
-    if (n == (ssize_t)PREFACE_LEN || (n > 0 && memcmp(buf, preface, (size_t)n) != 0)) {
+    if (n == (ssize_t)PF_H2_PREFACE_LEN || (n > 0 && memcmp(buf, PF_H2_PREFACE, (size_t)n) != 0)) {
         hand_over(l, w);
         return false;
     } else if (n > 0 && !w->partial) {

@@ -65,6 +65,18 @@ static size_t space(const struct backlog *b)
     return BUF_CAP - pending(b);
 }
 
+/* Whether a side whose bytes go out through b may be read now. */
+static bool room_to_read(const struct backlog *b)
+{
+    return space(b) >= MIN_READ + PF_H2_GUARD_SLACK;
+}
+
+/* An error that only means "not now". */
+static bool transient(int err)
+{
+    return err == EAGAIN || err == EWOULDBLOCK || err == EINTR;
+}
+
 static void drop_backlog(struct backlog *b)
 {
     free(b->out.buf);
@@ -99,7 +111,7 @@ static int write_backlog(pf_grpc_relay *r, struct backlog *b, struct side *s)
     while (pending(b) > 0) {
         ssize_t n = side_send(r, s, b->out.buf + b->off, pending(b));
         if (n < 0)
-            return errno == EAGAIN || errno == EWOULDBLOCK ? 0 : errno == EINTR ? 0 : -1;
+            return transient(errno) ? 0 : -1;
         b->off += (size_t)n;
     }
     drop_backlog(b);
@@ -139,7 +151,7 @@ static ssize_t pump(pf_grpc_relay *r, bool from_client, bool readable, int64_t n
             from->eof = true;
             pf_debug("grpc relay: %s closed its side", from_client ? "the client" : "grpc");
         }
-        else if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        else if (n < 0 && !transient(errno))
             return -1;
         if (n < 0)
             n = 0;
@@ -151,7 +163,7 @@ static ssize_t pump(pf_grpc_relay *r, bool from_client, bool readable, int64_t n
         return -1; /* cannot happen: the room was left */
     if (out == &scratch_out && out->len > 0) {
         ssize_t w = side_send(r, to, out->buf, out->len);
-        if (w < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+        if (w < 0 && !transient(errno))
             return -1;
         size_t sent = w > 0 ? (size_t)w : 0;
         if (sent < out->len) {
@@ -224,9 +236,8 @@ static bool settle(pf_grpc_relay *r, int64_t now_ms)
         r->grpc.registered = false;
     }
     bool reading_client = r->state == LINGER ||
-                          (!failed && !r->client.eof && space(&r->to_grpc) >= MIN_READ + PF_H2_GUARD_SLACK);
-    bool reading_grpc = r->state == OPEN && !r->grpc.eof &&
-                        space(&r->to_client) >= MIN_READ + PF_H2_GUARD_SLACK;
+                          (!failed && !r->client.eof && room_to_read(&r->to_grpc));
+    bool reading_grpc = r->state == OPEN && !r->grpc.eof && room_to_read(&r->to_client);
     /* TLS may wait for the other direction (its own messages). */
     uint32_t tls_waits = r->tls && r->state == OPEN ? pf_grpc_tls_waits_for(r->tls) : 0;
     set_events(r, &r->client, (reading_client ? EPOLLIN : 0) |
@@ -242,7 +253,7 @@ static bool settle(pf_grpc_relay *r, int64_t now_ms)
 static int read_tls_pending(pf_grpc_relay *r, int64_t now_ms)
 {
     while (r->state == OPEN && client_tls_pending(r) && !pf_h2_guard_failed(r->guard) &&
-           !r->client.eof && space(&r->to_grpc) >= MIN_READ + PF_H2_GUARD_SLACK) {
+           !r->client.eof && room_to_read(&r->to_grpc)) {
         ssize_t n = pump(r, true, true, now_ms);
         if (n < 0)
             return -1;
@@ -256,7 +267,7 @@ static int read_tls_pending(pf_grpc_relay *r, int64_t now_ms)
 static void discard_client(pf_grpc_relay *r)
 {
     ssize_t n = recv(r->client.fd, r->scratch->in, sizeof(r->scratch->in), MSG_DONTWAIT);
-    if (n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR))
+    if (n == 0 || (n < 0 && !transient(errno)))
         r->client.eof = true;
 }
 

@@ -16,8 +16,6 @@ enum { DATA, HEADERS, PRIORITY, RST_STREAM, SETTINGS, PUSH_PROMISE, PING, GOAWAY
  * frames that cross on the wire are still dropped. */
 #define RECENT 8
 
-static const uint8_t client_preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-#define PREFACE_LEN (sizeof(client_preface) - 1)
 
 void pf_h2_limits_default(struct pf_h2_limits *lim, uint32_t max_message, uint32_t max_streams)
 {
@@ -433,9 +431,9 @@ size_t pf_h2_guard_from_client(pf_h2_guard *g, int64_t now_ms, const uint8_t *in
     n = min_size(n, room(to_server) - PF_H2_GUARD_SLACK);
     size_t i = 0;
     while (i < n && !g->failed) {
-        if (g->preface_have < PREFACE_LEN) {
-            size_t take = min_size(PREFACE_LEN - g->preface_have, n - i);
-            if (memcmp(in + i, client_preface + g->preface_have, take) != 0) {
+        if (g->preface_have < PF_H2_PREFACE_LEN) {
+            size_t take = min_size(PF_H2_PREFACE_LEN - g->preface_have, n - i);
+            if (memcmp(in + i, PF_H2_PREFACE + g->preface_have, take) != 0) {
                 fail(g, PF_H2_PROTOCOL_ERROR, "not the HTTP/2 client preface");
                 break;
             }
@@ -466,7 +464,7 @@ size_t pf_h2_guard_from_client(pf_h2_guard *g, int64_t now_ms, const uint8_t *in
     }
     if (g->failed)
         return n; /* nothing more goes to grpc */
-    if (r->left == 0 && r->hdr_have == 0 && !r->in_block && g->preface_have == PREFACE_LEN)
+    if (r->left == 0 && r->hdr_have == 0 && !r->in_block && g->preface_have == PF_H2_PREFACE_LEN)
         inject_to_server(g, to_server, PF_H2_GUARD_SLACK);
     return n;
 }

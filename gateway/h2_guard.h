@@ -29,6 +29,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
+/* The HTTP/2 client connection preface (RFC 9113 3.4): the accept loop
+ * waits for it before a connection reaches grpc, the guard checks it. */
+#define PF_H2_PREFACE "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n"
+#define PF_H2_PREFACE_LEN (sizeof(PF_H2_PREFACE) - 1)
+
 struct pf_h2_limits {
     uint32_t max_header_block; /* bytes of one header block, frame headers counted */
     uint32_t max_message;      /* largest gRPC message length prefix accepted */

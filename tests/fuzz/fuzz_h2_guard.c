@@ -14,8 +14,6 @@
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
-static const char preface[] = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n";
-
 static void feed(pf_h2_guard *g, bool from_server, const uint8_t *in, size_t n, int64_t now)
 {
     /* Little room on purpose: held injections and short feeds get exercised. */
@@ -36,7 +34,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     pf_h2_guard *g = pf_h2_guard_new(&lim);
     if (!g)
         return 0;
-    feed(g, false, (const uint8_t *)preface, sizeof(preface) - 1, 0);
+    feed(g, false, (const uint8_t *)PF_H2_PREFACE, PF_H2_PREFACE_LEN, 0);
     int64_t now = 0;
     size_t i = 0;
     while (i < size) {
