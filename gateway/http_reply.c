@@ -29,40 +29,29 @@ static bool is_head_request(struct lws *wsi)
     return lws_hdr_total_length(wsi, WSI_TOKEN_HEAD_URI) > 0;
 }
 
-/* RFC 9112 9.6: the client asked to close after this response (HTTP/1.0
- * without keep-alive, or Connection: close); lws will, and the response
- * says so. */
-static bool client_closes(struct lws *wsi)
+/* What the response says of the connection (RFC 9112 9.3, 9.6). */
+enum persistence {
+    KEEP,            /* HTTP/1.1's default: nothing to say */
+    CLOSE,           /* HTTP/1.0 without keep-alive, or Connection: close: lws closes */
+    KEEP_ALIVE_10,   /* HTTP/1.0 keeps the connection only if the response says so */
+};
+
+static enum persistence persistence_asked(struct lws *wsi)
 {
     char connection[32] = "", version[16] = "";
     lws_hdr_copy(wsi, connection, sizeof(connection), WSI_TOKEN_CONNECTION);
     lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_HTTP);
     if (strcasecmp(connection, "close") == 0)
-        return true;
-    return strcmp(version, "HTTP/1.0") == 0 && strcasecmp(connection, "keep-alive") != 0;
-}
-
-/* RFC 9112 9.3: an HTTP/1.0 client keeps the connection only if the
- * response says so. */
-static bool http10_keep_alive(struct lws *wsi)
-{
-    char connection[32] = "", version[16] = "";
-    lws_hdr_copy(wsi, connection, sizeof(connection), WSI_TOKEN_CONNECTION);
-    lws_hdr_copy(wsi, version, sizeof(version), WSI_TOKEN_HTTP);
-    return strcmp(version, "HTTP/1.0") == 0 && strcasecmp(connection, "keep-alive") == 0;
-}
-
-/* An HTTP/2 stream (over TLS, by ALPN): its headers and body are separate
- * frames, written by separate lws_write()s. */
-static bool is_h2_stream(struct lws *wsi)
-{
-    return lws_get_network_wsi(wsi) != wsi;
+        return CLOSE;
+    if (strcmp(version, "HTTP/1.0") != 0)
+        return KEEP;
+    return strcasecmp(connection, "keep-alive") == 0 ? KEEP_ALIVE_10 : CLOSE;
 }
 
 static int write_body(struct lws *wsi, unsigned char *start, unsigned char *p, const char *body,
                       size_t body_len)
 {
-    if (is_h2_stream(wsi)) {
+    if (pf_http_is_h2_stream(wsi)) {
         if (lws_write(wsi, start, (size_t)(p - start), LWS_WRITE_HTTP_HEADERS) < 0)
             return -1;
         p = start;
@@ -86,14 +75,16 @@ static int write_reply(struct lws *wsi, unsigned status, const char *content_typ
         return -1;
     unsigned char *start = buf + LWS_PRE, *p = start, *end = start + HEADERS_MAX - 1;
     int rc = -1;
-    bool closing = !is_h2_stream(wsi) && (close || client_closes(wsi));
+    bool h2 = pf_http_is_h2_stream(wsi); /* its connection is not this request's to close */
+    enum persistence asked = h2 ? KEEP : persistence_asked(wsi);
+    bool closing = !h2 && (close || asked == CLOSE);
     if (lws_add_http_common_headers(wsi, status, content_type, len, &p, end) ||
         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
                                      (const unsigned char *)no_store, sizeof(no_store) - 1, &p,
                                      end) ||
         (header && add_header_line(wsi, header, &p, end)) ||
         (closing && add_header_line(wsi, "connection: close", &p, end)) ||
-        (!closing && http10_keep_alive(wsi) &&
+        (!closing && asked == KEEP_ALIVE_10 &&
          add_header_line(wsi, "connection: keep-alive", &p, end)) ||
         lws_finalize_http_header(wsi, &p, end))
         goto out;

@@ -120,14 +120,32 @@ static bool framing_field_with_whitespace(struct lws *wsi)
     return false;
 }
 
+/* RFC 9112 6.3: a Content-Length that is not a plain decimal is an error. */
+static bool bad_content_length(struct lws *wsi)
+{
+    char value[32];
+    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
+    if (n <= 0)
+        return false;
+    if (n >= (int)sizeof(value) - 12 ||
+        lws_hdr_copy(wsi, value, sizeof(value), WSI_TOKEN_HTTP_CONTENT_LENGTH) < 0)
+        return true;
+    for (const char *p = value; *p; p++)
+        if (!is_digit(*p))
+            return true;
+    return false;
+}
+
 int pf_http_check_request(struct lws *wsi)
 {
+    if (bad_content_length(wsi))
+        return pf_http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "malformed Content-Length");
     if (target_length(wsi) > PF_HTTP_FIELD_MAX)
         return pf_http_refuse(wsi, 414, "the request-target is longer than 8191 bytes");
     if (field_too_long(wsi))
         return pf_http_refuse(wsi, 431, "a header field is longer than 8191 bytes");
-    if (lws_get_network_wsi(wsi) != wsi)
-        return 0; /* an HTTP/2 stream: no request line, no Host, and lws parses its fields */
+    if (pf_http_is_h2_stream(wsi))
+        return 0; /* no request line, no Host, and lws parses its fields */
     unsigned status = version_status(wsi);
     if (status == HTTP_STATUS_BAD_REQUEST)
         return pf_http_refuse(wsi, status, "malformed request line");
@@ -165,15 +183,12 @@ struct pf_route_match pf_http_route_of(struct lws *wsi)
     return pf_http_route(method_of(method), path, len > 0 ? (size_t)len : 0);
 }
 
-int pf_http_check_method(struct lws *wsi)
+int pf_http_refuse_method(struct lws *wsi, const char *allow)
 {
-    struct pf_route_match m = pf_http_route_of(wsi);
-    if (m.route != PF_ROUTE_WRONG_METHOD)
-        return 0;
-    char why[64], allow[64];
-    snprintf(why, sizeof(why), "this path takes %s only", m.allow);
-    snprintf(allow, sizeof(allow), "allow: %s", m.allow);
-    return pf_http_refuse_with(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, why, allow);
+    char why[64], header[64];
+    snprintf(why, sizeof(why), "this path takes %s only", allow);
+    snprintf(header, sizeof(header), "allow: %s", allow);
+    return pf_http_refuse_with(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, why, header);
 }
 
 int pf_http_refuse_raw(struct lws *wsi, const char *in, size_t len)

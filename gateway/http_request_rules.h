@@ -22,10 +22,10 @@
  * skips the rest instead of failing the request. */
 const struct lws_token_limits *pf_http_token_limits(void);
 
-/* Checks the request on wsi: request line (version), Host (exactly one in
- * HTTP/1.1), no whitespace before the colon of the fields that frame or
- * route it, sizes (414, 431), Content-Length with Transfer-Encoding, and the
- * method of the path (405 with Allow). Returns 0 to serve it, or, after
+/* Checks the request on wsi: Content-Length a plain decimal, sizes (414,
+ * 431), request line (version), Host (exactly one in HTTP/1.1), no
+ * whitespace before the colon of the fields that frame or route it, and no
+ * Transfer-Encoding. Returns 0 to serve it, or, after
  * answering with pfgate's JSON error and "Connection: close", what the
  * callback must return. */
 int pf_http_check_request(struct lws *wsi);
@@ -33,11 +33,11 @@ int pf_http_check_request(struct lws *wsi);
 /* The route of the request on wsi (see http_router.h). */
 struct pf_route_match pf_http_route_of(struct lws *wsi);
 
-/* 405 with an Allow header for a method the request's path does not take
- * (static files included: lws would serve a file to a POST). Returns 0, or
- * what the callback must return. Not for upgrades, which are GETs of the
- * POST-only stream path. */
-int pf_http_check_method(struct lws *wsi);
+/* 405 with an Allow header (the methods the path takes) for a method the
+ * request's path does not take (static files included: lws would serve a
+ * file to a POST). Returns what the callback must return. Not for upgrades,
+ * which are GETs of the POST-only stream path. */
+int pf_http_refuse_method(struct lws *wsi, const char *allow);
 
 /* A request whose method lws does not know (TRACE, PROPFIND ...) or that it
  * would tunnel (CONNECT) reaches pfgate as raw bytes (the vhost's fallback

@@ -1,6 +1,5 @@
 #include "http_routes.h"
 
-#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -82,21 +81,6 @@ static int get_healthz(struct lws *wsi)
     return reply_json(wsi, HTTP_STATUS_OK, strdup("{\"status\":\"SERVING\"}"));
 }
 
-/* Only for a wrong method that the filter let through; it refuses those. */
-static int wrong_method(struct lws *wsi, const char *allow)
-{
-    char why[64], header[64];
-    snprintf(why, sizeof(why), "this path takes %s only", allow);
-    snprintf(header, sizeof(header), "allow: %s", allow);
-    char *json = pf_json_encode_error(why);
-    if (!json)
-        return -1;
-    int rc = pf_http_reply(wsi, HTTP_STATUS_METHOD_NOT_ALLOWED, "application/json", json,
-                           strlen(json), header);
-    free(json);
-    return rc;
-}
-
 static int route(struct lws *wsi, struct pf_http_session *s)
 {
     struct pf_route_match m = pf_http_route_of(wsi);
@@ -105,7 +89,7 @@ static int route(struct lws *wsi, struct pf_http_session *s)
     case PF_ROUTE_FACTORS: return get_factors(wsi, m.arg, m.arg_len);
     case PF_ROUTE_HEALTHZ: return get_healthz(wsi);
     case PF_ROUTE_METRICS: return get_metrics(wsi);
-    case PF_ROUTE_WRONG_METHOD: return wrong_method(wsi, m.allow);
+    case PF_ROUTE_WRONG_METHOD: return pf_http_refuse_method(wsi, m.allow); /* the filter's */
     case PF_ROUTE_FILE: break;
     }
     int rc = pf_http_static_serve(wsi, false);
@@ -118,12 +102,15 @@ static int route(struct lws *wsi, struct pf_http_session *s)
 int pf_http_filter(struct lws *wsi)
 {
     int rc = pf_http_check_request(wsi);
-    if (!rc)
-        rc = pf_http_check_method(wsi);
+    if (rc)
+        return rc;
+    struct pf_route_match m = pf_http_route_of(wsi);
+    if (m.route == PF_ROUTE_WRONG_METHOD)
+        return pf_http_refuse_method(wsi, m.allow);
     /* The mount of "/" would have lws send the file itself (http_static.h). */
-    if (!rc && pf_http_route_of(wsi).route == PF_ROUTE_FILE)
-        rc = pf_http_static_serve(wsi, true);
-    return rc;
+    if (m.route == PF_ROUTE_FILE)
+        return pf_http_static_serve(wsi, true);
+    return 0;
 }
 
 int pf_http_callback(struct lws *wsi, enum lws_callback_reasons reason,

@@ -71,8 +71,8 @@ out:
 
 int pf_http_static_serve(struct lws *wsi, bool close)
 {
-    if (lws_get_network_wsi(wsi) != wsi)
-        return 0; /* HTTP/2 (over TLS): lws's own file serving is fine there */
+    if (pf_http_is_h2_stream(wsi))
+        return 0; /* lws's own file serving is fine there */
     char name[4096];
     size_t len = 0;
     char *data = file_name(wsi, name, sizeof(name)) ? read_whole(name, &len) : NULL;

@@ -27,6 +27,13 @@ static inline struct pf_lws_env *pf_lws_env(struct lws *wsi)
     return pf_lws_env_of(lws_get_context(wsi));
 }
 
+/* An HTTP/2 stream (over TLS, by ALPN), not a connection of its own: no
+ * request line, headers and body in separate frames. */
+static inline bool pf_http_is_h2_stream(struct lws *wsi)
+{
+    return lws_get_network_wsi(wsi) != wsi;
+}
+
 /* Sends a complete reply (status, content type, body, and one more header
  * line "name: value" or NULL) from LWS_CALLBACK_HTTP in one write, and ends
  * the transaction there: lws parses a pipelined request as soon as the

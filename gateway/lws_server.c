@@ -110,22 +110,6 @@ static int refuse_beyond_probes(struct lws *wsi, const char *uri)
                           "too many connections (--max-connections)");
 }
 
-/* RFC 9112 6.3: a Content-Length that is not a plain decimal is an error. */
-static bool bad_content_length(struct lws *wsi)
-{
-    char value[32];
-    int n = lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_CONTENT_LENGTH);
-    if (n <= 0)
-        return false;
-    if (n >= (int)sizeof(value) - 12 ||
-        lws_hdr_copy(wsi, value, sizeof(value), WSI_TOKEN_HTTP_CONTENT_LENGTH) < 0)
-        return true;
-    for (const char *p = value; *p; p++)
-        if (*p < '0' || *p > '9')
-            return true;
-    return false;
-}
-
 /* A whole request head has come (in: its path). */
 static int filter_request(struct lws *wsi, const char *uri)
 {
@@ -133,11 +117,7 @@ static int filter_request(struct lws *wsi, const char *uri)
     if (conn)
         pf_http_conns_spoke(conn);
     int rc = refuse_beyond_probes(wsi, uri);
-    if (rc)
-        return rc;
-    if (bad_content_length(wsi))
-        return pf_http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, "malformed Content-Length");
-    return pf_http_filter(wsi);
+    return rc ? rc : pf_http_filter(wsi);
 }
 
 static int confirm_upgrade(struct lws *wsi, const char *protocol)
