@@ -89,8 +89,12 @@ PROTO_C     := $(PROTOS:proto/%.proto=$(BUILD)/proto/%.pb-c.c) \
                $(BUILD)/proto/google/protobuf/descriptor.pb-c.c $(BUILD)/proto/descriptors.c
 PROTO_OBJ   := $(PROTO_C:.c=.o)
 
-GATEWAY_SRC := $(wildcard gateway/*.c)
+# gateway/ is the process; gateway/grpc/ the gRPC front (grpc core), gateway/http/
+# the HTTP and WebSocket front (libwebsockets). `make check-layers` keeps them apart.
+GATEWAY_DIRS := gateway gateway/grpc gateway/http
+GATEWAY_SRC := $(wildcard $(GATEWAY_DIRS:%=%/*.c))
 GATEWAY_OBJ := $(GATEWAY_SRC:%.c=$(BUILD)/%.o)
+GATEWAY_INC := $(GATEWAY_DIRS:%=-I%)
 
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
@@ -109,7 +113,7 @@ FUZZ_TIME   ?= 60
 
 SOAK_SECONDS ?= 60
 
-.PHONY: all deps run test test-unit test-integration bench fuzz soak valgrind clean help
+.PHONY: all deps run test check-layers test-unit test-integration bench fuzz soak valgrind clean help
 
 all: $(PFGATE) $(PFFACTOR) $(UNIT_BIN)
 
@@ -117,7 +121,8 @@ help:
 	@echo 'make            build $(PFGATE), $(PFFACTOR) and the unit tests'
 	@echo 'make deps       install the missing Debian and npm packages'
 	@echo 'make run        deps + build + start pfgate with defaults'
-	@echo 'make test       deps + build + every test (SANITIZE=1: under ASan+UBSan)'
+	@echo 'make test       deps + build + check-layers + every test (SANITIZE=1: under ASan+UBSan)'
+	@echo 'make check-layers  fail if core/ or a front end includes a layer it must not know'
 	@echo 'make bench      benchmarks, side by side with their peers'
 	@echo 'make soak       mixed load for SOAK_SECONDS (default 60), every answer checked'
 	@echo 'make valgrind   integration tests against pfgate under valgrind memcheck'
@@ -134,6 +139,9 @@ run: deps
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(GRPC_LOAD) $(WS_LOAD)
 	$(Q)BUILD=$(BUILD) tests/run-all.sh
+
+check-layers: $(PROTO_C)
+	$(Q)BUILD=$(BUILD) tools/check-layers.sh
 
 test-unit: all
 	$(Q)BUILD=$(BUILD) tests/run-all.sh unit
@@ -193,12 +201,16 @@ $(BUILD)/proto/descriptors.c: $(BUILD)/proto/descriptors.pb
 		echo '};'; echo 'const size_t pf_descriptors_len = sizeof(pf_descriptors);'; } > $@
 
 $(BUILD)/proto/%.o: $(BUILD)/proto/%.c
-	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -I$(BUILD)/proto -Igateway -c $< -o $@
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -I$(BUILD)/proto -Igateway/grpc -c $< -o $@
 
+# A front sees the process (gateway/), its own folder and the core; not the other front.
 $(BUILD)/gateway/%.o: gateway/%.c | $(PROTO_C)
 	@mkdir -p $(@D)
 	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -DPF_VERSION='"$(VERSION)"' \
-		-Icore -I$(BUILD)/proto -c $< -o $@
+		-Igateway -I$(<D) -Icore -I$(BUILD)/proto -c $< -o $@
+
+# main.c starts both fronts.
+$(BUILD)/gateway/main.o: CFLAGS += $(GATEWAY_INC)
 
 $(PFGATE): $(GATEWAY_OBJ) $(PROTO_OBJ) $(CORE_LIB)
 	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ $(PFGATE_LIBS) -o $@
@@ -212,10 +224,10 @@ $(PFFACTOR): $(BUILD)/tools/pffactor.o $(CORE_LIB)
 
 $(BUILD)/bench/%.o: bench/%.c | $(PROTO_C)
 	@mkdir -p $(@D)
-	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -Icore -Igateway -I$(BUILD)/proto \
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -Icore $(GATEWAY_INC) -I$(BUILD)/proto \
 		-c $< -o $@
 
-$(GRPC_LOAD): $(BUILD)/bench/grpc_load.o $(BUILD)/gateway/pb_codec.o $(BUILD)/proto/primefactor.pb-c.o
+$(GRPC_LOAD): $(BUILD)/bench/grpc_load.o $(BUILD)/gateway/grpc/pb_codec.o $(BUILD)/proto/primefactor.pb-c.o
 	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(WS_LOAD): bench/ws_load.c
@@ -224,26 +236,26 @@ $(WS_LOAD): bench/ws_load.c
 
 $(BUILD)/tests/%.o: tests/unit/%.c | $(PROTO_C)
 	@mkdir -p $(@D)
-	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -Icore -Igateway -I$(BUILD)/proto \
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -Icore $(GATEWAY_INC) -I$(BUILD)/proto \
 		-c $< -o $@
 
-# tests/unit/test_X.c tests core/X.c, or gateway/X.c and then links its object.
+# tests/unit/test_X.c tests core/X.c, or X.c in a gateway folder and then links its object.
+gateway_obj_of = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(addsuffix /$(1).c,$(GATEWAY_DIRS))))
 .SECONDEXPANSION:
-$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o \
-		$$(if $$(wildcard gateway/$$*.c),$(BUILD)/gateway/$$*.o) $(CORE_LIB)
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(call gateway_obj_of,$$*) $(CORE_LIB)
 	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ -lcmocka $(PKG_LIBS) -o $@
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 
 # Fuzz targets: clang with libFuzzer, each with the core and the file it fuzzes.
-fuzz_json_request_SRC := gateway/json_codec.c
-fuzz_pb_request_SRC   := gateway/pb_codec.c $(BUILD)/proto/primefactor.pb-c.c
-fuzz_http_route_SRC   := gateway/http_router.c
+fuzz_json_request_SRC := gateway/http/json_codec.c
+fuzz_pb_request_SRC   := gateway/grpc/pb_codec.c $(BUILD)/proto/primefactor.pb-c.c
+fuzz_http_route_SRC   := gateway/http/http_router.c
 fuzz_parse_i64_SRC    :=
-fuzz_h2_guard_SRC     := gateway/h2_guard.c
+fuzz_h2_guard_SRC     := gateway/grpc/h2_guard.c
 
 build/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $(CORE_SRC) $$(fuzz_$$*_SRC) | $(PROTO_C)
 	@mkdir -p $(@D)
 	$(call quiet,FUZZCC,$@)$(FUZZ_CC) -std=c11 -D_GNU_SOURCE -g -O1 \
-		-fsanitize=fuzzer,address,undefined -Icore -Igateway -I$(BUILD)/proto $(PKG_CFLAGS) \
+		-fsanitize=fuzzer,address,undefined -Icore $(GATEWAY_INC) -I$(BUILD)/proto $(PKG_CFLAGS) \
 		$(filter %.c,$^) $(PKG_LIBS) -o $@

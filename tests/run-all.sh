@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
 # Runs every test suite against the binaries in $BUILD and ends with one line:
-# "N passed, N failed". Usage: tests/run-all.sh [unit|core|integration]...
+# "N passed, N failed". Usage: tests/run-all.sh [layers|unit|core|integration]...
 set -uo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 export PFGATE=${PFGATE:-$PWD/$BUILD/pfgate} PFFACTOR=${PFFACTOR:-$PWD/$BUILD/pffactor}
-suites=${*:-unit core integration}
+suites=${*:-layers unit core integration}
 passed=0 failed=0
 log=$(mktemp); trap 'rm -f "$log"' EXIT
 
@@ -27,6 +27,12 @@ run_unit() {
         if [ "$rc" -ne 0 ] && [ -z "$f" ]; then f=1; fi
         count "$p" "$f"
     done
+}
+
+# The layers (tools/check-layers.sh) count as one test.
+run_layers() {
+    echo "== tools/check-layers.sh"
+    if BUILD=$BUILD tools/check-layers.sh; then count 1 0; else count 0 1; fi
 }
 
 # Shell checks of the core: each script is one test, passed by exit code 0.

@@ -824,7 +824,7 @@ def test_garbage_http2_frames_on_grpc_port(pfgate_factory, pb):
 def test_http2_ping_flood_memory_bounded(pfgate_factory, pb):
     """5,000 HTTP/2 PINGs at once used to raise pfgate's RSS by ~35 MiB (grpc core 1.51 holds
     an answer for each); pfgate's HTTP/2 guard now closes a connection with 1,000 of them
-    unanswered (gateway/h2_guard.c) with GOAWAY ENHANCE_YOUR_CALM."""
+    unanswered (gateway/grpc/h2_guard.c) with GOAWAY ENHANCE_YOUR_CALM."""
     srv, base = start_warm(pfgate_factory, pb)
     for i in range(3):
         err = _h2_case(srv, pb, ("ping-flood-5000", h2_frame(PING, 0, 0, b"12345678") * 5000,

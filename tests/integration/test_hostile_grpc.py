@@ -1,7 +1,7 @@
 """Hostile gRPC clients (issue 12): what one client can make pfgate hold, and what it hears back.
 
 grpc core 1.51 has no bound of its own on these (NOTES-grpc-core-and-lws.md); pfgate's HTTP/2
-guard (gateway/h2_guard.c, in the relay of gateway/grpc_relay.c) brings them. Each attack runs a
+guard (gateway/grpc/h2_guard.c, in the relay of gateway/grpc/grpc_relay.c) brings them. Each attack runs a
 few seconds on loopback while pfgate's VmRSS is sampled; it must stay within 64 MiB of its value at
 start during and after, the attacker must get GOAWAY or the right grpc-status, and a normal gRPC
 client must get exact answers right after. The attacks that reach the guard run twice: on a

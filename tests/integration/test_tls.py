@@ -1,7 +1,7 @@
 """TLS on both ports (SPEC: Health, reflection, TLS and running many): a throwaway CA and a
 certificate for localhost made with openssl at test time; gRPC over TLS, wss and https with
 clients that verify the chain; plaintext against the TLS ports fails cleanly; bad files are
-clear start-up errors. The gRPC port's TLS is pfgate's own (gateway/grpc_tls.c): the caps,
+clear start-up errors. The gRPC port's TLS is pfgate's own (gateway/grpc/grpc_tls.c): the caps,
 timeouts and ALPN rules of that port are checked at the end."""
 import asyncio
 import json
@@ -142,7 +142,7 @@ def test_tls_offers_forward_secret_aead_only(tls_server, port):
 
 
 # ----------------------------- the gRPC port over TLS: caps, timeouts, ALPN ---
-# pfgate ends TLS for the gRPC port itself (gateway/grpc_tls.c), so that the accept loop's
+# pfgate ends TLS for the gRPC port itself (gateway/grpc/grpc_tls.c), so that the accept loop's
 # --max-connections, eviction of silent connections and --header-timeout apply there as on
 # the plaintext port (the HTTP/2 guard's attacks over TLS: test_hostile_grpc.py [tls]).
 

@@ -1,4 +1,4 @@
-/* Unit tests for gateway/grpc_conns.c: open connections and their streams,
+/* Unit tests for gateway/grpc/grpc_conns.c: open connections and their streams,
  * known by grpc's peer name ("fd:N"), which the kernel reuses as soon as grpc
  * closes a connection, sometimes before the listener has seen that close. */
 #include <setjmp.h>

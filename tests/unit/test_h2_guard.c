@@ -1,4 +1,4 @@
-/* Unit tests for gateway/h2_guard.c: the HTTP/2 guard between a gRPC client
+/* Unit tests for gateway/grpc/h2_guard.c: the HTTP/2 guard between a gRPC client
  * and grpc core, fed hand-built frames. */
 #include <setjmp.h>
 #include <stdarg.h>

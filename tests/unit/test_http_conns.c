@@ -1,4 +1,4 @@
-/* Unit tests for gateway/http_conns.c: who gets a slot on the HTTP port, who
+/* Unit tests for gateway/http/http_conns.c: who gets a slot on the HTTP port, who
  * lands in the health-only reserve, and which silent connection makes room. */
 #include <setjmp.h>
 #include <stdarg.h>

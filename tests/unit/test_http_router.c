@@ -1,4 +1,4 @@
-/* Unit tests for gateway/http_router.c: which handler a method and path go
+/* Unit tests for gateway/http/http_router.c: which handler a method and path go
  * to, and the Allow header of a 405 (RFC 9110 15.5.6: a 405 lists the
  * methods the path takes; HEAD goes wherever GET goes, 9.3.2). */
 #include <setjmp.h>

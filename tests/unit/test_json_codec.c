@@ -1,4 +1,4 @@
-/* Unit tests for gateway/json_codec.c: the proto3 JSON mapping of
+/* Unit tests for gateway/http/json_codec.c: the proto3 JSON mapping of
  * primefactor.Request and Response (SPEC.md, "JSON messages").
  *
  * Besides the tables below, test_data_cases runs every folder under

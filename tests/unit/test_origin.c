@@ -1,4 +1,4 @@
-/* Unit tests for gateway/origin.c: which Origin may open a WebSocket
+/* Unit tests for gateway/http/origin.c: which Origin may open a WebSocket
  * (SPEC.md, "The WebSocket session", Origin). One table: origin, Host header,
  * TLS, --allow-origin list, verdict. */
 #include <setjmp.h>

@@ -1,4 +1,4 @@
-/* Unit tests for gateway/ws_frame.c: the exact header bytes RFC 6455 5.2
+/* Unit tests for gateway/http/ws_frame.c: the exact header bytes RFC 6455 5.2
  * gives for a final, unmasked text frame at each length boundary. */
 #include <setjmp.h>
 #include <stdarg.h>
