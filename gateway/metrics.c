@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <time.h>
 
+#include "clock.h"
 #include "health.h"
 
 /* Latency bucket bounds in seconds, from tens of microseconds (a number

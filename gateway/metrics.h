@@ -6,7 +6,6 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "clock.h" /* pf_now_ns: the stamp front ends give each request */
 #include "pf.h"
 
 enum pf_front { PF_FRONT_GRPC, PF_FRONT_WEBSOCKET, PF_FRONT_HTTP, PF_FRONT_COUNT };

@@ -16,17 +16,15 @@
 #include "grpc_reflection.h"
 #include "grpc_batch.h"
 #include "grpc_tag.h"
+#include "clock.h"
 #include "health.h"
 #include "list.h"
 #include "log.h"
 #include "metrics.h"
 #include "pb_codec.h"
+#include "service.h"
 #include "stream.h"
 
-#define METHOD "/primefactor.Factors/PrimeFactors"
-/* While draining, a stream ends once its client has been quiet this long
- * with everything answered: numbers still on their way are read first. */
-#define DRAIN_QUIET_NS (200 * 1000 * 1000)
 /* How often the workers look at their streams while draining. */
 #define DRAIN_TICK_MS 50
 /* A stream over --max-streams(-total) waits this long for a slot before it is
@@ -222,7 +220,7 @@ static void pump(struct call *c)
         post_recv(c);
     /* While draining, the stream goes on until its client is quiet; then
      * the status ends it, with a RECV still pending. */
-    bool quiet = pf_health_draining() && pf_now_ns() - c->last_recv_ns >= DRAIN_QUIET_NS;
+    bool quiet = pf_health_draining() && pf_now_ns() - c->last_recv_ns >= PF_DRAIN_QUIET_NS;
     if (!c->send_pending && pf_stream_pending(c->stream) == 0 && (c->input_done || quiet))
         send_status(c);
 }
@@ -589,7 +587,7 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
     };
     grpc_channel_args channel_args = { sizeof(args) / sizeof(args[0]), args };
     f->server = grpc_server_create(&channel_args, NULL);
-    f->method = grpc_server_register_method(f->server, METHOD, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
+    f->method = grpc_server_register_method(f->server, PF_STREAM_PATH, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
     f->health = pf_grpc_health_register(f->server);
     f->reflection = pf_grpc_reflection_register(f->server);
     f->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);

@@ -1,4 +1,5 @@
 #include "http_router.h"
+#include "service.h"
 
 #include <stdbool.h>
 #include <string.h>
@@ -29,7 +30,7 @@ static struct pf_route_match only(const char *allow, enum pf_method method, enum
 struct pf_route_match pf_http_route(enum pf_method method, const char *path, size_t len)
 {
     size_t prefix = strlen(FACTORS_PREFIX);
-    if (path_is(path, len, "/primefactor.Factors/PrimeFactors"))
+    if (path_is(path, len, PF_STREAM_PATH))
         return only(ALLOW_POST, method, PF_ROUTE_NDJSON);
     if (len > prefix && memcmp(path, FACTORS_PREFIX, prefix) == 0) {
         struct pf_route_match m = only(ALLOW_GET, method, PF_ROUTE_FACTORS);

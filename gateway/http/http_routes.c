@@ -3,6 +3,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "health.h"
 #include "http_request_rules.h"
 #include "http_router.h"

@@ -17,6 +17,7 @@
 #include "listen.h"
 #include "log.h"
 #include "metrics.h"
+#include "service.h"
 #include "tls.h"
 #include "lws_env.h"
 #include "ndjson_front.h"
@@ -366,7 +367,7 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
         info.ssl_options_set = PF_TLS_OPTIONS;
     }
 
-    add_callback_mount(s, 0, "/primefactor.Factors/PrimeFactors");
+    add_callback_mount(s, 0, PF_STREAM_PATH);
     add_callback_mount(s, 1, "/v1/factors");
     add_callback_mount(s, 2, "/healthz");
     add_callback_mount(s, 3, "/metrics");

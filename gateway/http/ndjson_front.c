@@ -5,6 +5,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "clock.h"
 #include "health.h"
 #include "json_codec.h"
 #include "log.h"

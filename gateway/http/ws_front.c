@@ -4,6 +4,7 @@
 #include <sys/ioctl.h>
 #include <string.h>
 
+#include "clock.h"
 #include "health.h"
 #include "http_request_rules.h"
 #include "json_codec.h"
@@ -11,12 +12,9 @@
 #include "lws_env.h"
 #include "metrics.h"
 #include "origin.h"
+#include "service.h"
 #include "ws_frame.h"
 
-#define PATH "/primefactor.Factors/PrimeFactors"
-/* How long a draining socket must stay quiet before it is closed: numbers
- * the client sent before the signal are still arriving within this. */
-#define DRAIN_QUIET_US 200000
 /* Answer frames leave in batches of up to this many bytes, one write each;
  * one batch per writable callback, so that one busy socket does not keep the
  * others waiting. Below the protocol's tx_packet_size, which lws would split. */
@@ -58,8 +56,8 @@ int pf_ws_confirm_upgrade(struct lws *wsi, const char *upgrade)
     int rc = pf_http_check_request(wsi);
     if (rc)
         return rc;
-    if (method < 0 || uri_len != (int)strlen(PATH) || memcmp(uri, PATH, (size_t)uri_len) != 0)
-        return pf_http_refuse(wsi, HTTP_STATUS_NOT_FOUND, "no WebSocket here: use /primefactor.Factors/PrimeFactors");
+    if (method < 0 || uri_len != (int)strlen(PF_STREAM_PATH) || memcmp(uri, PF_STREAM_PATH, (size_t)uri_len) != 0)
+        return pf_http_refuse(wsi, HTTP_STATUS_NOT_FOUND, "no WebSocket here: use " PF_STREAM_PATH);
     const char *bad = bad_handshake(wsi, method, upgrade);
     if (bad)
         return pf_http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, bad);
@@ -282,7 +280,7 @@ static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
         /* Numbers sent before the signal may still be on their way: read on
          * until the client is quiet, then close (on_drain_timer). */
         s->received_at_check = s->received;
-        lws_set_timer_usecs(wsi, DRAIN_QUIET_US);
+        lws_set_timer_usecs(wsi, PF_DRAIN_QUIET_NS / 1000);
     }
     return 0;
 }
