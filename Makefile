@@ -27,30 +27,19 @@ PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lgrpc -lgpr
 
 # How pfgate itself links (the tests and benchmark clients always link shared).
-# LINK=static (default): the gRPC stack (grpc, gpr, upb, re2, c-ares, the ~40
-# abseil libraries), libstdc++, libwebsockets, protobuf-c, jansson, libcap and
-# zlib go into the binary from the archives of the same Debian -dev packages;
-# OpenSSL, libc and libm stay shared, so that Debian's security updates of
-# OpenSSL reach pfgate without a rebuild (the static parts need one).
-# Why: at rest pfgate's RSS is mostly file pages of shared libraries, and a
-# shared library costs pages whether or not its code is used: the loader's
-# symbol tables and relocations (dirty copies of .data.rel.ro), and the
-# kernel maps 64 KiB around every page fault in a file. Linked statically,
-# only the archive members pfgate references come in and need no symbol
-# lookup: VmRSS just after start 13.1 -> 9.3-9.7 MiB (BENCHMARKS.md). The binary
-# grows from 1 to 12 MB (8 MB of code); pfgate processes share its pages.
-# LINK=shared links as before. The ASan build links shared: the sanitizer
-# runtime replaces operator new/delete, which a static libstdc++ also defines.
+# LINK=static (default): the gRPC stack, libstdc++, libwebsockets, protobuf-c,
+# jansson, libcap and zlib come from the Debian -dev archives, so that only the
+# members pfgate uses are loaded (less RSS at rest: BENCHMARKS.md, "Memory at
+# rest"); OpenSSL, libc and libm stay shared, so Debian's OpenSSL updates reach
+# pfgate without a rebuild. The ASan build links shared: its runtime replaces
+# operator new/delete, which a static libstdc++ also defines.
 ifeq ($(SANITIZE),1)
 LINK     := shared
 endif
 LINK     ?= static
 ifeq ($(LINK),static)
-# --gc-sections drops the archive sections nothing references (0.5 MB of
-# code); -z pack-relative-relocs stores the 16,000 relative relocations of
-# the C++ parts (vtables) as a 3 KB bitmap (DT_RELR, glibc >= 2.36) instead of
-# a 380 KB table the loader reads at every start. Together: VmRSS at rest
-# -0.5 MiB (BENCHMARKS.md).
+# Drop unreferenced archive sections; store the C++ parts' relative
+# relocations as DT_RELR (glibc >= 2.36): BENCHMARKS.md, "Memory at rest".
 PFGATE_LEAN := -Wl,--gc-sections -Wl,-z,pack-relative-relocs
 # pkg-config --static lists the archives in link order; OpenSSL, libdl,
 # pthread and libatomic are left to the shared part, librt too (a stub since
