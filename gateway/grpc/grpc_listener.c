@@ -152,13 +152,18 @@ static void hand_over(pf_grpc_listener *l, struct watch *w)
     w->fd = -1;
     w->tls = NULL;
     char peer[32];
-    if (pf_grpc_relay_new(client_fd, tls, l->epoll_fd, &l->limits, l->scratch, w, &w->relay,
+    pf_grpc_relay *relay;
+    if (pf_grpc_relay_new(client_fd, tls, l->epoll_fd, &l->limits, l->scratch, w, &relay,
                           &grpc_fd) < 0) {
         pf_log_limited(&l->relay_refused, PF_LOG_WARN, "grpc: cannot relay a connection: %s",
                        strerror(errno));
         watch_close(l, w);
         return;
     }
+    /* Under the lock: pf_grpc_listener_unsent() reads w->relay from another thread. */
+    pthread_mutex_lock(&l->watches_lock);
+    w->relay = relay;
+    pthread_mutex_unlock(&l->watches_lock);
     /* grpc names the connection after the fd it was given. */
     peer_name(grpc_fd, peer, sizeof(peer));
     pf_grpc_conns_close(l->conns, w->conn);
