@@ -54,7 +54,8 @@ enum pf_flag_kind {
 };
 
 /* One row per flag: getopt's options, the usage text and the defaults are
- * all made from the table, so a flag is written once. */
+ * all made from the table, so a flag is written once; whatever else reads
+ * flags (the tests, environment variables) walks the same rows. */
 struct pf_flag {
     const char *name; /* without the leading "--" */
     const char *arg;  /* the value's name in the usage; NULL: takes none */
