@@ -228,11 +228,18 @@ $(BUILD)/tests/%.o: tests/unit/%.c | $(PROTO_C)
 	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -Icore $(GATEWAY_INC) -I$(BUILD)/proto \
 		-c $< -o $@
 
-# tests/unit/test_X.c tests core/X.c, or X.c in a gateway folder and then links its object.
+# tests/unit/test_X.c tests core/X.c, or X.c in a gateway folder and then links its object;
+# test_X_USES names the other gateway files it needs, test_X_LDFLAGS its own link flags.
 gateway_obj_of = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(addsuffix /$(1).c,$(GATEWAY_DIRS))))
+# The accept loop on a real grpc server; --wrap: its system calls seen and failed on purpose.
+test_grpc_listener_USES := config grpc_relay grpc_tls grpc_conns h2_guard accept_guard listen \
+                           log metrics health clock tls
+test_grpc_listener_LDFLAGS := -pthread \
+    -Wl,--wrap=epoll_wait,--wrap=close,--wrap=ioctl,--wrap=accept4,--wrap=socketpair
 .SECONDEXPANSION:
-$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(call gateway_obj_of,$$*) $(CORE_LIB)
-	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ -lcmocka $(PKG_LIBS) -o $@
+$(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(call gateway_obj_of,$$*) \
+		$$(foreach u,$$(test_$$*_USES),$$(call gateway_obj_of,$$(u))) $(CORE_LIB)
+	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $(test_$*_LDFLAGS) $^ -lcmocka $(PKG_LIBS) -o $@
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)
 

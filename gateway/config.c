@@ -13,65 +13,18 @@
 
 #include "log.h"
 
-static const char usage[] =
+static const char usage_head[] =
     "usage: pfgate [flags]\n"
     "\n"
     "Prime-factor gateway: a gRPC bidirectional stream (primefactor.Factors/PrimeFactors)\n"
     "and the same stream over WebSocket and HTTP with JSON.\n"
-    "\n"
-    "  --grpc-addr HOST:PORT    gRPC listener (default 127.0.0.1:50051; port 0 picks one)\n"
-    "  --http-addr HOST:PORT    HTTP, WebSocket and web page (default 127.0.0.1:8080)\n"
-    "  --admin-addr HOST:PORT   also serve GET /healthz and /metrics here, off the\n"
-    "                           client connection caps (probes, Prometheus;\n"
-    "                           default off)\n"
-    "  --web-root DIR           static page folder (default: the repo's web/)\n"
-    "  --threads N              gRPC completion-queue threads (default: one per core)\n"
-    "  --max-pending N          numbers held per stream before pfgate stops reading\n"
-    "                           that stream (flow control; default 1024)\n"
-    "  --max-message BYTES      largest gRPC message accepted (default 4194304);\n"
-    "                           larger ones end the stream with RESOURCE_EXHAUSTED,\n"
-    "                           seen from their length prefix (README: the HTTP/2\n"
-    "                           guard, which also bounds header blocks, resets and\n"
-    "                           PINGs on the gRPC port, TLS too; compression is off)\n"
-    "  --max-connections N      open connections per port (default 1024); at the cap\n"
-    "                           the oldest connection that has sent nothing yet is\n"
-    "                           closed to make room, else the gRPC port closes the\n"
-    "                           new one and HTTP serves it only /healthz and\n"
-    "                           /metrics (32 more), answering 503 to the rest\n"
-    "  --max-streams N          concurrent gRPC streams per connection (default 128);\n"
-    "                           more get RESOURCE_EXHAUSTED\n"
-    "  --max-streams-total N    concurrent gRPC streams in all (default 4096); more\n"
-    "                           get RESOURCE_EXHAUSTED (each open stream makes every\n"
-    "                           gRPC event a little slower; README: Flags and limits)\n"
-    "  --header-timeout SECS    time a new connection has to send its request\n"
-    "                           headers (HTTP) or its HTTP/2 preface (gRPC)\n"
-    "                           (default 10)\n"
-    "  --idle-timeout SECS      close a connection with no stream for this long, and\n"
-    "                           an NDJSON stream whose client reads nothing (default 60)\n"
-    "  --tls-cert FILE          PEM certificate (chain): TLS on both ports (gRPC over\n"
-    "                           TLS, https and wss); needs --tls-key. pfgate ends the\n"
-    "                           gRPC port's TLS itself: its limits all apply there\n"
-    "  --tls-key FILE           PEM private key of --tls-cert\n"
-    "  --reuse-port             share both ports with other pfgate processes\n"
-    "                           (SO_REUSEPORT; the kernel spreads connections)\n"
-    "  --drain-timeout SECONDS  on SIGINT/SIGTERM, time to finish open streams\n"
-    "                           before they are cancelled (default 5)\n"
-    "  --max-frame BYTES        longest WebSocket message (default 16384); longer\n"
-    "                           ones close the socket with 1009\n"
-    "  --max-line BYTES         longest NDJSON request line (default 16384); longer\n"
-    "                           ones get an error answer in their place\n"
-    "  --allow-origin ORIGIN    also accept WebSocket upgrades from this Origin, e.g.\n"
-    "                           https://example.com (repeatable; * allows any)\n"
-    "  --ws-idle-timeout SECS   close a WebSocket whose pong has not come back for\n"
-    "                           this long (default 90; pings go out every 30 s)\n"
-    "  --log-level LEVEL        error, warn, info or debug (default info)\n"
-    "  --version                print the version and exit\n"
-    "  --help                   print this help and exit\n";
+    "\n";
 
 /* The repo's web/ folder, found from the binary's place (build/pfgate or
  * build/san/pfgate), so that `make run` serves it from any working folder. */
-static void default_web_root(char *out, size_t size)
+static void default_web_root(const struct pf_flag *f, char *out, size_t size)
 {
+    (void)f;
     char exe[PATH_MAX];
     ssize_t n = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
     snprintf(out, size, "web");
@@ -91,220 +44,350 @@ static void default_web_root(char *out, size_t size)
     }
 }
 
-static int parse_addr(const char *flag, const char *text, struct pf_addr *out)
+/* One gRPC completion-queue thread per core, within --threads' bounds. */
+static void default_threads(const struct pf_flag *f, char *out, size_t size)
+{
+    long cores = sysconf(_SC_NPROCESSORS_ONLN);
+    snprintf(out, size, "%ld", cores < f->min ? f->min : cores > f->max ? f->max : cores);
+}
+
+/* --log-level's value is the index: enum pf_log_level. */
+static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
+_Static_assert(PF_LOG_ERROR == 0 && PF_LOG_WARN == 1 && PF_LOG_INFO == 2 && PF_LOG_DEBUG == 3,
+               "log_levels follows enum pf_log_level");
+
+#define FIELD(m) .field = offsetof(struct pf_config, m), .size = sizeof(((struct pf_config *)0)->m)
+#define ALSO(m) .also = offsetof(struct pf_config, m) + 1
+
+const struct pf_flag pf_flags[] = {
+    { "grpc-addr", "HOST:PORT", PF_FLAG_ADDR, FIELD(grpc_addr), .def = "127.0.0.1:50051",
+      .help = "gRPC listener (default %D; port 0 picks one)" },
+    { "http-addr", "HOST:PORT", PF_FLAG_ADDR, FIELD(http_addr), .def = "127.0.0.1:8080",
+      .help = "HTTP, WebSocket and web page (default %D)" },
+    { "admin-addr", "HOST:PORT", PF_FLAG_ADDR, FIELD(admin_addr), ALSO(admin),
+      .help = "also serve GET /healthz and /metrics here, off the\n"
+              "client connection caps (probes, Prometheus;\n"
+              "default off)" },
+    { "web-root", "DIR", PF_FLAG_PATH, FIELD(web_root), .def_of_machine = default_web_root,
+      .help = "static page folder (default: the repo's web/)" },
+    { "threads", "N", PF_FLAG_COUNT, FIELD(grpc_threads), .min = 1, .max = 64,
+      .def_of_machine = default_threads,
+      .help = "gRPC completion-queue threads (default: one per core)" },
+    { "max-pending", "N", PF_FLAG_COUNT, FIELD(max_pending), .min = 1, .max = 1L << 20,
+      .def = "1024",
+      .help = "numbers held per stream before pfgate stops reading\n"
+              "that stream (flow control; default %D)" },
+    { "max-message", "BYTES", PF_FLAG_COUNT, FIELD(max_message), .min = 64, .max = 1L << 30,
+      .def = "4194304",
+      .help = "largest gRPC message accepted (default %D);\n"
+              "larger ones end the stream with RESOURCE_EXHAUSTED,\n"
+              "seen from their length prefix (README: the HTTP/2\n"
+              "guard, which also bounds header blocks, resets and\n"
+              "PINGs on the gRPC port, TLS too; compression is off)" },
+    { "max-connections", "N", PF_FLAG_COUNT, FIELD(max_connections), .min = 1, .max = 1L << 20,
+      .def = "1024",
+      .help = "open connections per port (default %D); at the cap\n"
+              "the oldest connection that has sent nothing yet is\n"
+              "closed to make room, else the gRPC port closes the\n"
+              "new one and HTTP serves it only /healthz and\n"
+              "/metrics (32 more), answering 503 to the rest" },
+    { "max-streams", "N", PF_FLAG_COUNT, FIELD(max_streams_per_conn), .min = 1, .max = 1L << 20,
+      .def = "128",
+      .help = "concurrent gRPC streams per connection (default %D);\n"
+              "more get RESOURCE_EXHAUSTED" },
+    { "max-streams-total", "N", PF_FLAG_COUNT, FIELD(max_streams_total), .min = 1,
+      .max = 1L << 24, .def = "4096",
+      .help = "concurrent gRPC streams in all (default %D); more\n"
+              "get RESOURCE_EXHAUSTED (each open stream makes every\n"
+              "gRPC event a little slower; README: Flags and limits)" },
+    { "header-timeout", "SECS", PF_FLAG_COUNT, FIELD(header_timeout), .min = 1, .max = 3600,
+      .def = "10",
+      .help = "time a new connection has to send its request\n"
+              "headers (HTTP) or its HTTP/2 preface (gRPC)\n"
+              "(default %D)" },
+    { "idle-timeout", "SECS", PF_FLAG_COUNT, FIELD(idle_timeout), .min = 1, .max = 86400,
+      .def = "60",
+      .help = "close a connection with no stream for this long, and\n"
+              "an NDJSON stream whose client reads nothing (default %D)" },
+    { "tls-cert", "FILE", PF_FLAG_FILE, FIELD(tls_cert),
+      .help = "PEM certificate (chain): TLS on both ports (gRPC over\n"
+              "TLS, https and wss); needs --tls-key. pfgate ends the\n"
+              "gRPC port's TLS itself: its limits all apply there" },
+    { "tls-key", "FILE", PF_FLAG_FILE, FIELD(tls_key),
+      .help = "PEM private key of --tls-cert" },
+    { "reuse-port", NULL, PF_FLAG_SWITCH, FIELD(reuse_port),
+      .help = "share both ports with other pfgate processes\n"
+              "(SO_REUSEPORT; the kernel spreads connections)" },
+    { "drain-timeout", "SECONDS", PF_FLAG_SECONDS, FIELD(drain_timeout), .min = 0, .max = 3600,
+      .def = "5",
+      .help = "on SIGINT/SIGTERM, time to finish open streams\n"
+              "before they are cancelled (default %D)" },
+    { "max-frame", "BYTES", PF_FLAG_COUNT, FIELD(max_frame), .min = 64, .max = 1L << 24,
+      .def = "16384",
+      .help = "longest WebSocket message (default %D); longer\n"
+              "ones close the socket with 1009" },
+    { "max-line", "BYTES", PF_FLAG_COUNT, FIELD(max_line), .min = 64, .max = 1L << 24,
+      .def = "16384",
+      .help = "longest NDJSON request line (default %D); longer\n"
+              "ones get an error answer in their place" },
+    { "allow-origin", "ORIGIN", PF_FLAG_LIST, FIELD(allow_origins), ALSO(n_allow_origins),
+      .help = "also accept WebSocket upgrades from this Origin, e.g.\n"
+              "https://example.com (repeatable; * allows any)" },
+    { "ws-idle-timeout", "SECS", PF_FLAG_COUNT, FIELD(ws_idle_timeout), .min = 31, .max = 3600,
+      .def = "90",
+      .help = "close a WebSocket whose pong has not come back for\n"
+              "this long (default %D; pings go out every 30 s)" },
+    { "log-level", "LEVEL", PF_FLAG_CHOICE, FIELD(log_level), .choices = log_levels,
+      .def = "info",
+      .help = "error, warn, info or debug (default %D)" },
+    { "version", NULL, PF_FLAG_VERSION, .help = "print the version and exit" },
+    { "help", NULL, PF_FLAG_HELP, .help = "print this help and exit" },
+};
+const size_t pf_n_flags = sizeof(pf_flags) / sizeof(pf_flags[0]);
+
+#define N_FLAGS (sizeof(pf_flags) / sizeof(pf_flags[0]))
+
+/* getopt_long's value for row i: past every short option's character. */
+#define OPT_BASE 256
+
+static int parse_addr(const char *text, struct pf_addr *out)
 {
     const char *colon = strrchr(text, ':');
     if (!colon || colon == text)
-        goto bad;
+        return -1;
     const char *host = text;
     size_t host_len = (size_t)(colon - text);
     if (host[0] == '[') {
         if (host_len < 3 || host[host_len - 1] != ']')
-            goto bad;
+            return -1;
         host++;
         host_len -= 2;
     }
     if (host_len >= sizeof(out->host))
-        goto bad;
+        return -1;
 
     char *end;
     errno = 0;
     long port = strtol(colon + 1, &end, 10);
     if (colon[1] == '\0' || *end != '\0' || errno || port < 0 || port > 65535)
-        goto bad;
+        return -1;
 
     memcpy(out->host, host, host_len);
     out->host[host_len] = '\0';
     out->port = (int)port;
     return 0;
-bad:
-    fprintf(stderr, "pfgate: %s wants HOST:PORT with a port from 0 to 65535, got '%s'\n", flag,
-            text);
-    return -1;
 }
 
-static int parse_long(const char *flag, const char *text, long min, long max, long *out)
+static int parse_long(const char *text, long min, long max, long *out)
 {
     char *end;
     errno = 0;
     long v = strtol(text, &end, 10);
-    if (text[0] == '\0' || *end != '\0' || errno || v < min || v > max) {
-        fprintf(stderr, "pfgate: %s wants a whole number from %ld to %ld, got '%s'\n", flag, min,
-                max, text);
+    if (text[0] == '\0' || *end != '\0' || errno || v < min || v > max)
         return -1;
-    }
     *out = v;
     return 0;
 }
 
-static int parse_seconds(const char *flag, const char *text, double *out)
+static int parse_seconds(const char *text, double min, double max, double *out)
 {
     char *end;
     errno = 0;
     double v = strtod(text, &end);
-    if (text[0] == '\0' || *end != '\0' || errno || !(v >= 0 && v <= 3600)) {
-        fprintf(stderr, "pfgate: %s wants seconds from 0 to 3600, got '%s'\n", flag, text);
+    if (text[0] == '\0' || *end != '\0' || errno || !(v >= min && v <= max))
         return -1;
-    }
     *out = v;
     return 0;
 }
 
-static int parse_log_level(const char *text, int *out)
+static int parse_choice(const char *const *choices, const char *text, int *out)
 {
-    static const char *const names[] = { "error", "warn", "info", "debug" };
-    for (int i = 0; i < 4; i++)
-        if (strcmp(text, names[i]) == 0) {
+    for (int i = 0; choices[i]; i++)
+        if (strcmp(text, choices[i]) == 0) {
             *out = i;
             return 0;
         }
-    fprintf(stderr, "pfgate: --log-level wants error, warn, info or debug, got '%s'\n", text);
     return -1;
 }
 
-static void set_defaults(struct pf_config *cfg)
+/* "a, b, c or d" */
+static void print_choices(FILE *out, const char *const *choices)
+{
+    for (int i = 0; choices[i]; i++)
+        fprintf(out, "%s%s", i == 0 ? "" : choices[i + 1] ? ", " : " or ", choices[i]);
+}
+
+static void complain(const struct pf_flag *f, const char *text)
+{
+    fprintf(stderr, "pfgate: --%s wants ", f->name);
+    switch (f->kind) {
+    case PF_FLAG_ADDR: fputs("HOST:PORT with a port from 0 to 65535", stderr); break;
+    case PF_FLAG_PATH: fprintf(stderr, "a path of at most %zu bytes", f->size - 1); break;
+    case PF_FLAG_COUNT: fprintf(stderr, "a whole number from %ld to %ld", f->min, f->max); break;
+    case PF_FLAG_SECONDS: fprintf(stderr, "seconds from %ld to %ld", f->min, f->max); break;
+    case PF_FLAG_CHOICE: print_choices(stderr, f->choices); break;
+    default: fputs("no value", stderr); break;
+    }
+    if (f->kind == PF_FLAG_PATH)
+        fprintf(stderr, ", got %zu bytes\n", strlen(text));
+    else
+        fprintf(stderr, ", got '%s'\n", text);
+}
+
+int pf_flag_set(const struct pf_flag *f, struct pf_config *cfg, const char *text)
+{
+    char *field = (char *)cfg + f->field;
+    char *also = f->also ? (char *)cfg + f->also - 1 : NULL;
+    long v;
+    double d;
+    int i;
+    struct pf_addr addr;
+    switch (f->kind) {
+    case PF_FLAG_ADDR:
+        if (parse_addr(text, &addr) < 0)
+            goto bad;
+        memcpy(field, &addr, sizeof(addr));
+        if (also)
+            *(bool *)also = true;
+        return 0;
+    case PF_FLAG_PATH:
+        if (strlen(text) >= f->size)
+            goto bad;
+        memcpy(field, text, strlen(text) + 1);
+        return 0;
+    case PF_FLAG_FILE:
+        *(const char **)field = text;
+        return 0;
+    case PF_FLAG_COUNT:
+        if (parse_long(text, f->min, f->max, &v) < 0)
+            goto bad;
+        if (f->size == sizeof(int))
+            *(int *)field = (int)v;
+        else
+            *(size_t *)field = (size_t)v;
+        return 0;
+    case PF_FLAG_SECONDS:
+        if (parse_seconds(text, (double)f->min, (double)f->max, &d) < 0)
+            goto bad;
+        *(double *)field = d;
+        return 0;
+    case PF_FLAG_CHOICE:
+        if (parse_choice(f->choices, text, &i) < 0)
+            goto bad;
+        *(int *)field = i;
+        return 0;
+    case PF_FLAG_LIST:
+        if (*(int *)also == (int)(f->size / sizeof(const char *))) {
+            fprintf(stderr, "pfgate: at most %zu --%s flags\n", f->size / sizeof(const char *),
+                    f->name);
+            return -1;
+        }
+        ((const char **)field)[(*(int *)also)++] = text;
+        return 0;
+    case PF_FLAG_SWITCH:
+        *(bool *)field = true;
+        return 0;
+    case PF_FLAG_HELP:
+    case PF_FLAG_VERSION:
+        return 0;
+    }
+bad:
+    complain(f, text);
+    return -1;
+}
+
+const struct pf_flag *pf_flag_find(const char *name)
+{
+    for (size_t i = 0; i < N_FLAGS; i++)
+        if (strcmp(pf_flags[i].name, name) == 0)
+            return &pf_flags[i];
+    return NULL;
+}
+
+int pf_config_defaults(struct pf_config *cfg)
 {
     memset(cfg, 0, sizeof(*cfg));
-    snprintf(cfg->grpc_addr.host, sizeof(cfg->grpc_addr.host), "127.0.0.1");
-    cfg->grpc_addr.port = 50051;
-    snprintf(cfg->http_addr.host, sizeof(cfg->http_addr.host), "127.0.0.1");
-    cfg->http_addr.port = 8080;
-    default_web_root(cfg->web_root, sizeof(cfg->web_root));
-    long cores = sysconf(_SC_NPROCESSORS_ONLN);
-    cfg->grpc_threads = cores > 0 ? (int)(cores < 64 ? cores : 64) : 1;
-    cfg->max_pending = 1024;
-    cfg->max_message = 4 * 1024 * 1024;
-    cfg->drain_timeout = 5.0;
-    cfg->max_connections = 1024;
-    cfg->max_streams_per_conn = 128;
-    cfg->max_streams_total = 4096;
-    cfg->header_timeout = 10;
-    cfg->idle_timeout = 60;
-    cfg->log_level = PF_LOG_INFO;
-    cfg->max_frame = 16384;
-    cfg->max_line = 16384;
-    cfg->ws_idle_timeout = 90;
+    for (size_t i = 0; i < N_FLAGS; i++) {
+        const struct pf_flag *f = &pf_flags[i];
+        char buf[PATH_MAX];
+        const char *text = f->def;
+        if (f->def_of_machine) {
+            f->def_of_machine(f, buf, sizeof(buf));
+            text = buf;
+        }
+        if (text && pf_flag_set(f, cfg, text) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* One flag's help: its lines beside "--name ARG", %D replaced by the default. */
+static void usage_of(FILE *out, const struct pf_flag *f)
+{
+    enum { COLUMN = 23 };
+    char left[64];
+    snprintf(left, sizeof(left), "--%s%s%s", f->name, f->arg ? " " : "", f->arg ? f->arg : "");
+    fprintf(out, "  %-*s  ", COLUMN, left);
+    for (const char *p = f->help; *p; p++) {
+        if (p[0] == '%' && p[1] == 'D') {
+            fputs(f->def, out);
+            p++;
+        } else {
+            fputc(*p, out);
+            if (*p == '\n')
+                fprintf(out, "%*s", COLUMN + 4, "");
+        }
+    }
+    fputc('\n', out);
+}
+
+void pf_config_usage(FILE *out)
+{
+    fputs(usage_head, out);
+    for (size_t i = 0; i < N_FLAGS; i++)
+        usage_of(out, &pf_flags[i]);
 }
 
 int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
 {
-    enum { GRPC_ADDR = 256, HTTP_ADDR, WEB_ROOT, THREADS, MAX_PENDING, MAX_MESSAGE,
-           DRAIN_TIMEOUT, LOG_LEVEL, MAX_FRAME, MAX_LINE, ALLOW_ORIGIN, WS_IDLE_TIMEOUT,
-           MAX_CONNECTIONS, MAX_STREAMS, MAX_STREAMS_TOTAL, REUSE_PORT, HEADER_TIMEOUT,
-           IDLE_TIMEOUT, TLS_CERT, TLS_KEY, ADMIN_ADDR, VERSION, HELP };
-    static const struct option options[] = {
-        { "grpc-addr", required_argument, NULL, GRPC_ADDR },
-        { "http-addr", required_argument, NULL, HTTP_ADDR },
-        { "admin-addr", required_argument, NULL, ADMIN_ADDR },
-        { "web-root", required_argument, NULL, WEB_ROOT },
-        { "threads", required_argument, NULL, THREADS },
-        { "max-pending", required_argument, NULL, MAX_PENDING },
-        { "max-message", required_argument, NULL, MAX_MESSAGE },
-        { "drain-timeout", required_argument, NULL, DRAIN_TIMEOUT },
-        { "log-level", required_argument, NULL, LOG_LEVEL },
-        { "max-frame", required_argument, NULL, MAX_FRAME },
-        { "max-line", required_argument, NULL, MAX_LINE },
-        { "allow-origin", required_argument, NULL, ALLOW_ORIGIN },
-        { "ws-idle-timeout", required_argument, NULL, WS_IDLE_TIMEOUT },
-        { "max-connections", required_argument, NULL, MAX_CONNECTIONS },
-        { "max-streams", required_argument, NULL, MAX_STREAMS },
-        { "max-streams-total", required_argument, NULL, MAX_STREAMS_TOTAL },
-        { "reuse-port", no_argument, NULL, REUSE_PORT },
-        { "header-timeout", required_argument, NULL, HEADER_TIMEOUT },
-        { "idle-timeout", required_argument, NULL, IDLE_TIMEOUT },
-        { "tls-cert", required_argument, NULL, TLS_CERT },
-        { "tls-key", required_argument, NULL, TLS_KEY },
-        { "version", no_argument, NULL, VERSION },
-        { "help", no_argument, NULL, HELP },
-        { NULL, 0, NULL, 0 },
-    };
+    struct option options[N_FLAGS + 1];
+    for (size_t i = 0; i < N_FLAGS; i++)
+        options[i] = (struct option){ pf_flags[i].name,
+                                      pf_flags[i].arg ? required_argument : no_argument, NULL,
+                                      OPT_BASE + (int)i };
+    options[N_FLAGS] = (struct option){ NULL, 0, NULL, 0 };
 
-    set_defaults(cfg);
+    if (pf_config_defaults(cfg) < 0)
+        return -1;
     opterr = 0;
-    optind = 1;
+    optind = 0; /* glibc: start afresh, as for a first call */
     int opt;
-    long v;
-    while ((opt = getopt_long(argc, argv, "", options, NULL)) != -1) {
-        int rc = 0;
-        switch (opt) {
-        case GRPC_ADDR: rc = parse_addr("--grpc-addr", optarg, &cfg->grpc_addr); break;
-        case HTTP_ADDR: rc = parse_addr("--http-addr", optarg, &cfg->http_addr); break;
-        case ADMIN_ADDR:
-            rc = parse_addr("--admin-addr", optarg, &cfg->admin_addr);
-            cfg->admin = true;
-            break;
-        case WEB_ROOT:
-            if (strlen(optarg) >= sizeof(cfg->web_root)) {
-                fprintf(stderr, "pfgate: --web-root is too long\n");
-                return -1;
+    /* ":" first: a missing value is told apart from an unknown flag. */
+    while ((opt = getopt_long(argc, argv, ":", options, NULL)) != -1) {
+        if (opt >= OPT_BASE) {
+            const struct pf_flag *f = &pf_flags[opt - OPT_BASE];
+            if (f->kind == PF_FLAG_HELP) {
+                pf_config_usage(stdout);
+                return 1;
             }
-            snprintf(cfg->web_root, sizeof(cfg->web_root), "%s", optarg);
-            break;
-        case THREADS:
-            if ((rc = parse_long("--threads", optarg, 1, 64, &v)) == 0)
-                cfg->grpc_threads = (int)v;
-            break;
-        case MAX_PENDING:
-            if ((rc = parse_long("--max-pending", optarg, 1, 1L << 20, &v)) == 0)
-                cfg->max_pending = (size_t)v;
-            break;
-        case MAX_MESSAGE:
-            if ((rc = parse_long("--max-message", optarg, 64, 1L << 30, &v)) == 0)
-                cfg->max_message = (int)v;
-            break;
-        case DRAIN_TIMEOUT: rc = parse_seconds("--drain-timeout", optarg, &cfg->drain_timeout); break;
-        case LOG_LEVEL: rc = parse_log_level(optarg, &cfg->log_level); break;
-        case MAX_FRAME:
-            if ((rc = parse_long("--max-frame", optarg, 64, 1L << 24, &v)) == 0)
-                cfg->max_frame = (size_t)v;
-            break;
-        case MAX_LINE:
-            if ((rc = parse_long("--max-line", optarg, 64, 1L << 24, &v)) == 0)
-                cfg->max_line = (size_t)v;
-            break;
-        case ALLOW_ORIGIN:
-            if (cfg->n_allow_origins == (int)(sizeof(cfg->allow_origins) / sizeof(char *))) {
-                fprintf(stderr, "pfgate: at most 16 --allow-origin flags\n");
-                return -1;
+            if (f->kind == PF_FLAG_VERSION) {
+                printf("pfgate %s\n", PF_VERSION);
+                return 1;
             }
-            cfg->allow_origins[cfg->n_allow_origins++] = optarg;
-            break;
-        case WS_IDLE_TIMEOUT:
-            if ((rc = parse_long("--ws-idle-timeout", optarg, 31, 3600, &v)) == 0)
-                cfg->ws_idle_timeout = (int)v;
-            break;
-        case MAX_CONNECTIONS:
-            if ((rc = parse_long("--max-connections", optarg, 1, 1L << 20, &v)) == 0)
-                cfg->max_connections = (size_t)v;
-            break;
-        case MAX_STREAMS:
-            if ((rc = parse_long("--max-streams", optarg, 1, 1L << 20, &v)) == 0)
-                cfg->max_streams_per_conn = (size_t)v;
-            break;
-        case MAX_STREAMS_TOTAL:
-            if ((rc = parse_long("--max-streams-total", optarg, 1, 1L << 24, &v)) == 0)
-                cfg->max_streams_total = (size_t)v;
-            break;
-        case REUSE_PORT: cfg->reuse_port = true; break;
-        case TLS_CERT: cfg->tls_cert = optarg; break;
-        case TLS_KEY: cfg->tls_key = optarg; break;
-        case HEADER_TIMEOUT:
-            if ((rc = parse_long("--header-timeout", optarg, 1, 3600, &v)) == 0)
-                cfg->header_timeout = (int)v;
-            break;
-        case IDLE_TIMEOUT:
-            if ((rc = parse_long("--idle-timeout", optarg, 1, 86400, &v)) == 0)
-                cfg->idle_timeout = (int)v;
-            break;
-        case VERSION: printf("pfgate %s\n", PF_VERSION); return 1;
-        case HELP: fputs(usage, stdout); return 1;
-        default:
-            fprintf(stderr, "pfgate: unknown or incomplete flag '%s'; see pfgate --help\n",
-                    argv[optind - 1]);
-            return -1;
+            if (pf_flag_set(f, cfg, optarg) < 0)
+                return -1;
+            continue;
         }
-        if (rc < 0)
-            return -1;
+        const struct pf_flag *f = optopt >= OPT_BASE ? &pf_flags[optopt - OPT_BASE] : NULL;
+        if (opt == ':' && f)
+            fprintf(stderr, "pfgate: --%s wants a value (%s); see pfgate --help\n", f->name,
+                    f->arg);
+        else if (f)
+            fprintf(stderr, "pfgate: --%s takes no value, got '%s'; see pfgate --help\n",
+                    f->name, argv[optind - 1]);
+        else
+            fprintf(stderr, "pfgate: unknown or ambiguous flag '%s'; see pfgate --help\n", argv[optind - 1]);
+        return -1;
     }
     if (!cfg->tls_cert != !cfg->tls_key) {
         fprintf(stderr, "pfgate: --tls-cert and --tls-key go together\n");

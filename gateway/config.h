@@ -4,6 +4,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdio.h>
 
 struct pf_addr {
     char host[256]; /* as given, without brackets for IPv6 */
@@ -37,6 +38,56 @@ struct pf_config {
     int n_allow_origins;
     const char *allow_origins[16]; /* --allow-origin values ("*" allows any) */
 };
+
+/* How a flag's text becomes a value of struct pf_config. */
+enum pf_flag_kind {
+    PF_FLAG_ADDR,    /* HOST:PORT into a struct pf_addr */
+    PF_FLAG_PATH,    /* copied into a char array */
+    PF_FLAG_FILE,    /* a const char * to the text itself (argv outlives the config) */
+    PF_FLAG_COUNT,   /* a whole number from min to max, into an int or a size_t */
+    PF_FLAG_SECONDS, /* seconds from min to max, fractions allowed, into a double */
+    PF_FLAG_CHOICE,  /* one of choices, its index into an int */
+    PF_FLAG_LIST,    /* repeatable: appended to a const char *[] */
+    PF_FLAG_SWITCH,  /* takes no value: sets a bool */
+    PF_FLAG_HELP,    /* takes no value: prints and exits */
+    PF_FLAG_VERSION,
+};
+
+/* One row per flag: getopt's options, the usage text and the defaults are
+ * all made from the table, so a flag is written once; whatever else reads
+ * flags (the tests, environment variables) walks the same rows. */
+struct pf_flag {
+    const char *name; /* without the leading "--" */
+    const char *arg;  /* the value's name in the usage; NULL: takes none */
+    enum pf_flag_kind kind;
+    size_t field, size; /* offsetof and sizeof the member of struct pf_config it writes */
+    size_t also;      /* 1 + offsetof a member it writes too, 0: none. LIST: the int
+                       * count of values; ADDR: a bool, true when the flag is given */
+    long min, max;    /* COUNT and SECONDS */
+    const char *const *choices; /* CHOICE: NULL-terminated */
+    /* The default, as the flag's own text (parsed like a given value), or
+     * made at start from the machine (written to buf); neither: zero. */
+    const char *def;
+    void (*def_of_machine)(const struct pf_flag *f, char *buf, size_t size);
+    const char *help; /* usage lines ('\n' between them); %D stands for def */
+};
+
+extern const struct pf_flag pf_flags[];
+extern const size_t pf_n_flags;
+
+/* The row of --name, or NULL. */
+const struct pf_flag *pf_flag_find(const char *name);
+
+/* Parses text as flag f's value into cfg. Returns 0, or -1 with the reason
+ * on stderr and cfg unchanged. */
+int pf_flag_set(const struct pf_flag *f, struct pf_config *cfg, const char *text);
+
+/* Every flag's default. Returns 0, or -1 (a default the table gets wrong,
+ * already reported on stderr). */
+int pf_config_defaults(struct pf_config *cfg);
+
+/* `pfgate --help`. */
+void pf_config_usage(FILE *out);
 
 /* Parses argv into cfg (defaults first). Returns 0 to run, 1 when the process
  * should exit 0 at once (--help, --version, already printed), -1 on a bad

@@ -13,6 +13,7 @@
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
 #include <sys/socket.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "accept_guard.h"
@@ -39,7 +40,7 @@ struct pf_grpc_listener {
     struct pf_list dead;    /* watches to free after this round of events */
     struct pf_h2_limits limits;
     struct pf_relay_scratch *scratch;
-    struct pf_log_limit relay_failed, relay_refused, refused;
+    struct pf_log_limit relay_failed, relay_refused, refused, wait_failed;
     atomic_int command;
     pthread_mutex_t watches_lock; /* the accept thread changes the list; others read it */
     struct pf_list watches; /* one per open connection */
@@ -151,13 +152,18 @@ static void hand_over(pf_grpc_listener *l, struct watch *w)
     w->fd = -1;
     w->tls = NULL;
     char peer[32];
-    if (pf_grpc_relay_new(client_fd, tls, l->epoll_fd, &l->limits, l->scratch, w, &w->relay,
+    pf_grpc_relay *relay;
+    if (pf_grpc_relay_new(client_fd, tls, l->epoll_fd, &l->limits, l->scratch, w, &relay,
                           &grpc_fd) < 0) {
         pf_log_limited(&l->relay_refused, PF_LOG_WARN, "grpc: cannot relay a connection: %s",
                        strerror(errno));
         watch_close(l, w);
         return;
     }
+    /* Under the lock: pf_grpc_listener_unsent() reads w->relay from another thread. */
+    pthread_mutex_lock(&l->watches_lock);
+    w->relay = relay;
+    pthread_mutex_unlock(&l->watches_lock);
     /* grpc names the connection after the fd it was given. */
     peer_name(grpc_fd, peer, sizeof(peer));
     pf_grpc_conns_close(l->conns, w->conn);
@@ -404,14 +410,41 @@ static void accept_one(pf_grpc_listener *l, int fd)
     pf_metrics_connections(PF_FRONT_GRPC, 1);
 }
 
+/* epoll_wait fails (EINTR aside) only when the epoll set itself is broken:
+ * tried again after a pause, in case; still failing after WAIT_TRIES tries,
+ * the gRPC port is dead, and pfgate exits loudly rather than look alive. */
+#define WAIT_PAUSE_MS 100
+#define WAIT_TRIES 20
+
+/* Returns true when the main thread has asked the accept thread to exit. */
+static bool wait_failed(pf_grpc_listener *l, int *failures)
+{
+    int err = errno;
+    if (++*failures >= WAIT_TRIES) {
+        pf_error("grpc: the accept thread cannot wait for events (%s) after %d tries; exiting",
+                 strerror(err), WAIT_TRIES);
+        _exit(1); /* not exit(): the other threads are still running */
+    }
+    pf_log_limited(&l->wait_failed, PF_LOG_ERROR,
+                   "grpc: the accept thread cannot wait for events: %s; trying again in %d ms",
+                   strerror(err), WAIT_PAUSE_MS);
+    nanosleep(&(struct timespec){ .tv_nsec = WAIT_PAUSE_MS * 1000000L }, NULL);
+    return atomic_load(&l->command) == EXIT;
+}
+
 static void *listener_main(void *arg)
 {
     pf_grpc_listener *l = arg;
     struct epoll_event events[64];
+    int failures = 0;
     for (;;) {
         int n = epoll_wait(l->epoll_fd, events, 64, check_waiting(l));
-        if (n < 0 && errno != EINTR)
-            break;
+        if (n < 0) {
+            if (errno != EINTR && wait_failed(l, &failures))
+                return NULL;
+            continue;
+        }
+        failures = 0;
         for (int i = 0; i < n; i++) {
             void *what = events[i].data.ptr;
             if (what == &wake_mark) {
@@ -443,7 +476,6 @@ static void *listener_main(void *arg)
         }
         free_dead(l);
     }
-    return NULL;
 }
 
 int pf_grpc_listener_run(pf_grpc_listener *l, grpc_server *server, pf_grpc_conns *conns)

@@ -6,7 +6,9 @@
  * --tls-cert the thread also ends TLS (grpc_tls.h): the handshake, then the
  * preface, read from the plaintext. A connection that has not done both
  * within --header-timeout is closed. On EMFILE the listener is left alone
- * for PF_ACCEPT_PAUSE_MS (accept_guard.h). */
+ * for PF_ACCEPT_PAUSE_MS (accept_guard.h). An epoll_wait that keeps failing
+ * ends the process (exit 1): a gRPC port that serves nothing must not look
+ * alive. */
 #ifndef PF_GRPC_LISTENER_H
 #define PF_GRPC_LISTENER_H
 
