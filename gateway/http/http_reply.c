@@ -1,4 +1,6 @@
 /* Short, complete HTTP replies: headers with a Content-Length, then the body. */
+#include "http_reply.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>

@@ -4,6 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http_reply.h"
 #include "http_router.h"
 #include "lws_env.h"
 

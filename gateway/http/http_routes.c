@@ -5,6 +5,7 @@
 
 #include "clock.h"
 #include "health.h"
+#include "http_reply.h"
 #include "http_request_rules.h"
 #include "http_router.h"
 #include "http_static.h"

@@ -9,6 +9,7 @@
 #include "health.h"
 #include "json_codec.h"
 #include "log.h"
+#include "http_reply.h"
 #include "lws_env.h"
 #include "metrics.h"
 #include "stream.h"
