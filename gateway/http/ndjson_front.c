@@ -3,22 +3,19 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "clock.h"
 #include "health.h"
 #include "json_codec.h"
 #include "log.h"
 #include "http_reply.h"
+#include "lws_416.h"
 #include "lws_env.h"
 #include "metrics.h"
 #include "stream.h"
 
 /* Answers gathered into one write: one syscall for ~16 KiB of lines. */
 #define BATCH 16384
-/* While reading is paused, lws (4.1, HTTP/1) never reports the socket
- * writable; a timer drives the writes instead. */
-#define PAUSED_TICK_US 1000
 
 struct pf_ndjson_session {
     struct lws *wsi;
@@ -102,7 +99,7 @@ static void pause_rx(struct lws *wsi, struct pf_ndjson_session *s)
         return;
     s->rx_paused = true;
     lws_rx_flow_control(wsi, 0);
-    lws_set_timer_usecs(wsi, PAUSED_TICK_US);
+    pf_lws416_want_write(wsi, true);
 }
 
 static void resume_rx(struct lws *wsi, struct pf_ndjson_session *s)
@@ -120,8 +117,9 @@ static bool finished(const struct pf_ndjson_session *s)
 
 /* Writes one batch of answers. Returns 1 when it wrote something, 0 when
  * nothing was ready, -1 to close the connection (also after the last line). */
-static int write_batch(struct lws *wsi, struct pf_ndjson_session *s)
+static int write_batch(struct lws *wsi, void *arg)
 {
+    struct pf_ndjson_session *s = arg;
     unsigned char buf[LWS_PRE + BATCH];
     char *start = (char *)buf + LWS_PRE, *p = start;
     pf_response r;
@@ -153,10 +151,8 @@ static void schedule(struct lws *wsi, struct pf_ndjson_session *s)
 {
     if (!parse_lines(s))
         resume_rx(wsi, s);
-    if (s->rx_paused)
-        lws_set_timer_usecs(wsi, PAUSED_TICK_US);
-    else if (pf_stream_pending(s->stream) > 0 || finished(s))
-        lws_callback_on_writable(wsi);
+    if (s->rx_paused || pf_stream_pending(s->stream) > 0 || finished(s))
+        pf_lws416_want_write(wsi, s->rx_paused);
 }
 
 int pf_ndjson_write(struct lws *wsi, struct pf_ndjson_session *s)
@@ -174,17 +170,10 @@ int pf_ndjson_timer(struct lws *wsi, struct pf_ndjson_session *s)
 {
     if (!s->rx_paused)
         return 0;
-    bool progress = false;
-    int rc;
-    while (!lws_send_pipe_choked(wsi) && !lws_partial_buffered(wsi)) {
-        rc = write_batch(wsi, s);
-        if (rc < 0)
-            return -1;
-        if (rc == 0)
-            break;
-        progress = true;
-    }
-    if (progress)
+    int rc = pf_lws416_paused_write(wsi, write_batch, s);
+    if (rc < 0)
+        return -1;
+    if (rc > 0)
         /* A client that reads nothing for --idle-timeout loses its stream. */
         lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, pf_lws_env(wsi)->cfg->idle_timeout);
     schedule(wsi, s);
@@ -231,7 +220,7 @@ int pf_ndjson_body_done(struct lws *wsi, struct pf_ndjson_session *s)
      * close-delimited, so nothing after the body is for pfgate anyway. The
      * timer writes while reading is paused. */
     pause_rx(wsi, s);
-    lws_set_timer_usecs(wsi, PAUSED_TICK_US);
+    pf_lws416_want_write(wsi, true);
     return 0;
 }
 
@@ -257,17 +246,8 @@ int pf_ndjson_start(struct lws *wsi, struct pf_ndjson_session **out)
     pf_metrics_streams(PF_FRONT_HTTP, 1);
     *out = s;
 
-    /* lws does not answer "Expect: 100-continue", and curl then waits a
-     * second before it sends a large body. */
-    char expect[32] = "";
-    if (lws_hdr_custom_copy(wsi, expect, sizeof(expect), "expect:", 7) > 0 &&
-        strcasecmp(expect, "100-continue") == 0) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        unsigned char buf[LWS_PRE + sizeof(cont)];
-        memcpy(buf + LWS_PRE, cont, sizeof(cont) - 1);
-        if (lws_write(wsi, buf + LWS_PRE, sizeof(cont) - 1, LWS_WRITE_RAW) < 0)
-            return -1;
-    }
+    if (pf_lws416_continue(wsi) < 0)
+        return -1;
 
     unsigned char headers[LWS_PRE + 512];
     unsigned char *start = headers + LWS_PRE, *p = start, *end = headers + sizeof(headers) - 1;
