@@ -27,17 +27,38 @@ struct pf_ndjson_session {
     bool skipping;  /* discarding the rest of an overlong line */
     bool body_done; /* no more requests will come */
     bool rx_paused;
+    int err; /* the stream failed (PF_ENOMEM): its last line says so */
 };
 
-static void push(struct pf_ndjson_session *s, const pf_request *req)
+/* No more requests are taken: what is left unparsed is not answered.
+ * Reading pauses for good (see pf_ndjson_body_done). */
+static void stop_reading(struct lws *wsi, struct pf_ndjson_session *s);
+
+/* The stream fails: the answers owed are sent, then one last line with the
+ * error, and the response ends. */
+static void fail(struct pf_ndjson_session *s, int err)
+{
+    if (s->err)
+        return;
+    s->err = err;
+    pf_metrics_stream_error(PF_FRONT_HTTP);
+    stop_reading(s->wsi, s);
+}
+
+static int push(struct pf_ndjson_session *s, const pf_request *req)
 {
     pf_request r = *req;
     r.stamp = pf_now_ns();
+    int rc = pf_stream_push(s->stream, &r); /* callers check want_read first */
+    if (rc < 0) {
+        fail(s, rc);
+        return rc;
+    }
     pf_metrics_request(PF_FRONT_HTTP);
-    pf_stream_push(s->stream, &r); /* callers check want_read first */
+    return 0;
 }
 
-static void handle_line(struct pf_ndjson_session *s, const char *line, size_t len)
+static int handle_line(struct pf_ndjson_session *s, const char *line, size_t len)
 {
     /* The limit counts the line as sent, the same whether or not it came
      * in one piece. */
@@ -47,13 +68,13 @@ static void handle_line(struct pf_ndjson_session *s, const char *line, size_t le
     while (len > 0 && (line[0] == ' ' || line[0] == '\t'))
         line++, len--;
     if (len == 0)
-        return; /* blank lines are not requests */
+        return 0; /* blank lines are not requests */
     pf_request req = { 0 };
     if (too_long)
         req.err = PF_ETOOLONG;
     else
         pf_json_decode_request(line, len, &req);
-    push(s, &req);
+    return push(s, &req);
 }
 
 /* Turns complete lines into requests while the stream has room. Returns true
@@ -73,7 +94,8 @@ static bool parse_lines(struct pf_ndjson_session *s)
             /* An incomplete line: wait for the rest, unless it is already too long. */
             if (!s->skipping && len > s->max_line) {
                 pf_request req = { .err = PF_ETOOLONG };
-                push(s, &req);
+                if (push(s, &req) < 0)
+                    return false; /* the input is gone */
                 s->skipping = true;
             }
             if (s->skipping)
@@ -82,8 +104,8 @@ static bool parse_lines(struct pf_ndjson_session *s)
         }
         if (s->skipping)
             s->skipping = false; /* the overlong line ends here; it was answered */
-        else
-            handle_line(s, s->in + pos, len);
+        else if (handle_line(s, s->in + pos, len) < 0)
+            return false; /* the input is gone */
         pos += len + (nl ? 1 : 0);
     }
     if (pos > 0) {
@@ -110,13 +132,22 @@ static void resume_rx(struct lws *wsi, struct pf_ndjson_session *s)
     lws_rx_flow_control(wsi, 1);
 }
 
+static void stop_reading(struct lws *wsi, struct pf_ndjson_session *s)
+{
+    s->body_done = true;
+    s->in_len = 0;
+    s->skipping = false;
+    pause_rx(wsi, s);
+}
+
 static bool finished(const struct pf_ndjson_session *s)
 {
     return s->body_done && s->in_len == 0 && pf_stream_pending(s->stream) == 0;
 }
 
-/* Writes one batch of answers. Returns 1 when it wrote something, 0 when
- * nothing was ready, -1 to close the connection (also after the last line). */
+/* Writes one batch of answers, and after the last answer the failed
+ * stream's error line. Returns 1 when it wrote something, 0 when nothing was
+ * ready, -1 to close the connection (also after the last line). */
 static int write_batch(struct lws *wsi, void *arg)
 {
     struct pf_ndjson_session *s = arg;
@@ -133,8 +164,17 @@ static int write_batch(struct lws *wsi, void *arg)
         *p++ = '\n';
         pf_metrics_answer(PF_FRONT_HTTP, &r);
     }
-    size_t n = (size_t)(p - start);
     bool done = finished(s);
+    if (done && s->err) {
+        if (p + PF_JSON_RESPONSE_MAX + 1 <= start + BATCH) {
+            pf_response failed = { .last = true, .error = pf_strerror(s->err) };
+            p += pf_json_encode_response(&failed, p);
+            *p++ = '\n';
+        } else {
+            done = false; /* the error line goes in the next batch */
+        }
+    }
+    size_t n = (size_t)(p - start);
     if (n == 0 && !done)
         return 0;
     if (lws_write(wsi, (unsigned char *)start, n, done ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
@@ -198,9 +238,11 @@ static int grow_input(struct pf_ndjson_session *s, size_t more)
 int pf_ndjson_body(struct lws *wsi, struct pf_ndjson_session *s, const char *in, size_t len)
 {
     if (s->body_done || len == 0)
-        return 0; /* draining: what arrives now is not answered */
-    if (grow_input(s, len) < 0)
-        return -1;
+        return 0; /* failed or draining: what arrives now is not answered */
+    if (grow_input(s, len) < 0) {
+        fail(s, PF_ENOMEM);
+        return 0;
+    }
     memcpy(s->in + s->in_len, in, len);
     s->in_len += len;
     if (parse_lines(s))
@@ -212,6 +254,8 @@ int pf_ndjson_body(struct lws *wsi, struct pf_ndjson_session *s, const char *in,
 
 int pf_ndjson_body_done(struct lws *wsi, struct pf_ndjson_session *s)
 {
+    if (s->body_done)
+        return 0; /* failed: reading has stopped */
     s->body_done = true;
     parse_lines(s); /* a last line without its newline */
     /* Read nothing more: a client that half-closes after its body (nc -N)
@@ -237,7 +281,7 @@ int pf_ndjson_start(struct lws *wsi, struct pf_ndjson_session **out)
     struct pf_ndjson_session *s = calloc(1, sizeof(*s));
     if (!s || pf_stream_new(env->cfg->max_pending, &s->stream) < 0) {
         free(s);
-        return -1;
+        return pf_http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, pf_strerror(PF_ENOMEM));
     }
     s->wsi = wsi;
     s->max_line = env->cfg->max_line;
