@@ -12,6 +12,7 @@
 #include "lws_416.h"
 #include "lws_env.h"
 #include "metrics.h"
+#include "service.h"
 #include "stream.h"
 
 /* Answers gathered into one write: one syscall for ~16 KiB of lines. */
@@ -27,10 +28,12 @@ struct pf_ndjson_session {
     bool skipping;  /* discarding the rest of an overlong line */
     bool body_done; /* no more requests will come */
     bool rx_paused;
-    int err; /* the stream failed (PF_ENOMEM): its last line says so */
+    int err;              /* the stream failed (PF_ENOMEM): its last line says so */
+    uint64_t quiet_since; /* while draining: when the client last sent, or reading resumed */
 };
 
-/* No more requests are taken: what is left unparsed is not answered.
+/* No more requests are taken: what is left unparsed (after a failure, or
+ * the incomplete line of a client gone quiet in the drain) is not answered.
  * Reading pauses for good (see pf_ndjson_body_done). */
 static void stop_reading(struct lws *wsi, struct pf_ndjson_session *s);
 
@@ -129,6 +132,7 @@ static void resume_rx(struct lws *wsi, struct pf_ndjson_session *s)
     if (!s->rx_paused || s->body_done)
         return;
     s->rx_paused = false;
+    s->quiet_since = pf_now_ns();
     lws_rx_flow_control(wsi, 1);
 }
 
@@ -138,6 +142,22 @@ static void stop_reading(struct lws *wsi, struct pf_ndjson_session *s)
     s->in_len = 0;
     s->skipping = false;
     pause_rx(wsi, s);
+}
+
+/* The drain's rule for every stream (service.h): a client that has sent
+ * nothing for PF_DRAIN_QUIET_NS, with everything it sent answered, is done.
+ * Returns the nanoseconds left until it is, or 0 when it is now. */
+static uint64_t quiet_left(const struct pf_ndjson_session *s)
+{
+    uint64_t quiet = pf_now_ns() - s->quiet_since;
+    return quiet >= PF_DRAIN_QUIET_NS ? 0 : PF_DRAIN_QUIET_NS - quiet;
+}
+
+/* While draining and reading, with nothing left to answer. */
+static bool drain_waits_for_quiet(const struct pf_ndjson_session *s)
+{
+    return pf_health_draining() && !s->body_done && !s->rx_paused &&
+           pf_stream_pending(s->stream) == 0;
 }
 
 static bool finished(const struct pf_ndjson_session *s)
@@ -185,14 +205,17 @@ static int write_batch(struct lws *wsi, void *arg)
     return 1;
 }
 
-/* After a write: resume reading when everything read so far is parsed, and
- * ask for the next chance to write while answers remain. */
+/* After a write: resume reading when everything read so far is parsed, ask
+ * for the next chance to write while answers remain, and while draining
+ * wake up when the client will have been quiet long enough. */
 static void schedule(struct lws *wsi, struct pf_ndjson_session *s)
 {
     if (!parse_lines(s))
         resume_rx(wsi, s);
     if (s->rx_paused || pf_stream_pending(s->stream) > 0 || finished(s))
         pf_lws416_want_write(wsi, s->rx_paused);
+    if (drain_waits_for_quiet(s))
+        lws_set_timer_usecs(wsi, (lws_usec_t)(quiet_left(s) / 1000) + 1);
 }
 
 int pf_ndjson_write(struct lws *wsi, struct pf_ndjson_session *s)
@@ -208,14 +231,17 @@ int pf_ndjson_write(struct lws *wsi, struct pf_ndjson_session *s)
 
 int pf_ndjson_timer(struct lws *wsi, struct pf_ndjson_session *s)
 {
-    if (!s->rx_paused)
-        return 0;
-    int rc = pf_lws416_paused_write(wsi, write_batch, s);
-    if (rc < 0)
-        return -1;
-    if (rc > 0)
-        /* A client that reads nothing for --idle-timeout loses its stream. */
-        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, pf_lws_env(wsi)->cfg->idle_timeout);
+    if (s->rx_paused) {
+        int rc = pf_lws416_paused_write(wsi, write_batch, s);
+        if (rc < 0)
+            return -1;
+        if (rc > 0)
+            /* A client that reads nothing for --idle-timeout loses its stream. */
+            lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+                            pf_lws_env(wsi)->cfg->idle_timeout);
+    }
+    if (drain_waits_for_quiet(s) && quiet_left(s) == 0)
+        stop_reading(wsi, s);
     schedule(wsi, s);
     return 0;
 }
@@ -238,7 +264,8 @@ static int grow_input(struct pf_ndjson_session *s, size_t more)
 int pf_ndjson_body(struct lws *wsi, struct pf_ndjson_session *s, const char *in, size_t len)
 {
     if (s->body_done || len == 0)
-        return 0; /* failed or draining: what arrives now is not answered */
+        return 0; /* failed, or quiet in the drain: what arrives now is not answered */
+    s->quiet_since = pf_now_ns();
     if (grow_input(s, len) < 0) {
         fail(s, PF_ENOMEM);
         return 0;
@@ -255,7 +282,7 @@ int pf_ndjson_body(struct lws *wsi, struct pf_ndjson_session *s, const char *in,
 int pf_ndjson_body_done(struct lws *wsi, struct pf_ndjson_session *s)
 {
     if (s->body_done)
-        return 0; /* failed: reading has stopped */
+        return 0; /* failed, or quiet in the drain: reading has stopped */
     s->body_done = true;
     parse_lines(s); /* a last line without its newline */
     /* Read nothing more: a client that half-closes after its body (nc -N)
@@ -323,9 +350,10 @@ void pf_ndjson_drain_all(struct lws_context *ctx)
     struct pf_list *node, *tmp;
     pf_list_for_each(node, tmp, &env->ndjson_sessions) {
         struct pf_ndjson_session *s = PF_CONTAINER_OF(node, struct pf_ndjson_session, link);
-        /* Answer what has arrived; read no more. */
-        pause_rx(s->wsi, s);
-        s->body_done = true;
+        /* Quiet counts from now: a number sent just before the signal may
+         * still be on its way. */
+        s->quiet_since = pf_now_ns();
+        schedule(s->wsi, s);
     }
 }
 
