@@ -77,6 +77,10 @@ static int handle_line(struct pf_ndjson_session *s, const char *line, size_t len
         req.err = PF_ETOOLONG;
     else
         pf_json_decode_request(line, len, &req);
+    if (req.err == PF_ENOMEM) {
+        fail(s, PF_ENOMEM);
+        return PF_ENOMEM;
+    }
     return push(s, &req);
 }
 

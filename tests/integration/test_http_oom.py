@@ -19,6 +19,8 @@ STREAM_STRUCT = 576
 # sizeof(pf_request) is 24; the ring doubles from 8 slots.
 RING_OF_1 = 8 * 24          # the first push into any stream (GET's only one)
 RING_OF_256 = 256 * 24      # the 129th request held at once
+# jansson's lexer buffer (STRBUFFER_MIN_SIZE), taken for every JSON text it parses.
+JANSSON_STRBUFFER = 16
 OOM = {"last": True, "error": "out of memory"}
 
 
@@ -47,7 +49,7 @@ class Failing:
 
 
 def post(srv, nums, timeout=10):
-    body = b"".join(b"%d\n" % n for n in nums)
+    body = b"".join(str(n).encode() + b"\n" for n in nums)
     return http_raw(srv.http, b"POST " + NDJSON_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\n"
                     b"Content-Length: " + str(len(body)).encode() + b"\r\n\r\n" + body, timeout)
 
@@ -75,6 +77,18 @@ def test_ndjson_out_of_memory_mid_stream_answers_then_says_so(pfgate_factory, sh
     assert 0 < answered < len(nums), f"{answered} numbers answered"
     msg = compare_answers(got[:-1], expected_answers(nums[:answered]), "answers before the error")
     assert msg is None, msg
+    still_serves(srv)
+
+
+def test_ndjson_out_of_memory_in_the_json_decoder_fails_the_stream(pfgate_factory, shim, tmp_path):
+    """A JSON line that cannot be decoded for want of memory is not "not valid JSON": the bare
+    number before it is answered, then the out-of-memory line ends the stream."""
+    f = Failing(pfgate_factory, shim, tmp_path, JANSSON_STRBUFFER)
+    with f as srv:
+        r = post(srv, [97, '{"num":360}', 12])
+    assert r.status == 200
+    got = ndjson_lines(r.body)
+    assert got == [{"result": "97", "num": "97", "last": True}, OOM]
     still_serves(srv)
 
 
