@@ -6,9 +6,9 @@
 
 #include "clock.h"
 #include "health.h"
+#include "http_reply.h"
 #include "json_codec.h"
 #include "log.h"
-#include "http_reply.h"
 #include "lws_416.h"
 #include "lws_env.h"
 #include "metrics.h"
