@@ -1,4 +1,6 @@
 /* Short, complete HTTP replies: headers with a Content-Length, then the body. */
+#include "http_reply.h"
+
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -137,14 +139,16 @@ int pf_http_refuse_with(struct lws *wsi, unsigned status, const char *why, const
     /* Written whole, as raw bytes: lws_return_http_status() says HTTP/1.0
      * before the request is parsed, which some WebSocket clients reject. */
     char *body = pf_json_encode_error(why);
+    if (!body)
+        return 1; /* closed without a reply rather than a reply without its body */
     unsigned char buf[LWS_PRE + 1024];
     char *text = (char *)buf + LWS_PRE;
     int n = snprintf(text, sizeof(buf) - LWS_PRE,
                      "HTTP/1.1 %u %s\r\ncontent-type: application/json\r\n"
                      "content-length: %zu\r\ncache-control: no-store\r\n"
                      "%s%sconnection: close\r\n\r\n%s",
-                     status, reason_phrase(status), body ? strlen(body) : 0, header ? header : "",
-                     header ? "\r\n" : "", body ? body : "");
+                     status, reason_phrase(status), strlen(body), header ? header : "",
+                     header ? "\r\n" : "", body);
     free(body);
     pf_debug("http: refused with %u: %s", status, why);
     if (n > 0 && (size_t)n < sizeof(buf) - LWS_PRE)

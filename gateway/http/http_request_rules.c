@@ -4,7 +4,9 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "http_reply.h"
 #include "http_router.h"
+#include "lws_416.h"
 #include "lws_env.h"
 
 const struct lws_token_limits *pf_http_token_limits(void)
@@ -157,9 +159,8 @@ int pf_http_check_request(struct lws *wsi)
     const char *host = bad_host(wsi);
     if (host)
         return pf_http_refuse(wsi, HTTP_STATUS_BAD_REQUEST, host);
-    /* lws 4.1 cannot read a chunked body, and would read its bytes as the
-     * next request. */
-    if (lws_hdr_total_length(wsi, WSI_TOKEN_HTTP_TRANSFER_ENCODING) > 0)
+    /* RFC 9112 6.3 lets a server refuse a body without a Content-Length. */
+    if (pf_lws416_body_unreadable(wsi))
         return pf_http_refuse(wsi, HTTP_STATUS_LENGTH_REQUIRED,
                               "send a Content-Length (curl --data-binary @file)");
     return 0;

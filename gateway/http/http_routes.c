@@ -5,6 +5,7 @@
 
 #include "clock.h"
 #include "health.h"
+#include "http_reply.h"
 #include "http_request_rules.h"
 #include "http_router.h"
 #include "http_static.h"
@@ -37,10 +38,14 @@ static int get_factors(struct lws *wsi, const char *text, size_t len)
     if (len > 64)
         req.err = PF_ETOOLONG;
 
-    pf_stream *stream;
-    if (pf_stream_new(1, &stream) < 0)
-        return -1;
-    pf_stream_push(stream, &req);
+    pf_stream *stream = NULL;
+    int rc = pf_stream_new(1, &stream);
+    if (rc == 0)
+        rc = pf_stream_push(stream, &req);
+    if (rc < 0) {
+        pf_stream_free(stream);
+        return reply_error(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, pf_strerror(rc));
+    }
     pf_metrics_request(PF_FRONT_HTTP);
 
     int64_t factors[64];

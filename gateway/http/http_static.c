@@ -7,6 +7,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include "http_reply.h"
 #include "lws_env.h"
 
 /* lws has already normalised the path ("..", "%2e%2e", "//"); this is the

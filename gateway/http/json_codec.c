@@ -1,6 +1,7 @@
 #include "json_codec.h"
 
 #include <jansson.h>
+#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -32,14 +33,41 @@ static bool has_nul(const char *text, size_t len)
     return memchr(text, '\0', len) != NULL;
 }
 
+/* jansson reports some allocation failures as syntax errors (a string its
+ * lexer cannot copy) and some not at all: its allocations are watched here,
+ * so that running out of memory is never answered "not valid JSON". */
+static _Thread_local bool ran_out;
+static json_malloc_t jansson_malloc; /* the allocator jansson had before */
+
+static void *watched_malloc(size_t size)
+{
+    void *p = jansson_malloc(size);
+    if (!p)
+        ran_out = true;
+    return p;
+}
+
+static void watch_allocations(void)
+{
+    json_free_t jansson_free;
+    json_get_alloc_funcs(&jansson_malloc, &jansson_free);
+    json_set_alloc_funcs(watched_malloc, jansson_free);
+}
+
 static int decode(const char *text, size_t len, int64_t *num)
 {
+    static pthread_once_t watching = PTHREAD_ONCE_INIT;
+    pthread_once(&watching, watch_allocations);
     if (has_nul(text, len))
         return PF_ESYNTAX;
     json_error_t error;
+    ran_out = false;
     json_t *root = json_loadb(text, len, JSON_DECODE_ANY | JSON_REJECT_DUPLICATES, &error);
-    if (!root)
+    if (!root) {
+        if (ran_out)
+            return PF_ENOMEM; /* not the request's fault */
         return json_error_code(&error) == json_error_numeric_overflow ? PF_ERANGE : PF_ESYNTAX;
+    }
 
     int rc;
     if (!json_is_object(root)) {

@@ -12,8 +12,9 @@
 #define PF_JSON_RESPONSE_MAX 256
 
 /* Decodes one request: {"num": 360}, {"num": "360"}, 360 or "360", with
- * surrounding whitespace. Never fails: a bad request comes back with its
- * error in out->err, so that its error answer keeps its place. */
+ * surrounding whitespace. A bad request comes back with its error in
+ * out->err, so that its error answer keeps its place; PF_ENOMEM there is no
+ * answer but the stream's failure (memory ran out while decoding). */
 void pf_json_decode_request(const char *text, size_t len, pf_request *out);
 
 /* True when text is the WebSocket end marker {"end":true}. */

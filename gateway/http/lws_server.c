@@ -12,6 +12,7 @@
 #include "accept_guard.h"
 #include "health.h"
 #include "http_conns.h"
+#include "http_reply.h"
 #include "http_request_rules.h"
 #include "http_routes.h"
 #include "listen.h"

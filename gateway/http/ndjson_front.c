@@ -3,21 +3,20 @@
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 
 #include "clock.h"
 #include "health.h"
+#include "http_reply.h"
 #include "json_codec.h"
 #include "log.h"
+#include "lws_416.h"
 #include "lws_env.h"
 #include "metrics.h"
+#include "service.h"
 #include "stream.h"
 
 /* Answers gathered into one write: one syscall for ~16 KiB of lines. */
 #define BATCH 16384
-/* While reading is paused, lws (4.1, HTTP/1) never reports the socket
- * writable; a timer drives the writes instead. */
-#define PAUSED_TICK_US 1000
 
 struct pf_ndjson_session {
     struct lws *wsi;
@@ -29,17 +28,40 @@ struct pf_ndjson_session {
     bool skipping;  /* discarding the rest of an overlong line */
     bool body_done; /* no more requests will come */
     bool rx_paused;
+    int err;              /* the stream failed (PF_ENOMEM): its last line says so */
+    uint64_t quiet_since; /* while draining: when the client last sent, or reading resumed */
 };
 
-static void push(struct pf_ndjson_session *s, const pf_request *req)
+/* No more requests are taken: what is left unparsed (after a failure, or
+ * the incomplete line of a client gone quiet in the drain) is not answered.
+ * Reading pauses for good (see pf_ndjson_body_done). */
+static void stop_reading(struct lws *wsi, struct pf_ndjson_session *s);
+
+/* The stream fails: the answers owed are sent, then one last line with the
+ * error, and the response ends. */
+static void fail(struct pf_ndjson_session *s, int err)
+{
+    if (s->err)
+        return;
+    s->err = err;
+    pf_metrics_stream_error(PF_FRONT_HTTP);
+    stop_reading(s->wsi, s);
+}
+
+static int push(struct pf_ndjson_session *s, const pf_request *req)
 {
     pf_request r = *req;
     r.stamp = pf_now_ns();
+    int rc = pf_stream_push(s->stream, &r); /* callers check want_read first */
+    if (rc < 0) {
+        fail(s, rc);
+        return rc;
+    }
     pf_metrics_request(PF_FRONT_HTTP);
-    pf_stream_push(s->stream, &r); /* callers check want_read first */
+    return 0;
 }
 
-static void handle_line(struct pf_ndjson_session *s, const char *line, size_t len)
+static int handle_line(struct pf_ndjson_session *s, const char *line, size_t len)
 {
     /* The limit counts the line as sent, the same whether or not it came
      * in one piece. */
@@ -49,13 +71,17 @@ static void handle_line(struct pf_ndjson_session *s, const char *line, size_t le
     while (len > 0 && (line[0] == ' ' || line[0] == '\t'))
         line++, len--;
     if (len == 0)
-        return; /* blank lines are not requests */
+        return 0; /* blank lines are not requests */
     pf_request req = { 0 };
     if (too_long)
         req.err = PF_ETOOLONG;
     else
         pf_json_decode_request(line, len, &req);
-    push(s, &req);
+    if (req.err == PF_ENOMEM) {
+        fail(s, PF_ENOMEM);
+        return PF_ENOMEM;
+    }
+    return push(s, &req);
 }
 
 /* Turns complete lines into requests while the stream has room. Returns true
@@ -75,7 +101,8 @@ static bool parse_lines(struct pf_ndjson_session *s)
             /* An incomplete line: wait for the rest, unless it is already too long. */
             if (!s->skipping && len > s->max_line) {
                 pf_request req = { .err = PF_ETOOLONG };
-                push(s, &req);
+                if (push(s, &req) < 0)
+                    return false; /* the input is gone */
                 s->skipping = true;
             }
             if (s->skipping)
@@ -84,8 +111,8 @@ static bool parse_lines(struct pf_ndjson_session *s)
         }
         if (s->skipping)
             s->skipping = false; /* the overlong line ends here; it was answered */
-        else
-            handle_line(s, s->in + pos, len);
+        else if (handle_line(s, s->in + pos, len) < 0)
+            return false; /* the input is gone */
         pos += len + (nl ? 1 : 0);
     }
     if (pos > 0) {
@@ -101,7 +128,7 @@ static void pause_rx(struct lws *wsi, struct pf_ndjson_session *s)
         return;
     s->rx_paused = true;
     lws_rx_flow_control(wsi, 0);
-    lws_set_timer_usecs(wsi, PAUSED_TICK_US);
+    pf_lws416_want_write(wsi, true);
 }
 
 static void resume_rx(struct lws *wsi, struct pf_ndjson_session *s)
@@ -109,7 +136,32 @@ static void resume_rx(struct lws *wsi, struct pf_ndjson_session *s)
     if (!s->rx_paused || s->body_done)
         return;
     s->rx_paused = false;
+    s->quiet_since = pf_now_ns();
     lws_rx_flow_control(wsi, 1);
+}
+
+static void stop_reading(struct lws *wsi, struct pf_ndjson_session *s)
+{
+    s->body_done = true;
+    s->in_len = 0;
+    s->skipping = false;
+    pause_rx(wsi, s);
+}
+
+/* The drain's rule for every stream (service.h): a client that has sent
+ * nothing for PF_DRAIN_QUIET_NS, with everything it sent answered, is done.
+ * Returns the nanoseconds left until it is, or 0 when it is now. */
+static uint64_t quiet_left(const struct pf_ndjson_session *s)
+{
+    uint64_t quiet = pf_now_ns() - s->quiet_since;
+    return quiet >= PF_DRAIN_QUIET_NS ? 0 : PF_DRAIN_QUIET_NS - quiet;
+}
+
+/* While draining and reading, with nothing left to answer. */
+static bool drain_waits_for_quiet(const struct pf_ndjson_session *s)
+{
+    return pf_health_draining() && !s->body_done && !s->rx_paused &&
+           pf_stream_pending(s->stream) == 0;
 }
 
 static bool finished(const struct pf_ndjson_session *s)
@@ -117,10 +169,12 @@ static bool finished(const struct pf_ndjson_session *s)
     return s->body_done && s->in_len == 0 && pf_stream_pending(s->stream) == 0;
 }
 
-/* Writes one batch of answers. Returns 1 when it wrote something, 0 when
- * nothing was ready, -1 to close the connection (also after the last line). */
-static int write_batch(struct lws *wsi, struct pf_ndjson_session *s)
+/* Writes one batch of answers, and after the last answer the failed
+ * stream's error line. Returns 1 when it wrote something, 0 when nothing was
+ * ready, -1 to close the connection (also after the last line). */
+static int write_batch(struct lws *wsi, void *arg)
 {
+    struct pf_ndjson_session *s = arg;
     unsigned char buf[LWS_PRE + BATCH];
     char *start = (char *)buf + LWS_PRE, *p = start;
     pf_response r;
@@ -134,8 +188,17 @@ static int write_batch(struct lws *wsi, struct pf_ndjson_session *s)
         *p++ = '\n';
         pf_metrics_answer(PF_FRONT_HTTP, &r);
     }
-    size_t n = (size_t)(p - start);
     bool done = finished(s);
+    if (done && s->err) {
+        if (p + PF_JSON_RESPONSE_MAX + 1 <= start + BATCH) {
+            pf_response failed = { .last = true, .error = pf_strerror(s->err) };
+            p += pf_json_encode_response(&failed, p);
+            *p++ = '\n';
+        } else {
+            done = false; /* the error line goes in the next batch */
+        }
+    }
+    size_t n = (size_t)(p - start);
     if (n == 0 && !done)
         return 0;
     if (lws_write(wsi, (unsigned char *)start, n, done ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
@@ -146,16 +209,17 @@ static int write_batch(struct lws *wsi, struct pf_ndjson_session *s)
     return 1;
 }
 
-/* After a write: resume reading when everything read so far is parsed, and
- * ask for the next chance to write while answers remain. */
+/* After a write: resume reading when everything read so far is parsed, ask
+ * for the next chance to write while answers remain, and while draining
+ * wake up when the client will have been quiet long enough. */
 static void schedule(struct lws *wsi, struct pf_ndjson_session *s)
 {
     if (!parse_lines(s))
         resume_rx(wsi, s);
-    if (s->rx_paused)
-        lws_set_timer_usecs(wsi, PAUSED_TICK_US);
-    else if (pf_stream_pending(s->stream) > 0 || finished(s))
-        lws_callback_on_writable(wsi);
+    if (s->rx_paused || pf_stream_pending(s->stream) > 0 || finished(s))
+        pf_lws416_want_write(wsi, s->rx_paused);
+    if (drain_waits_for_quiet(s))
+        lws_set_timer_usecs(wsi, (lws_usec_t)(quiet_left(s) / 1000) + 1);
 }
 
 int pf_ndjson_write(struct lws *wsi, struct pf_ndjson_session *s)
@@ -171,21 +235,17 @@ int pf_ndjson_write(struct lws *wsi, struct pf_ndjson_session *s)
 
 int pf_ndjson_timer(struct lws *wsi, struct pf_ndjson_session *s)
 {
-    if (!s->rx_paused)
-        return 0;
-    bool progress = false;
-    int rc;
-    while (!lws_send_pipe_choked(wsi) && !lws_partial_buffered(wsi)) {
-        rc = write_batch(wsi, s);
+    if (s->rx_paused) {
+        int rc = pf_lws416_paused_write(wsi, write_batch, s);
         if (rc < 0)
             return -1;
-        if (rc == 0)
-            break;
-        progress = true;
+        if (rc > 0)
+            /* A client that reads nothing for --idle-timeout loses its stream. */
+            lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT,
+                            pf_lws_env(wsi)->cfg->idle_timeout);
     }
-    if (progress)
-        /* A client that reads nothing for --idle-timeout loses its stream. */
-        lws_set_timeout(wsi, PENDING_TIMEOUT_HTTP_CONTENT, pf_lws_env(wsi)->cfg->idle_timeout);
+    if (drain_waits_for_quiet(s) && quiet_left(s) == 0)
+        stop_reading(wsi, s);
     schedule(wsi, s);
     return 0;
 }
@@ -208,9 +268,12 @@ static int grow_input(struct pf_ndjson_session *s, size_t more)
 int pf_ndjson_body(struct lws *wsi, struct pf_ndjson_session *s, const char *in, size_t len)
 {
     if (s->body_done || len == 0)
-        return 0; /* draining: what arrives now is not answered */
-    if (grow_input(s, len) < 0)
-        return -1;
+        return 0; /* failed, or quiet in the drain: what arrives now is not answered */
+    s->quiet_since = pf_now_ns();
+    if (grow_input(s, len) < 0) {
+        fail(s, PF_ENOMEM);
+        return 0;
+    }
     memcpy(s->in + s->in_len, in, len);
     s->in_len += len;
     if (parse_lines(s))
@@ -222,6 +285,8 @@ int pf_ndjson_body(struct lws *wsi, struct pf_ndjson_session *s, const char *in,
 
 int pf_ndjson_body_done(struct lws *wsi, struct pf_ndjson_session *s)
 {
+    if (s->body_done)
+        return 0; /* failed, or quiet in the drain: reading has stopped */
     s->body_done = true;
     parse_lines(s); /* a last line without its newline */
     /* Read nothing more: a client that half-closes after its body (nc -N)
@@ -230,7 +295,7 @@ int pf_ndjson_body_done(struct lws *wsi, struct pf_ndjson_session *s)
      * close-delimited, so nothing after the body is for pfgate anyway. The
      * timer writes while reading is paused. */
     pause_rx(wsi, s);
-    lws_set_timer_usecs(wsi, PAUSED_TICK_US);
+    pf_lws416_want_write(wsi, true);
     return 0;
 }
 
@@ -247,7 +312,7 @@ int pf_ndjson_start(struct lws *wsi, struct pf_ndjson_session **out)
     struct pf_ndjson_session *s = calloc(1, sizeof(*s));
     if (!s || pf_stream_new(env->cfg->max_pending, &s->stream) < 0) {
         free(s);
-        return -1;
+        return pf_http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, pf_strerror(PF_ENOMEM));
     }
     s->wsi = wsi;
     s->max_line = env->cfg->max_line;
@@ -256,17 +321,8 @@ int pf_ndjson_start(struct lws *wsi, struct pf_ndjson_session **out)
     pf_metrics_streams(PF_FRONT_HTTP, 1);
     *out = s;
 
-    /* lws does not answer "Expect: 100-continue", and curl then waits a
-     * second before it sends a large body. */
-    char expect[32] = "";
-    if (lws_hdr_custom_copy(wsi, expect, sizeof(expect), "expect:", 7) > 0 &&
-        strcasecmp(expect, "100-continue") == 0) {
-        static const char cont[] = "HTTP/1.1 100 Continue\r\n\r\n";
-        unsigned char buf[LWS_PRE + sizeof(cont)];
-        memcpy(buf + LWS_PRE, cont, sizeof(cont) - 1);
-        if (lws_write(wsi, buf + LWS_PRE, sizeof(cont) - 1, LWS_WRITE_RAW) < 0)
-            return -1;
-    }
+    if (pf_lws416_continue(wsi) < 0)
+        return -1;
 
     unsigned char headers[LWS_PRE + 512];
     unsigned char *start = headers + LWS_PRE, *p = start, *end = headers + sizeof(headers) - 1;
@@ -298,9 +354,10 @@ void pf_ndjson_drain_all(struct lws_context *ctx)
     struct pf_list *node, *tmp;
     pf_list_for_each(node, tmp, &env->ndjson_sessions) {
         struct pf_ndjson_session *s = PF_CONTAINER_OF(node, struct pf_ndjson_session, link);
-        /* Answer what has arrived; read no more. */
-        pause_rx(s->wsi, s);
-        s->body_done = true;
+        /* Quiet counts from now: a number sent just before the signal may
+         * still be on its way. */
+        s->quiet_since = pf_now_ns();
+        schedule(s->wsi, s);
     }
 }
 

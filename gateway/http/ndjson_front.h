@@ -17,8 +17,9 @@ int pf_ndjson_write(struct lws *wsi, struct pf_ndjson_session *s); /* HTTP_WRITE
 int pf_ndjson_timer(struct lws *wsi, struct pf_ndjson_session *s); /* LWS_CALLBACK_TIMER */
 void pf_ndjson_free(struct lws *wsi, struct pf_ndjson_session *s); /* NULL-safe */
 
-/* On the service thread, once the drain starts: every stream answers the
- * lines it has received, then ends. */
+/* On the service thread, once the drain starts: every stream goes on
+ * reading and answering until its body ends or its client has sent nothing
+ * for PF_DRAIN_QUIET_NS (service.h), then ends with everything answered. */
 void pf_ndjson_drain_all(struct lws_context *ctx);
 
 /* Once the drain deadline has passed: every stream is closed now. */

@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "health.h"
+#include "http_reply.h"
 #include "http_request_rules.h"
 #include "json_codec.h"
 #include "log.h"

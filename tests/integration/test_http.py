@@ -561,6 +561,99 @@ def test_silent_connection_times_out(pfgate_factory):
 
 # ----------------------------------------------------------------- draining ---
 
+class SlowNdjsonPost:
+    """An NDJSON POST whose body is written a line at a time, its Content-Length promising
+    more than is ever sent, with its answers read on a thread."""
+
+    def __init__(self, srv, promised=1 << 20):
+        self.sock = connect(srv.http, 10)
+        self.sock.sendall(b"POST " + NDJSON_PATH.encode() + b" HTTP/1.1\r\nHost: x\r\n"
+                          b"Content-Length: " + str(promised).encode() + b"\r\n\r\n")
+        self.reader = SockReader(self.sock)
+        self.ended_at = None      # time.monotonic() of the response's end (EOF)
+        self.body = b""
+        self.error = None
+        self.thread = threading.Thread(target=self._read, daemon=True)
+        self.thread.start()
+
+    def _read(self):
+        try:
+            deadline = time.monotonic() + 15
+            self.status, _, _, _ = read_http_head(self.reader, deadline)
+            self.body = self.reader.read_to_eof(deadline)
+            self.ended_at = time.monotonic()
+        except Exception as e:  # noqa: BLE001 - reported by the test
+            self.error = e
+
+    def send(self, num):
+        self.sock.sendall(b"%d\n" % num)
+
+    def result(self, timeout):
+        self.thread.join(timeout)
+        assert not self.thread.is_alive(), f"the response did not end within {timeout} s"
+        assert self.error is None, f"reading the response: {self.error!r}"
+        assert self.status == 200
+        return ndjson_lines(self.body)
+
+    def close(self):
+        self.sock.close()
+
+
+QUIET_S = 0.2   # PF_DRAIN_QUIET_NS (gateway/service.h)
+
+
+def test_drain_ndjson_post_answers_numbers_sent_until_quiet(pfgate_factory):
+    """SIGTERM while a POST streams a number every 50 ms: every number it sends before going
+    quiet is answered (also those sent after the signal), and its response ends once it has
+    been quiet for 200 ms, not at the drain deadline; then pfgate exits 0."""
+    srv = pfgate_factory()
+    post = SlowNdjsonPost(srv)
+    nums = [1000003 * k for k in range(2, 22)]
+    try:
+        for i, n in enumerate(nums):
+            if i == 10:
+                srv.signal(signal.SIGTERM)
+            post.send(n)
+            time.sleep(0.05)
+        last_sent = time.monotonic() - 0.05
+        got = post.result(6)
+        assert_answers(got, expected_answers(nums), "NDJSON POST across SIGTERM")
+        waited = post.ended_at - last_sent
+        assert QUIET_S * 0.75 <= waited <= QUIET_S + 1.0, (
+            f"the response ended {waited:.3f} s after the client went quiet, expected about "
+            f"{QUIET_S} s")
+        rc, _ = srv.wait(3)
+        assert rc == 0, f"exit code {rc}"
+    finally:
+        post.close()
+        srv.kill()
+
+
+def test_drain_quiet_ndjson_post_ends_after_the_quiet_time(pfgate_factory):
+    """A POST that has sent its numbers, been answered and gone quiet before SIGTERM is ended
+    200 ms after the signal (a number sent just before it may still be on its way), with
+    every answer, not at once and not at the drain deadline."""
+    srv = pfgate_factory()
+    post = SlowNdjsonPost(srv)
+    nums = [360, 600851475143, 97]
+    try:
+        for n in nums:
+            post.send(n)
+        time.sleep(0.5)  # answered, then quiet
+        t_signal = time.monotonic()
+        srv.signal(signal.SIGTERM)
+        got = post.result(6)
+        assert_answers(got, expected_answers(nums), "quiet NDJSON POST")
+        waited = post.ended_at - t_signal
+        assert QUIET_S * 0.75 <= waited <= QUIET_S + 1.0, (
+            f"the response ended {waited:.3f} s after SIGTERM, expected about {QUIET_S} s")
+        rc, _ = srv.wait(3)
+        assert rc == 0, f"exit code {rc}"
+    finally:
+        post.close()
+        srv.kill()
+
+
 def test_drain_healthz_503_and_new_streams_refused(pfgate_factory):
     """SIGTERM with a WebSocket that never reads (so the drain lasts): /healthz 503, new
     WebSocket upgrades and NDJSON posts 503; exit 0 by the drain deadline."""

@@ -407,6 +407,47 @@ static void test_encode_error(void **state)
     expect_text(pf_json_encode_error(""), "{\"error\":\"\"}");
 }
 
+/* jansson's allocator for this test: while allocations_left >= 0, each
+ * allocation takes one, and fails when none is left. Set before the codec's
+ * first use (main), which keeps it under its own. */
+static int allocations_left = -1;
+
+static void *countdown_malloc(size_t size)
+{
+    if (allocations_left >= 0 && allocations_left-- == 0) {
+        allocations_left = 0;
+        return NULL;
+    }
+    return malloc(size);
+}
+
+/* Memory running out while a request is decoded is not a syntax error of the
+ * client's: the front end must fail the stream, not answer "not valid JSON".
+ * Runs out at each of jansson's allocations in turn. */
+static void test_decode_out_of_memory(void **state)
+{
+    (void)state;
+    enum { TRIES = 32 };
+    pf_request got[TRIES], bare = {.num = SENTINEL};
+    for (int k = 0; k < TRIES; k++) {
+        got[k] = (pf_request){.num = SENTINEL};
+        allocations_left = k;
+        pf_json_decode_request("{\"num\":360}", 11, &got[k]);
+    }
+    allocations_left = 0;
+    pf_json_decode_request("360", 3, &bare); /* the fast path allocates nothing */
+    allocations_left = -1;
+    for (int k = 0; k < TRIES; k++)
+        if (!(got[k].err == PF_ENOMEM && got[k].num == 0) &&
+            !(got[k].err == PF_OK && got[k].num == 360))
+            fail_msg("with %d allocations: {num %" PRId64 ", err %d (%s)}, want out of memory",
+                     k, got[k].num, got[k].err, pf_strerror(got[k].err));
+    assert_int_equal(got[0].err, PF_ENOMEM);
+    assert_int_equal(got[TRIES - 1].err, PF_OK);
+    assert_int_equal(bare.err, PF_OK);
+    assert_int_equal(bare.num, 360);
+}
+
 /* ---- tests/data/json ----------------------------------------------------- */
 
 /* Reads a whole file; NULL when it cannot be read. */
@@ -518,6 +559,7 @@ static void test_data_cases(void **state)
 
 int main(void)
 {
+    json_set_alloc_funcs(countdown_malloc, free);
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_decode_table),
         cmocka_unit_test(test_decode_bare_leading_zeros),
@@ -526,6 +568,7 @@ int main(void)
         cmocka_unit_test(test_is_end),
         cmocka_unit_test(test_encode_factors),
         cmocka_unit_test(test_encode_error),
+        cmocka_unit_test(test_decode_out_of_memory),
         cmocka_unit_test(test_data_cases),
     };
     return cmocka_run_group_tests_name("json_codec", tests, NULL, NULL);
