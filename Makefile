@@ -165,7 +165,7 @@ check-layers: $(PROTO_C)
 test-unit: all
 	$(Q)BUILD=$(BUILD) tests/run-all.sh unit
 
-test-integration: all $(GRPC_LOAD) $(WS_LOAD)
+test-integration: all $(GRPC_LOAD) $(WS_LOAD) fault-build
 	$(Q)BUILD=$(BUILD) tests/run-all.sh integration
 
 bench: all $(GRPC_LOAD) $(WS_LOAD)

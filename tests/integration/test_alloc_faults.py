@@ -35,6 +35,7 @@ FAULT_BIN = os.environ.get("PFGATE_FAULT") or str(REPO / "build" / "fault" / "pf
 OOM = "out of memory"  # pf_strerror(PF_ENOMEM)
 WAIT = 10.0            # seconds a client waits for pfgate: longer is a hang
 MAX_N = 100            # far above any scenario's allocations: the walk ends long before
+BUDGET = 100.0         # seconds per walk: past this (hangs), report what was found so far
 
 # 2^62 has 62 answers. Sent in one burst, the numbers fill a stream's ring past 8.
 NUMS = [2**62, 360, 0, 1, 97, 600851475143, PRIME_NEAR_2_63, 1000000007 * 998244353, 1024,
@@ -50,7 +51,7 @@ CONNECTION_FUNCS = ("pf_grpc_conns_open",)
 # "Any reply that cannot even be allocated: the connection is closed."
 REPLY_FUNCS = ("write_reply",)
 
-pytestmark = pytest.mark.timeout_s(150)
+pytestmark = pytest.mark.timeout_s(BUDGET + 60)
 
 
 # ------------------------------------------------------------- the fault pfgate ---
@@ -350,7 +351,8 @@ def sanitizer_report(log):
     if not m:
         return None
     lines = log[m.start():].splitlines()
-    ours = [ln.strip() for ln in lines[1:80] if re.search(r" in \S+ (gateway|core|proto)/", ln)]
+    ours = [ln.strip() for ln in lines[1:80]
+            if re.search(r" in \S+ (gateway|core|proto)/|leak of", ln)]
     return "\n    ".join([lines[0]] + ours[:8])
 
 
@@ -377,7 +379,11 @@ def run_once(srv, exchanges, check, problems):
 def walk(front, exchanges, check, fault_pfgate, request):
     """Runs the exchanges against N = 1, 2, ... failing allocations; returns the failures."""
     failures = []
+    t0 = time.monotonic()
     for n in range(1, MAX_N + 1):
+        if time.monotonic() - t0 > BUDGET:
+            failures.append(f"{front}: walk stopped before N={n}: over {BUDGET:.0f} s (hangs)")
+            return failures
         srv = fault_pfgate(n)
         # Each message below carries what matters of its log: no report section per server.
         request.node._pf_servers.remove(srv)
