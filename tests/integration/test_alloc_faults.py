@@ -1,4 +1,8 @@
-"""Out-of-memory paths of every front end (issue 13; the contract: oom.md, SPEC "Limits").
+"""Out-of-memory paths of every front end (issue 13). The contract, when pfgate's own allocation
+fails: gRPC ends the call RESOURCE_EXHAUSTED "out of memory"; WebSocket sends the answers for
+the numbers taken, then close 1011 "out of memory"; NDJSON sends those, then the last line
+{"last":true,"error":"out of memory"} (503 {"error":"out of memory"} before the response);
+GET /v1/factors/N answers 503 {"error":"out of memory"}.
 
 build/fault/pfgate (`make fault-build`) is the ASan build whose own allocations go through
 tests/fault/alloc_fault.c: with PF_FAULT_ALLOC=N, the Nth allocation after arming (SIGUSR2)
