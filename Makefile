@@ -7,6 +7,13 @@ WARN     := -Wall -Wextra -Werror -Wshadow -Wstrict-prototypes -Wmissing-prototy
 OPT      ?= -O2 -g
 CPPFLAGS += -MMD -MP -D_GNU_SOURCE
 
+# FAULT=1 (make fault-build): the ASan build of pfgate whose own allocations
+# can be made to fail on demand (tests/fault/alloc_fault.c), in build/fault.
+ifeq ($(FAULT),1)
+SANITIZE := 1
+override BUILD := build/fault
+endif
+
 ifeq ($(SANITIZE),1)
 BUILD    ?= build/san
 OPT      := -O1 -g -fno-omit-frame-pointer
@@ -93,6 +100,13 @@ GRPC_LOAD   := $(BUILD)/grpc_load
 WS_LOAD     := $(BUILD)/ws_load
 PFFACTOR    := $(BUILD)/pffactor
 
+# --wrap reroutes only the calls in pfgate's own objects (gateway/, core/,
+# proto/) through the shim; the shared libraries keep the real allocator.
+ifeq ($(FAULT),1)
+FAULT_OBJ   := $(BUILD)/tests/fault/alloc_fault.o
+FAULT_WRAP  := -Wl,--wrap=malloc,--wrap=calloc,--wrap=realloc,--wrap=strdup
+endif
+
 # ---- targets ---------------------------------------------------------------
 
 FUZZ_TARGETS := json_request pb_request http_route parse_i64 h2_guard
@@ -102,7 +116,7 @@ FUZZ_TIME   ?= 60
 
 SOAK_SECONDS ?= 60
 
-.PHONY: all deps run test check-layers test-unit test-integration bench fuzz soak valgrind clean help
+.PHONY: all deps run test fault-build check-layers test-unit test-integration bench fuzz soak valgrind clean help
 
 all: $(PFGATE) $(PFFACTOR) $(UNIT_BIN)
 
@@ -111,6 +125,7 @@ help:
 	@echo 'make deps       install the missing Debian and npm packages'
 	@echo 'make run        deps + build + start pfgate with defaults'
 	@echo 'make test       deps + build + check-layers + every test (SANITIZE=1: under ASan+UBSan)'
+	@echo 'make fault-build  build/fault/pfgate: ASan, its own allocations fail on demand (PF_FAULT_ALLOC)'
 	@echo 'make check-layers  fail if core/ or a front end includes a layer it must not know'
 	@echo 'make bench      benchmarks, side by side with their peers'
 	@echo 'make soak       mixed load for SOAK_SECONDS (default 60), every answer checked'
@@ -127,7 +142,11 @@ run: deps
 
 test: deps
 	$(Q)$(MAKE) --no-print-directory all $(GRPC_LOAD) $(WS_LOAD)
+	$(Q)$(MAKE) --no-print-directory fault-build
 	$(Q)BUILD=$(BUILD) tests/run-all.sh
+
+fault-build:
+	$(Q)$(MAKE) --no-print-directory FAULT=1 build/fault/pfgate
 
 check-layers: $(PROTO_C)
 	$(Q)BUILD=$(BUILD) tools/check-layers.sh
@@ -135,7 +154,7 @@ check-layers: $(PROTO_C)
 test-unit: all
 	$(Q)BUILD=$(BUILD) tests/run-all.sh unit
 
-test-integration: all $(GRPC_LOAD) $(WS_LOAD)
+test-integration: all $(GRPC_LOAD) $(WS_LOAD) fault-build
 	$(Q)BUILD=$(BUILD) tests/run-all.sh integration
 
 bench: all $(GRPC_LOAD) $(WS_LOAD)
@@ -201,8 +220,12 @@ $(BUILD)/gateway/%.o: gateway/%.c | $(PROTO_C)
 # main.c starts both fronts.
 $(BUILD)/gateway/main.o: CFLAGS += $(GATEWAY_INC)
 
-$(PFGATE): $(GATEWAY_OBJ) $(PROTO_OBJ) $(CORE_LIB)
-	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ $(PFGATE_LIBS) -o $@
+$(PFGATE): $(GATEWAY_OBJ) $(PROTO_OBJ) $(CORE_LIB) $(FAULT_OBJ)
+	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $(FAULT_WRAP) $^ $(PFGATE_LIBS) -o $@
+
+$(BUILD)/tests/fault/%.o: tests/fault/%.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -c $< -o $@
 
 $(BUILD)/tools/%.o: tools/%.c
 	@mkdir -p $(@D)

@@ -1,0 +1,441 @@
+"""Out-of-memory paths of every front end (issue 13). The contract, when pfgate's own allocation
+fails: gRPC ends the call RESOURCE_EXHAUSTED "out of memory"; WebSocket sends the answers for
+the numbers taken, then close 1011 "out of memory"; NDJSON sends those, then the last line
+{"last":true,"error":"out of memory"} (503 {"error":"out of memory"} before the response);
+GET /v1/factors/N answers 503 {"error":"out of memory"}.
+
+build/fault/pfgate (`make fault-build`) is the ASan build whose own allocations go through
+tests/fault/alloc_fault.c: with PF_FAULT_ALLOC=N, the Nth allocation after arming (SIGUSR2)
+fails, once. For each front end and N = 1, 2, ... a fresh pfgate is armed, runs the front's
+small scenario, and is disarmed; the walk ends at the first N the scenario never reached.
+
+The exchange during which the allocation failed must end in every answer exact, or in the
+front end's visible "out of memory" failure after a prefix of the exact answers (a connection's
+own allocation, or a whole reply's, may close the connection instead); never fewer answers
+without a failure, never a hang, never a crash. Every other exchange must be exact. Then a
+normal client gets exact answers from the same pfgate, and SIGTERM exits 0 with no
+LeakSanitizer, ASan or UBSan report. A failure names the front end, N, the allocation that
+failed (from the shim's stack) and what came instead; stdout has one line per run.
+
+PFGATE_FAULT overrides the binary's path.
+"""
+import json
+import os
+import re
+import signal
+import time
+
+import grpc
+import hpack
+import pytest
+
+from conftest import REPO, describe_rc
+from pfutil import expected, run_stream
+from pfhttp import (NDJSON_PATH, OP_TEXT, PRIME_NEAR_2_63, Closed, RawWS, SockReader, connect,
+                    expected_answers, gnu_factor, read_http_head, ws_frame)
+from test_faults import H2_HELLO, HEADERS, RST_STREAM, H2Conn, h2_request
+
+FAULT_BIN = os.environ.get("PFGATE_FAULT") or str(REPO / "build" / "fault" / "pfgate")
+OOM = "out of memory"  # pf_strerror(PF_ENOMEM)
+WAIT = 10.0            # seconds a client waits for pfgate: longer is a hang
+MAX_N = 100            # far above any scenario's allocations: the walk ends long before
+BUDGET = 100.0         # seconds per walk: past this (hangs), report what was found so far
+
+# 2^62 has 62 answers. Sent in one burst, the numbers fill a stream's ring past 8.
+NUMS = [2**62, 360, 0, 1, 97, 600851475143, PRIME_NEAR_2_63, 1000000007 * 998244353, 1024,
+        999999937, 196608, 123456789, 2**31 - 1, 2**40, 12, 30]
+GET_NUM = 2**62
+
+# A connection's own allocations (accept, TLS, the HTTP/2 relay and guard, its record): when
+# one fails, closing the connection is a visible failure too (gRPC clients see UNAVAILABLE).
+CONNECTION_FILES = ("gateway/grpc/grpc_listener.c", "gateway/grpc/grpc_relay.c",
+                    "gateway/grpc/h2_guard.c", "gateway/grpc/grpc_tls.c",
+                    "gateway/http/http_conns.c")
+CONNECTION_FUNCS = ("pf_grpc_conns_open",)
+# "Any reply that cannot even be allocated: the connection is closed."
+REPLY_FUNCS = ("write_reply",)
+
+pytestmark = pytest.mark.timeout_s(BUDGET + 60)
+
+
+# ------------------------------------------------------------- the fault pfgate ---
+
+@pytest.fixture
+def fault_pfgate(pfgate_factory, monkeypatch):
+    """start(n) -> a fault pfgate that fails allocation n after arming."""
+    if not os.access(FAULT_BIN, os.X_OK):
+        pytest.fail(f"{FAULT_BIN} missing: build it with `make fault-build`", pytrace=False)
+    monkeypatch.setenv("PFGATE", FAULT_BIN)
+    # Later options win: leaks are checked whatever the caller's ASAN_OPTIONS say.
+    monkeypatch.setenv("ASAN_OPTIONS", os.environ.get("ASAN_OPTIONS", "quarantine_size_mb=8") +
+                       ":detect_leaks=1:halt_on_error=1")
+    monkeypatch.setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
+
+    def start(n):
+        monkeypatch.setenv("PF_FAULT_ALLOC", str(n))
+        return pfgate_factory()
+    return start
+
+
+TOGGLE_RE = re.compile(r"^fault: (armed, .*|disarmed after (\d+) allocations, failed (\d+))$",
+                       re.M)
+
+
+def toggle(srv, want):
+    """SIGUSR2, then wait for the shim's line saying it is armed / disarmed.
+    Returns the allocation that failed (0: none) on disarming."""
+    before = len(TOGGLE_RE.findall(srv.log_text()))
+    srv.signal(signal.SIGUSR2)
+    deadline = time.monotonic() + 5
+    while time.monotonic() < deadline and srv.alive():
+        lines = TOGGLE_RE.findall(srv.log_text())
+        if len(lines) > before:
+            what, _, failed = lines[-1]
+            assert what.startswith(want), f"the shim says {what!r}, expected {want}"
+            return int(failed or 0)
+        time.sleep(0.01)
+    raise AssertionError(f"no 'fault: {want}' line after SIGUSR2 "
+                         f"({describe_rc(srv.proc.poll())})\n{srv.log_tail(40)}")
+
+
+FAULT_LINE = "fault: failed allocation"
+FRAME_RE = re.compile(r"^\s+#\d+ 0x[0-9a-f]+ in (\S+) ((?:gateway|core|proto)/\S+):(\d+)")
+
+
+def fault_site(srv):
+    """Where the injected failure happened: (text, [(func, file, line)]) from its stack."""
+    deadline = time.monotonic() + 5
+    while True:
+        log = srv.log_text()
+        i = log.rfind(FAULT_LINE)
+        if i < 0:
+            return "no allocation failed", []
+        if "fault: end of stack" in log[i:] or not srv.alive() or time.monotonic() > deadline:
+            break
+        time.sleep(0.01)
+    lines = log[i:].split("fault: end of stack")[0].splitlines()
+    head = lines[0].split("(", 1)[-1].rstrip(")")
+    frames = [m.groups() for m in map(FRAME_RE.match, lines[1:]) if m]
+    where = " <- ".join(f"{f} ({p}:{n})" for f, p, n in frames[:3])
+    return f"{head} in {where or '?'}", frames
+
+
+def site_kind(frames):
+    """What failed: a connection's own allocation, a whole reply's, or a stream's."""
+    if not frames:
+        return "stream"
+    if frames[0][1] in CONNECTION_FILES or any(f in CONNECTION_FUNCS for f, _, _ in frames[:2]):
+        return "connection"
+    return "reply" if frames[0][0] in REPLY_FUNCS else "stream"
+
+
+# ------------------------------------------------------------------ exchanges ---
+# Each returns (answers, end): the answers in order and how the exchange ended.
+
+def grpc_exchange(srv, pb):
+    """python grpcio: one PrimeFactors stream on a new channel."""
+    with grpc.insecure_channel(srv.grpc) as ch:
+        r = run_stream(pb.pb_grpc.FactorsStub(ch), pb, NUMS, timeout=WAIT)
+    return r.tuples, ("status", r.code.name, r.details)
+
+
+def grpc_burst_exchange(srv, pb):
+    """Raw HTTP/2: every request in one DATA frame, so that pfgate holds more than 8 at once
+    (grpcio sends one at a time, and the stream's ring never grows)."""
+    c = H2Conn(srv.grpc, timeout=WAIT)
+    try:
+        c.send(H2_HELLO + h2_request(1, [pb.Request(num=n).SerializeToString() for n in NUMS]))
+        how = c.wait(1, WAIT)
+    except OSError as e:
+        how = f"closed ({e})"
+    finally:
+        c.close()
+    answers = c.responses(pb, 1)
+    decoder, trailers = hpack.Decoder(), {}
+    for ftype, _, sid, payload in c.frames:
+        if ftype == HEADERS:  # decoded in order: HPACK's table is the connection's
+            block = dict(decoder.decode(payload))
+            if sid == 1:
+                trailers.update(block)
+        elif ftype == RST_STREAM and sid == 1 and "grpc-status" not in trailers:
+            return answers, ("reset", int.from_bytes(payload, "big"))
+    if "grpc-status" in trailers:
+        code = grpc.StatusCode  # the names grpcio reports
+        name = next((s.name for s in code if s.value[0] == int(trailers["grpc-status"])), "?")
+        return answers, ("status", name, trailers.get("grpc-message", ""))
+    return answers, ("hang" if how == "hang" else "closed", f"no grpc-status ({how})")
+
+
+def ws_exchange(srv):
+    try:
+        ws = RawWS(srv.http, timeout=WAIT)
+    except (Closed, OSError) as e:
+        return [], ("closed", f"before the handshake's answer ({e})")
+    except TimeoutError:
+        return [], ("hang", "no handshake answer")
+    with ws:
+        if ws.status != 101:
+            return [], ("http", ws.status, ws.response.body.decode("utf-8", "replace"))
+        try:
+            ws.send_raw(b"".join(ws_frame(OP_TEXT, str(n)) for n in NUMS) +
+                        ws_frame(OP_TEXT, '{"end":true}'))
+        except OSError as e:
+            return [], ("closed", f"sending ({e})")
+        texts, close, how = ws.read_until_close(timeout=WAIT)
+    answers = [json.loads(t) for t in texts]
+    if close is None:
+        return answers, ("hang" if how == "timeout" else "closed", f"no Close frame ({how})")
+    return answers, ("close", close.code, close.reason.decode("utf-8", "replace"))
+
+
+def http_exchange(srv, request):
+    """One request on its own connection: ("http", status, body), or ("closed"/"hang", why)."""
+    deadline = time.monotonic() + WAIT
+    try:
+        with connect(srv.http, WAIT) as s:
+            s.sendall(request)
+            r = SockReader(s)
+            try:
+                status, _, headers, _ = read_http_head(r, deadline)
+            except Closed as e:
+                return "closed", f"no response ({e})"
+            if "content-length" not in headers:  # the NDJSON answers: close-delimited
+                return "http", status, r.read_to_eof(deadline).decode("utf-8", "replace")
+            try:
+                body = r.read_exact(int(headers["content-length"]), deadline)
+            except Closed as e:
+                return "closed", f"{status} cut short ({e}): {bytes(r.buf)[-200:]!r}"
+            return "http", status, body.decode("utf-8", "replace")
+    except TimeoutError:
+        return "hang", "no complete response"
+    except OSError as e:
+        return "closed", f"{e}"
+
+
+def ndjson_exchange(srv):
+    body = "".join(f"{n}\n" for n in NUMS).encode()
+    end = http_exchange(srv, (f"POST {NDJSON_PATH} HTTP/1.1\r\nHost: {srv.http}\r\n"
+                              f"Content-Type: application/x-ndjson\r\n"
+                              f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
+    if end[:2] != ("http", 200):
+        return [], end
+    try:
+        return [json.loads(line) for line in end[2].splitlines()], ("eof",)
+    except ValueError:
+        return [], ("garbled", end[2][-300:])
+
+
+def get_exchange(srv):
+    return [], http_exchange(srv, f"GET /v1/factors/{GET_NUM} HTTP/1.1\r\n"
+                                  f"Host: {srv.http}\r\n\r\n".encode())
+
+
+# ------------------------------------------------------------ the contract ---
+# check(answers, end, kind) -> None when the exchange kept the contract, else why not.
+# kind: None when no allocation failed during the exchange (then only exact will do).
+
+def prefix_of(got, exp, ends=None):
+    """got is exp's start (cut where a number's answers end, when ends are given)."""
+    return got == exp[:len(got)] and (ends is None or len(got) in ends)
+
+
+def number_ends(nums):
+    """Answer counts at which a whole number has been answered."""
+    oracle, out, k = gnu_factor(nums), {0}, 0
+    for n in nums:
+        k += len(oracle[n]) if n >= 2 else 1
+        out.add(k)
+    return out
+
+
+def check_grpc(answers, end, kind):
+    exp = expected(NUMS)
+    code, details = end[1:] if end[0] == "status" else (None, None)
+    if code == "OK" and answers == exp:
+        return None
+    shown = f"{show(end)} after {len(answers)} of {len(exp)} answers"
+    if kind is None:
+        return f"{shown}, with no allocation failed"
+    if code == "OK":
+        return f"{shown} (silent loss)"
+    if not prefix_of(answers, exp):
+        return f"{shown} that are not the exact ones"
+    if (code, details) == ("RESOURCE_EXHAUSTED", OOM):
+        return None
+    if kind == "connection" and (code == "UNAVAILABLE" or end[0] == "closed"):
+        return None
+    return f"{shown}; expected status RESOURCE_EXHAUSTED {OOM!r}"
+
+
+def check_ws(answers, end, kind):
+    exp = expected_answers(NUMS)
+    if end[:2] == ("close", 1000) and answers == exp:
+        return None
+    shown = f"{show(end)} after {len(answers)} of {len(exp)} answers"
+    if kind is None:
+        return f"{shown}, with no allocation failed"
+    if end[:2] == ("close", 1000):
+        return f"{shown} (silent loss)"
+    if not prefix_of(answers, exp, number_ends(NUMS)):
+        return f"{shown}: not the answers owed (every number taken, answered whole)"
+    if end == ("close", 1011, OOM) or end[:2] == ("http", 503) and is_oom_body(end[2]):
+        return None
+    if kind == "connection" and end[0] == "closed":
+        return None
+    return f"{shown}; expected close 1011 {OOM!r} after the answers owed"
+
+
+def check_ndjson(answers, end, kind):
+    exp = expected_answers(NUMS)
+    if end == ("eof",) and answers == exp:
+        return None
+    shown = f"{show(end)} with {len(answers)} of {len(exp)} lines"
+    if kind is None:
+        return f"{shown}, with no allocation failed"
+    if end == ("eof",) and answers[-1:] == [{"last": True, "error": OOM}]:
+        return None if prefix_of(answers[:-1], exp, number_ends(NUMS)) else \
+            f"{shown}: the out-of-memory line after answers that are not those owed"
+    if end == ("eof",):
+        return f'{shown}, the last not {{"last":true,"error":"{OOM}"}} (silent loss)'
+    if end[:2] == ("http", 503) and is_oom_body(end[2]):
+        return None
+    if kind in ("connection", "reply") and end[0] == "closed":
+        return None
+    return (f'{shown}; expected the last line {{"last":true,"error":"{OOM}"}}, or 503 '
+            f'{{"error":"{OOM}"}} before the response')
+
+
+def check_get(answers, end, kind):
+    want = {"num": str(GET_NUM), "factors": [str(f) for f in gnu_factor([GET_NUM])[GET_NUM]]}
+    if end[:2] == ("http", 200) and json_or_none(end[2]) == want:
+        return None
+    if kind is None:
+        return f"{show(end)}, with no allocation failed"
+    if end[:2] == ("http", 503) and is_oom_body(end[2]):
+        return None
+    if kind in ("connection", "reply") and end[0] == "closed":
+        return None
+    return f'{show(end)}; expected 503 {{"error":"{OOM}"}}'
+
+
+def json_or_none(text):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+def is_oom_body(text):
+    return json_or_none(text) == {"error": OOM}
+
+
+def show(end):
+    if end[0] == "status":
+        return f"status {end[1]} {end[2]!r}"
+    if end[0] == "close":
+        return f"close {end[1]} {end[2]!r}"
+    if end[0] == "http":
+        return f"HTTP {end[1]} {end[2][:200]!r}"
+    if end[0] == "eof":
+        return "HTTP 200"
+    if end[0] == "hang":
+        return f"a hang ({end[1]}; waited {WAIT:.0f} s)"
+    return f"{end[0]}: {' '.join(map(str, end[1:]))}"
+
+
+# ------------------------------------------------------------------ the walk ---
+
+SANITIZER_RE = re.compile(r"^.*(ERROR: (LeakSanitizer|AddressSanitizer)|runtime error:).*$",
+                          re.M)
+
+
+def sanitizer_report(log):
+    """The first sanitizer report in log, cut to its pfgate frames; None if there is none."""
+    m = SANITIZER_RE.search(log)
+    if not m:
+        return None
+    lines = log[m.start():].splitlines()
+    ours = [ln.strip() for ln in lines[1:80]
+            if re.search(r" in \S+ (gateway|core|proto)/|leak of", ln)]
+    return "\n    ".join([lines[0]] + ours[:8])
+
+
+def run_once(srv, exchanges, check, problems):
+    """Each exchange in turn; the one during which the allocation failed may fail visibly.
+    Returns what that one got."""
+    got = "every exchange exact"
+    for exchange in exchanges:
+        mark = len(srv.log_text())
+        answers, end = exchange(srv)
+        time.sleep(0.05)  # what pfgate allocates as the exchange winds down counts too
+        faulted = FAULT_LINE in srv.log_text()[mark:]
+        kind = site_kind(fault_site(srv)[1]) if faulted else None
+        if faulted:
+            got = f"got {show(end)} after {len(answers)} answers"
+        why = check(answers, end, kind)
+        if why:
+            problems.append(why)
+        if not srv.alive():
+            break
+    return got
+
+
+def walk(front, exchanges, check, fault_pfgate, request):
+    """Runs the exchanges against N = 1, 2, ... failing allocations; returns the failures."""
+    failures = []
+    t0 = time.monotonic()
+    for n in range(1, MAX_N + 1):
+        if time.monotonic() - t0 > BUDGET:
+            failures.append(f"{front}: walk stopped before N={n}: over {BUDGET:.0f} s (hangs)")
+            return failures
+        srv = fault_pfgate(n)
+        # Each message below carries what matters of its log: no report section per server.
+        request.node._pf_servers.remove(srv)
+        problems = []
+        toggle(srv, "armed")
+        got = run_once(srv, exchanges, check, problems)
+        failed = toggle(srv, "disarmed") if srv.alive() else n
+        site, _ = fault_site(srv)
+        if srv.alive():
+            after = []
+            run_once(srv, exchanges, check, after)
+            problems += [f"then a normal client: {why}" for why in after]
+        died = not srv.alive()
+        rc, _, killed = srv.stop()
+        if died:
+            problems.append(f"pfgate died ({describe_rc(rc)})")
+        elif rc != 0:
+            problems.append(f"after SIGTERM {describe_rc(rc)}{' (SIGKILLed)' if killed else ''}")
+        san = sanitizer_report(srv.log_text())
+        if san:
+            problems.append(san)
+        print(f"{front} N={n}: {site}: {got}: {'; '.join(problems) or 'ok'}")
+        if problems:
+            failures.append(f"{front} N={n} ({site}): " + "; ".join(problems))
+        if failed == 0:  # allocation n was never reached: the whole path is walked
+            assert n > 1, f"{front}: the scenario made no allocation that counted"
+            return failures
+    failures.append(f"{front}: still failing allocations at N={MAX_N}: the walk did not end")
+    return failures
+
+
+def report(failures):
+    assert not failures, f"{len(failures)} out-of-memory run(s) broke the contract:\n" + \
+        "\n".join(failures)
+
+
+def test_grpc_out_of_memory(fault_pfgate, pb, request):
+    exchanges = [lambda srv: grpc_exchange(srv, pb), lambda srv: grpc_burst_exchange(srv, pb)]
+    report(walk("grpc", exchanges, check_grpc, fault_pfgate, request))
+
+
+def test_websocket_out_of_memory(fault_pfgate, request):
+    report(walk("ws", [ws_exchange], check_ws, fault_pfgate, request))
+
+
+def test_ndjson_out_of_memory(fault_pfgate, request):
+    report(walk("ndjson", [ndjson_exchange], check_ndjson, fault_pfgate, request))
+
+
+def test_get_factors_out_of_memory(fault_pfgate, request):
+    report(walk("get", [get_exchange], check_get, fault_pfgate, request))
