@@ -9,7 +9,7 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "absl_quiet.h"
+#include "grpc_151.h"
 #include "grpc_conns.h"
 #include "grpc_health.h"
 #include "grpc_listener.h"
@@ -33,11 +33,8 @@
 #define ADMIT_WAIT_NS (50 * 1000 * 1000)
 #define ADMIT_TICK_MS 2
 /* How many bytes of hinted answers (send_next_answer) a stream may hold
- * unwritten: past this a hinted send waits for its write like any other.
- * With grpc's 64 KiB default, a client that stops reading made each of its
- * streams hold 36 KiB more than without hints (100 such streams: +5.9 MiB
- * against +2.3); with 1 KiB, 3 KiB more, at the same rates (A/B, 1 and 64
- * streams). */
+ * unwritten: past this a hinted send waits for its write like any other
+ * (BENCHMARKS.md, "gRPC: one write per run of answers"). */
 #define WRITE_BUFFER_BYTES 1024
 
 struct worker;
@@ -76,14 +73,9 @@ struct unknown_call {
     int cancelled;
 };
 
-/* Only the first worker's queue polls: when two threads take turns polling,
- * the events of one thread's stream are found by the other, which has to wake
- * it (one busy stream: 1.4x the CPU per number). The others wait for their
- * calls' events without polling, and always have a request for the next
- * stream pending: grpc 1.51 frees a stream reset before a request took it only
- * when a later request is matched past it, so while the polling worker parses
- * a rapid-reset flood, they must keep taking streams (BENCHMARKS.md, "Threads
- * and one stream"). */
+/* Only the first worker's queue polls (grpc_151.h, "queue steering"). The
+ * others wait for their calls' events without polling, and always have a
+ * request for the next stream pending. */
 struct worker {
     pf_grpc_front *front;
     grpc_completion_queue *cq;
@@ -106,11 +98,7 @@ struct pf_grpc_front {
     pf_grpc_conns *conns;
     void *method;
     grpc_completion_queue *shutdown_cq;
-    /* Registered first, never given a request: grpc publishes a new stream
-     * of a connection added by fd to the first queue without a pollset, or,
-     * with no request there, to the next queue that has one, in the order
-     * of registration. So streams go to the polling worker first. */
-    grpc_completion_queue *steer_cq;
+    grpc_completion_queue *steer_cq; /* grpc_151.h, "queue steering" */
     struct worker *workers;
     int nworkers;
     size_t max_pending;
@@ -190,9 +178,7 @@ static void send_next_answer(struct call *c)
      * transport buffers it (up to WRITE_BUFFER_BYTES) and completes it
      * at once, and the last ready answer, unhinted, takes them all out in
      * one write: a sendmsg per run of ready answers, not one per answer. Not
-     * the first message: grpc 1.51 completes a batch with the initial
-     * metadata when the headers are written, and with a hinted message in it
-     * nothing starts that write (a one-number stream stalls). */
+     * the first message (grpc_151.h, "hinted first message"). */
     bool first = !c->md_sent;
     struct pf_grpc_batch b;
     pf_grpc_batch_send(&b, &c->md_sent);
@@ -549,19 +535,12 @@ static void grpc_log(gpr_log_func_args *args)
     pf_log(level, "grpc: %s", args->message);
 }
 
-static grpc_completion_queue *queue_new(bool polls)
-{
-    grpc_completion_queue_attributes attr = {
-        GRPC_CQ_CURRENT_VERSION, GRPC_CQ_NEXT,
-        polls ? GRPC_CQ_DEFAULT_POLLING : GRPC_CQ_NON_POLLING, NULL
-    };
-    return grpc_completion_queue_create(grpc_completion_queue_factory_lookup(&attr), &attr, NULL);
-}
-
 int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *port)
 {
     gpr_set_log_function(grpc_log);
-    pf_absl_deadlock_detection_off();
+    if (pf_grpc151_check_runtime() < 0)
+        return -1;
+    pf_grpc151_quiet_abseil();
     pf_grpc_front *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
@@ -591,8 +570,7 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
     f->health = pf_grpc_health_register(f->server);
     f->reflection = pf_grpc_reflection_register(f->server);
     f->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
-    f->steer_cq = queue_new(false);
-    grpc_server_register_completion_queue(f->server, f->steer_cq, NULL);
+    f->steer_cq = pf_grpc151_steer_queue(f->server);
 
     f->nworkers = cfg->grpc_threads;
     f->workers = calloc((size_t)f->nworkers, sizeof(*f->workers));
@@ -602,8 +580,7 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
         struct worker *w = &f->workers[i];
         w->front = f;
         pf_list_init(&w->calls);
-        w->cq = queue_new(i == 0);
-        grpc_server_register_completion_queue(f->server, w->cq, NULL);
+        w->cq = pf_grpc151_worker_queue(f->server, i == 0);
     }
 
     if (pf_grpc_conns_new(cfg->max_streams_per_conn, cfg->max_streams_total, &f->conns) < 0)
