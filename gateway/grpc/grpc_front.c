@@ -39,6 +39,8 @@
  * unwritten: past this a hinted send waits for its write like any other
  * (BENCHMARKS.md, "gRPC: one write per run of answers"). */
 #define WRITE_BUFFER_BYTES 1024
+/* How long shutdown waits for grpc core to let go of the server. */
+#define SHUTDOWN_WAIT_S 5
 
 struct worker;
 
@@ -582,10 +584,18 @@ void pf_grpc_front_cancel_all(pf_grpc_front *f)
     grpc_server_cancel_all_calls(f->server);
 }
 
-void pf_grpc_front_free(pf_grpc_front *f)
+/* Waits for grpc core to let go of the server, at most SHUTDOWN_WAIT_S. */
+static bool server_shut_down(pf_grpc_front *f)
+{
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                         gpr_time_from_seconds(SHUTDOWN_WAIT_S, GPR_TIMESPAN));
+    return grpc_completion_queue_pluck(f->shutdown_cq, f, deadline, NULL).type == GRPC_OP_COMPLETE;
+}
+
+int pf_grpc_front_free(pf_grpc_front *f)
 {
     if (!f)
-        return;
+        return 0;
     if (f->server) {
         /* A server must be shut down before it is destroyed, and its
          * shutdown ends only when every connection has closed: close the
@@ -596,13 +606,10 @@ void pf_grpc_front_free(pf_grpc_front *f)
         pf_grpc_front_wait_drained(f, 0.3);
         pf_grpc_listener_free(f->listener);
         f->listener = NULL;
-        for (;;) {
-            gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                                 gpr_time_from_seconds(10, GPR_TIMESPAN));
-            if (grpc_completion_queue_pluck(f->shutdown_cq, f, deadline, NULL).type ==
-                GRPC_OP_COMPLETE)
-                break;
-            pf_warn("grpc: still waiting for the server to shut down");
+        if (!server_shut_down(f)) {
+            /* Its threads may still use the queues and calls: free nothing. */
+            pf_error("grpc: the server did not shut down within %d s", SHUTDOWN_WAIT_S);
+            return -1;
         }
     }
     pf_grpc_listener_free(f->listener); /* when start failed before the server */
@@ -638,4 +645,5 @@ void pf_grpc_front_free(pf_grpc_front *f)
     pf_grpc_conns_free(f->conns);
     free(f->workers);
     free(f);
+    return 0;
 }

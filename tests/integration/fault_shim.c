@@ -3,13 +3,18 @@
  *   PF_SHIM_FAIL_FILE + PF_SHIM_FAIL_RANGES="START-END,...": while the file
  *     exists, malloc/calloc/realloc called from inside one of those ranges of
  *     the executable (offsets from its load address, from `nm -S`) return
- *     NULL. Only pfgate's own functions are named: grpc aborts on NULL. */
+ *     NULL. Only pfgate's own functions are named: grpc aborts on NULL.
+ *   PF_SHIM_STALL_FILE: while the file exists, sendmsg() (grpc's writes;
+ *     pfgate's relay uses send()) never returns on any thread but the main
+ *     one: grpc core stuck in a write, as on a hung kernel. */
 #define _GNU_SOURCE
 #include <errno.h>
 #include <link.h>
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 extern void *__libc_malloc(size_t);
@@ -19,7 +24,7 @@ extern void *__libc_realloc(void *, size_t);
 #define MAX_RANGES 8
 static uintptr_t lo[MAX_RANGES], hi[MAX_RANGES];
 static int nranges;
-static const char *fail_file;
+static const char *fail_file, *stall_file;
 
 static int first_object(struct dl_phdr_info *info, size_t size, void *base)
 {
@@ -31,6 +36,7 @@ static int first_object(struct dl_phdr_info *info, size_t size, void *base)
 __attribute__((constructor)) static void shim_init(void)
 {
     fail_file = getenv("PF_SHIM_FAIL_FILE");
+    stall_file = getenv("PF_SHIM_STALL_FILE");
     const char *r = getenv("PF_SHIM_FAIL_RANGES");
     uintptr_t base = 0;
     dl_iterate_phdr(first_object, &base);
@@ -80,4 +86,11 @@ void *realloc(void *p, size_t n)
         return NULL;
     }
     return __libc_realloc(p, n);
+}
+
+ssize_t sendmsg(int fd, const struct msghdr *msg, int flags)
+{
+    while (stall_file && gettid() != getpid() && access(stall_file, F_OK) == 0)
+        pause();
+    return syscall(SYS_sendmsg, fd, msg, flags);
 }

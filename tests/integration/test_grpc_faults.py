@@ -1,11 +1,14 @@
 """gRPC failure paths that no client can cause, reached with an LD_PRELOAD shim
 (fault_shim.c, built here): pfgate's own allocations failing (oom.md: a visible
-RESOURCE_EXHAUSTED, never a silently dropped number or a hung call).
+RESOURCE_EXHAUSTED, never a silently dropped number or a hung call), and grpc core
+stuck in a write at shutdown (a bounded wait, an error line, exit status 1).
 
 The shim cannot sit under ASan (its runtime must come first and owns malloc): these
 tests skip the ASan build."""
 import os
+import re
 import subprocess
+import time
 
 import grpc
 import pytest
@@ -91,4 +94,28 @@ def test_call_struct_out_of_memory_does_not_hang_the_next_call(pfgate_factory, p
         assert (drain(first).code) == grpc.StatusCode.OK
     finally:
         held.release()
+        ch.close()
+
+
+def test_shutdown_bounded_when_grpc_core_hangs(pfgate_factory, pb, shim, tmp_path):
+    stall = tmp_path / "stall"
+    srv = pfgate_factory("--threads", "1", "--drain-timeout", "0.5",
+                         prefix=shim_env(shim, STALL_FILE=stall))
+    ch, stub = stub_for(srv, pb)
+    held = HeldRequests([pb.Request(num=12), pb.Request(num=35)], hold=30)
+    try:
+        stall.touch()  # grpc's next write never returns
+        call = stub.PrimeFactors(iter(held), timeout=30)
+        held.all_sent.wait(5)
+        time.sleep(0.3)
+        srv.signal()
+        rc, took = srv.wait(15)
+        assert rc == 1, f"pfgate did not exit 1 within 15 s of SIGTERM (rc {rc})\n{srv.log_tail()}"
+        log = open(srv.log_path).read()
+        assert re.search(r"grpc: the server did not shut down within \d+ s", log), log
+        assert "grpc core did not shut down: exiting with status 1" in log, log
+        call.cancel()
+    finally:
+        held.release()
+        srv.kill()
         ch.close()
