@@ -31,6 +31,9 @@ LDFLAGS  += $(SAN)
 
 PKGS     := libprotobuf-c libwebsockets jansson openssl
 PKG_CFLAGS := $(shell pkg-config --cflags $(PKGS) 2>/dev/null)
+# gateway/grpc/grpc_151.h fails the build on a grpc core other than 29 (grpc 1.51).
+GRPC_CORE_MAJOR := $(firstword $(subst ., ,$(shell pkg-config --modversion grpc 2>/dev/null)))
+PKG_CFLAGS += -DPF_GRPC_CORE_VERSION_MAJOR=$(or $(GRPC_CORE_MAJOR),0)
 PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lgrpc -lgpr
 
 # How pfgate itself links (the tests and benchmark clients always link shared).

@@ -25,7 +25,7 @@
 #include <string.h>
 #include <time.h>
 
-#include "absl_quiet.h"
+#include "grpc_151.h"
 #include "answer_check.h"
 #include "pb_codec.h"
 #include "primefactor.pb-c.h"
@@ -185,7 +185,7 @@ int main(int argc, char **argv)
         return 2;
     }
     refill = window / 4 > 0 ? window / 4 : 1;
-    pf_absl_deadlock_detection_off();
+    pf_grpc151_quiet_abseil();
     grpc_init();
     grpc_completion_queue *cq = grpc_completion_queue_create_for_next(NULL);
     grpc_channel **channels = calloc((size_t)n_conns, sizeof(*channels));

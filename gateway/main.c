@@ -10,6 +10,7 @@
 #include <string.h>
 #include <sys/resource.h>
 #include <time.h>
+#include <unistd.h>
 
 #include "config.h"
 #include "grpc_front.h"
@@ -93,6 +94,30 @@ static void drain(const struct pf_config *cfg, pf_grpc_front *grpc, pf_lws_serve
     }
 }
 
+/* How long grpc_shutdown() may take (it joins grpc's own threads). */
+#define GRPC_SHUTDOWN_WAIT_S 5
+
+static void *grpc_shutdown_thread(void *arg)
+{
+    (void)arg;
+    grpc_shutdown();
+    return NULL;
+}
+
+/* grpc_shutdown(), within `seconds`: false when it has not returned by then. */
+static bool grpc_shutdown_within(int seconds)
+{
+    pthread_t t;
+    if (pthread_create(&t, NULL, grpc_shutdown_thread, NULL) != 0) {
+        grpc_shutdown();
+        return true;
+    }
+    struct timespec until;
+    clock_gettime(CLOCK_REALTIME, &until);
+    until.tv_sec += seconds;
+    return pthread_timedjoin_np(t, NULL, &until) == 0;
+}
+
 /* The soft descriptor limit is set to what pfgate can use, within the hard
  * limit: raised when lower (a soft 1024, the usual default, would run out
  * long before --max-connections on both ports), lowered when higher, since
@@ -174,8 +199,12 @@ int main(int argc, char **argv)
     status = 0;
 out:
     pf_lws_server_free(http);
-    pf_grpc_front_free(grpc);
-    grpc_shutdown();
+    if (pf_grpc_front_free(grpc) < 0 || !grpc_shutdown_within(GRPC_SHUTDOWN_WAIT_S)) {
+        /* grpc core's threads still run: exit() would run its static
+         * destructors under their feet. */
+        pf_error("grpc core did not shut down: exiting with status 1");
+        _exit(1);
+    }
     pf_info("stopped");
     return status;
 }

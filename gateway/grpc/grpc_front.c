@@ -9,13 +9,13 @@
 #include <stdlib.h>
 #include <time.h>
 
-#include "absl_quiet.h"
+#include "grpc_151.h"
+#include "grpc_batch.h"
+#include "grpc_call.h"
 #include "grpc_conns.h"
 #include "grpc_health.h"
 #include "grpc_listener.h"
 #include "grpc_reflection.h"
-#include "grpc_batch.h"
-#include "grpc_tag.h"
 #include "clock.h"
 #include "health.h"
 #include "list.h"
@@ -32,35 +32,30 @@
  * worker has seen the cancel, perhaps on another queue. */
 #define ADMIT_WAIT_NS (50 * 1000 * 1000)
 #define ADMIT_TICK_MS 2
+/* A worker whose request for the next call failed (out of memory) asks again
+ * this often: a call that no request takes would wait for its deadline. */
+#define REARM_TICK_MS 10
 /* How many bytes of hinted answers (send_next_answer) a stream may hold
- * unwritten: past this a hinted send waits for its write like any other.
- * With grpc's 64 KiB default, a client that stops reading made each of its
- * streams hold 36 KiB more than without hints (100 such streams: +5.9 MiB
- * against +2.3); with 1 KiB, 3 KiB more, at the same rates (A/B, 1 and 64
- * streams). */
+ * unwritten: past this a hinted send waits for its write like any other
+ * (BENCHMARKS.md, "gRPC: one write per run of answers"). */
 #define WRITE_BUFFER_BYTES 1024
+/* How long shutdown waits for grpc core to let go of the server. */
+#define SHUTDOWN_WAIT_S 5
 
 struct worker;
 
-/* One PrimeFactors stream. Freed when no batch is in flight any more. */
+/* One PrimeFactors stream. */
 struct call {
-    struct pf_grpc_tag t_new, t_recv, t_send, t_status, t_close;
+    struct pf_grpc_call base; /* first */
     struct worker *w;
-    struct pf_list link; /* in the worker's live calls, for the drain */
-
-    grpc_call *call;
-    gpr_timespec deadline;
-    grpc_metadata_array request_md;
     grpc_byte_buffer *recv_bb;
     grpc_byte_buffer *send_bb;
-    int cancelled;
     pf_stream *stream;
     pf_grpc_conn *conn; /* its connection, for the per-connection stream count */
 
     uint64_t last_recv_ns; /* when the last request arrived */
     uint64_t admit_deadline_ns; /* nonzero while waiting for a slot (--max-streams...) */
-    int batches;           /* in flight */
-    bool recv_pending, send_pending, input_done, md_sent, status_sent, dead;
+    bool recv_pending, send_pending, input_done, md_sent, status_sent;
     grpc_status_code status;
     const char *status_details;
 };
@@ -68,22 +63,14 @@ struct call {
 /* A call for a method pfgate does not serve: answered UNIMPLEMENTED at once,
  * else the client would wait for its deadline. */
 struct unknown_call {
-    struct pf_grpc_tag t_new, t_done;
+    struct pf_grpc_call base; /* first */
     struct worker *w;
-    grpc_call *call;
     grpc_call_details details;
-    grpc_metadata_array request_md;
-    int cancelled;
 };
 
-/* Only the first worker's queue polls: when two threads take turns polling,
- * the events of one thread's stream are found by the other, which has to wake
- * it (one busy stream: 1.4x the CPU per number). The others wait for their
- * calls' events without polling, and always have a request for the next
- * stream pending: grpc 1.51 frees a stream reset before a request took it only
- * when a later request is matched past it, so while the polling worker parses
- * a rapid-reset flood, they must keep taking streams (BENCHMARKS.md, "Threads
- * and one stream"). */
+/* Only the first worker's queue polls (grpc_151.h, "queue steering"). The
+ * others wait for their calls' events without polling, and always have a
+ * request for the next stream pending. */
 struct worker {
     pf_grpc_front *front;
     grpc_completion_queue *cq;
@@ -95,6 +82,8 @@ struct worker {
     int admitting;        /* calls waiting for a slot on their connection */
     atomic_int live;      /* its PrimeFactors calls */
     atomic_bool armed;    /* its request for the next call is pending */
+    atomic_bool rearm;    /* a request for a call failed: ask again on a tick */
+    bool unknown_armed;   /* its request for an unknown-method call is pending */
     bool drain_seen;
 };
 
@@ -106,11 +95,7 @@ struct pf_grpc_front {
     pf_grpc_conns *conns;
     void *method;
     grpc_completion_queue *shutdown_cq;
-    /* Registered first, never given a request: grpc publishes a new stream
-     * of a connection added by fd to the first queue without a pollset, or,
-     * with no request there, to the next queue that has one, in the order
-     * of registration. So streams go to the polling worker first. */
-    grpc_completion_queue *steer_cq;
+    grpc_completion_queue *steer_cq; /* grpc_151.h, "queue steering" */
     struct worker *workers;
     int nworkers;
     size_t max_pending;
@@ -122,45 +107,39 @@ struct pf_grpc_front {
 
 static void keep_requests(struct worker *w);
 
-static void call_free(struct call *c)
+static void call_destroy(struct pf_grpc_call *base)
 {
-    if (pf_list_linked(&c->link)) {
+    struct call *c = (struct call *)base;
+    if (pf_list_linked(&base->link)) {
         atomic_fetch_sub(&c->w->front->live_calls, 1);
         atomic_fetch_sub(&c->w->live, 1);
         pf_metrics_streams(PF_FRONT_GRPC, -1);
-        pf_list_remove(&c->link);
+        pf_list_remove(&base->link);
         keep_requests(c->w);
     }
     if (c->admit_deadline_ns)
         c->w->admitting--;
     if (c->conn)
         pf_grpc_conns_stream_end(c->w->front->conns, c->conn);
-    if (c->call)
-        grpc_call_unref(c->call);
-    grpc_metadata_array_destroy(&c->request_md);
+    if (c->recv_bb)
+        grpc_byte_buffer_destroy(c->recv_bb);
+    if (c->send_bb)
+        grpc_byte_buffer_destroy(c->send_bb);
     pf_stream_free(c->stream);
-    free(c);
 }
 
-static bool start_batch(struct call *c, const grpc_op *ops, size_t n, struct pf_grpc_tag *t)
+/* Out of memory: the call ends RESOURCE_EXHAUSTED at once (oom.md). */
+static void fail_no_memory(struct call *c)
 {
-    grpc_call_error e = grpc_call_start_batch(c->call, ops, n, t, NULL);
-    if (e != GRPC_CALL_OK) {
-        /* The tag will never come back: nothing to undo but the call itself. */
-        pf_error("grpc: start_batch failed (%d)", (int)e);
-        c->dead = true;
-        grpc_call_cancel(c->call, NULL);
-        return false;
-    }
-    c->batches++;
-    return true;
+    pf_metrics_stream_error(PF_FRONT_GRPC);
+    pf_grpc_call_fail(&c->base, GRPC_STATUS_RESOURCE_EXHAUSTED, pf_strerror(PF_ENOMEM));
 }
 
 static void post_recv(struct call *c)
 {
     grpc_op op = { .op = GRPC_OP_RECV_MESSAGE };
     op.data.recv_message.recv_message = &c->recv_bb;
-    c->recv_pending = start_batch(c, &op, 1, &c->t_recv);
+    c->recv_pending = pf_grpc_call_start_batch(&c->base, &op, 1, PF_GRPC_OP_RECV);
 }
 
 static void send_status(struct call *c)
@@ -169,7 +148,7 @@ static void send_status(struct call *c)
     grpc_slice details = grpc_slice_from_static_string(c->status_details);
     pf_grpc_batch_send(&b, &c->md_sent);
     pf_grpc_batch_status(&b, c->status, &details);
-    c->status_sent = start_batch(c, b.ops, b.n, &c->t_status);
+    c->status_sent = pf_grpc_call_start_batch(&c->base, b.ops, b.n, PF_GRPC_OP_STATUS);
 }
 
 static void send_next_answer(struct call *c)
@@ -179,27 +158,18 @@ static void send_next_answer(struct call *c)
         return;
     pf_metrics_answer(PF_FRONT_GRPC, &r);
     c->send_bb = pf_pb_encode_response(&r);
-    if (!c->send_bb) {
-        pf_error("grpc: out of memory encoding an answer");
-        c->dead = true;
-        grpc_call_cancel_with_status(c->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory",
-                                     NULL);
-        return;
-    }
     /* While more answers are ready, each one is a hinted message: the
      * transport buffers it (up to WRITE_BUFFER_BYTES) and completes it
      * at once, and the last ready answer, unhinted, takes them all out in
      * one write: a sendmsg per run of ready answers, not one per answer. Not
-     * the first message: grpc 1.51 completes a batch with the initial
-     * metadata when the headers are written, and with a hinted message in it
-     * nothing starts that write (a one-number stream stalls). */
+     * the first message (grpc_151.h, "hinted first message"). */
     bool first = !c->md_sent;
     struct pf_grpc_batch b;
     pf_grpc_batch_send(&b, &c->md_sent);
     pf_grpc_batch_message(&b, c->send_bb);
     if (!first && pf_stream_pending(c->stream) > 0)
         b.ops[b.n - 1].flags = GRPC_WRITE_BUFFER_HINT;
-    c->send_pending = start_batch(c, b.ops, b.n, &c->t_send);
+    c->send_pending = pf_grpc_call_start_batch(&c->base, b.ops, b.n, PF_GRPC_OP_SEND);
     if (!c->send_pending) {
         grpc_byte_buffer_destroy(c->send_bb);
         c->send_bb = NULL;
@@ -208,13 +178,14 @@ static void send_next_answer(struct call *c)
 
 /* Moves the call forward after any event: send the next answer, read the next
  * request when there is room, and end the call when all is answered. */
-static void pump(struct call *c)
+static void pump(struct pf_grpc_call *base)
 {
-    if (c->dead || c->status_sent || c->admit_deadline_ns)
+    struct call *c = (struct call *)base;
+    if (base->dead || c->status_sent || c->admit_deadline_ns)
         return;
     if (!c->send_pending)
         send_next_answer(c);
-    if (c->dead)
+    if (base->dead)
         return;
     if (!c->recv_pending && !c->input_done && pf_stream_want_read(c->stream))
         post_recv(c);
@@ -225,14 +196,25 @@ static void pump(struct call *c)
         send_status(c);
 }
 
-static void on_recv(struct call *c, bool ok)
+/* Ends the input with status code: the numbers already taken are answered,
+ * then the status goes out. */
+static void end_input(struct call *c, grpc_status_code code, const char *details)
 {
+    pf_metrics_stream_error(PF_FRONT_GRPC);
+    c->input_done = true;
+    c->status = code;
+    c->status_details = details;
+}
+
+static void on_recv(struct pf_grpc_call *base, bool ok)
+{
+    struct call *c = (struct call *)base;
     c->recv_pending = false;
     if (!ok) {
         /* The call failed: an oversized message (core has already sent
          * RESOURCE_EXHAUSTED) or a cancel. */
         pf_metrics_stream_error(PF_FRONT_GRPC);
-        c->dead = true;
+        base->dead = true;
         return;
     }
     if (!c->recv_bb) {
@@ -244,32 +226,34 @@ static void on_recv(struct call *c, bool ok)
     grpc_byte_buffer_destroy(c->recv_bb);
     c->recv_bb = NULL;
     if (rc < 0) {
-        pf_metrics_stream_error(PF_FRONT_GRPC);
-        c->input_done = true;
-        c->status = GRPC_STATUS_INVALID_ARGUMENT;
-        c->status_details = "request is not a valid primefactor.Request message";
+        end_input(c, GRPC_STATUS_INVALID_ARGUMENT,
+                  "request is not a valid primefactor.Request message");
         return;
     }
-    /* RECV is posted only while the stream wants to read, so this fits. */
+    /* RECV is posted only while the stream wants to read, so the request
+     * fits: a push fails only when its queue cannot grow. */
     req.stamp = c->last_recv_ns = pf_now_ns();
     pf_metrics_request(PF_FRONT_GRPC);
-    pf_stream_push(c->stream, &req);
+    rc = pf_stream_push(c->stream, &req);
+    if (rc < 0)
+        end_input(c, GRPC_STATUS_RESOURCE_EXHAUSTED, pf_strerror(rc));
 }
 
-static void on_send(struct call *c, bool ok)
+static void on_send(struct pf_grpc_call *base, bool ok)
 {
+    struct call *c = (struct call *)base;
     c->send_pending = false;
     grpc_byte_buffer_destroy(c->send_bb);
     c->send_bb = NULL;
     if (!ok)
-        c->dead = true; /* the client is gone */
+        base->dead = true; /* the client is gone */
 }
 
 /* A place for c among its connection's streams and all streams
  * (--max-streams, --max-streams-total); when there is none, *why says which. */
 static int take_slot(struct call *c, const char **why)
 {
-    char *peer = grpc_call_get_peer(c->call);
+    char *peer = grpc_call_get_peer(c->base.call);
     int rc = pf_grpc_conns_stream_begin(c->w->front->conns, peer, &c->conn, why);
     gpr_free(peer);
     return rc;
@@ -282,12 +266,12 @@ static void admit_waiting(struct worker *w)
     uint64_t now = pf_now_ns();
     struct pf_list *node, *tmp;
     pf_list_for_each(node, tmp, &w->calls) {
-        struct call *c = PF_CONTAINER_OF(node, struct call, link);
+        struct call *c = (struct call *)PF_CONTAINER_OF(node, struct pf_grpc_call, link);
         if (!c->admit_deadline_ns)
             continue;
         const char *why = "cancelled";
-        int rc = c->dead ? PF_EFULL : take_slot(c, &why);
-        if (rc != PF_OK && now < c->admit_deadline_ns && !c->dead)
+        int rc = c->base.dead ? PF_EFULL : take_slot(c, &why);
+        if (rc != PF_OK && now < c->admit_deadline_ns && !c->base.dead)
             continue;
         if (rc != PF_OK) {
             c->status = GRPC_STATUS_RESOURCE_EXHAUSTED;
@@ -296,29 +280,24 @@ static void admit_waiting(struct worker *w)
         }
         c->admit_deadline_ns = 0;
         w->admitting--;
-        pump(c);
+        pump(&c->base);
     }
 }
 
-static void on_new_call(struct call *c, bool ok)
+static void on_new_call(struct pf_grpc_call *base, bool ok)
 {
+    (void)ok; /* a failed one never comes here (grpc_call.h) */
+    struct call *c = (struct call *)base;
     struct worker *w = c->w;
-    if (!ok) {
-        /* The server is shutting down: this request will never be a call. */
-        call_free(c);
-        return;
-    }
     atomic_store(&w->armed, false);
-    pf_list_append(&w->calls, &c->link);
+    pf_list_append(&w->calls, &base->link);
     c->last_recv_ns = pf_now_ns();
     atomic_fetch_add(&w->front->live_calls, 1);
     atomic_fetch_add(&w->live, 1);
     keep_requests(w);
     pf_metrics_streams(PF_FRONT_GRPC, 1);
 
-    grpc_op close_op = { .op = GRPC_OP_RECV_CLOSE_ON_SERVER };
-    close_op.data.recv_close_on_server.cancelled = &c->cancelled;
-    if (!start_batch(c, &close_op, 1, &c->t_close))
+    if (!pf_grpc_call_watch_close(base))
         return;
     const char *why;
     int rc = take_slot(c, &why);
@@ -326,100 +305,33 @@ static void on_new_call(struct call *c, bool ok)
         c->admit_deadline_ns = pf_now_ns() + ADMIT_WAIT_NS;
         w->admitting++;
     }
-    if (rc == PF_ENOMEM || pf_stream_new(w->front->max_pending, &c->stream) < 0) {
-        c->dead = true;
-        grpc_call_cancel_with_status(c->call, GRPC_STATUS_RESOURCE_EXHAUSTED, "out of memory",
-                                     NULL);
-        return;
-    }
-    pump(c);
+    if (rc == PF_ENOMEM || pf_stream_new(w->front->max_pending, &c->stream) < 0)
+        fail_no_memory(c);
 }
 
-/* After any event of c: move it forward; free it when nothing is in flight. */
-static void after_event(struct call *c)
-{
-    pump(c);
-    if (c->batches == 0)
-        call_free(c);
-}
-
-static void batch_done(struct call *c, bool ok, const char *what)
-{
-    c->batches--;
-    if (!ok)
-        pf_debug("grpc: call %p: %s failed (pending %zu, cancelled %d)", (void *)c, what,
-                 c->stream ? pf_stream_pending(c->stream) : 0, c->cancelled);
-}
-
-static void on_recv_event(struct pf_grpc_tag *t, bool ok)
-{
-    struct call *c = PF_GRPC_OWNER(t, struct call, t_recv);
-    batch_done(c, ok, "recv");
-    on_recv(c, ok);
-    after_event(c);
-}
-
-static void on_send_event(struct pf_grpc_tag *t, bool ok)
-{
-    struct call *c = PF_GRPC_OWNER(t, struct call, t_send);
-    batch_done(c, ok, "send");
-    on_send(c, ok);
-    after_event(c);
-}
-
-static void on_status_event(struct pf_grpc_tag *t, bool ok)
-{
-    struct call *c = PF_GRPC_OWNER(t, struct call, t_status);
-    batch_done(c, ok, "status"); /* then only the close event is left */
-    after_event(c);
-}
-
-static void on_close_event(struct pf_grpc_tag *t, bool ok)
-{
-    struct call *c = PF_GRPC_OWNER(t, struct call, t_close);
-    batch_done(c, ok, "close");
-    if (c->cancelled)
-        c->dead = true;
-    after_event(c);
-}
-
-static void on_new_call_event(struct pf_grpc_tag *t, bool ok)
-{
-    struct call *c = PF_GRPC_OWNER(t, struct call, t_new);
-    on_new_call(c, ok);
-    if (ok && c->batches == 0)
-        call_free(c);
-}
+static const struct pf_grpc_call_kind prime_factors = {
+    .name = "PrimeFactors",
+    .on = { [PF_GRPC_OP_NEW] = on_new_call, [PF_GRPC_OP_RECV] = on_recv,
+            [PF_GRPC_OP_SEND] = on_send },
+    .pump = pump, .destroy = call_destroy,
+};
 
 /* Asks grpc for w's next call, unless w has asked already. A failed request
- * leaves w unasked, so that the next stream to start or end asks again. */
+ * leaves w unasked; w asks again on its next tick. */
 static void request_call(struct worker *w)
 {
     pf_grpc_front *f = w->front;
     if (pf_health_draining() || atomic_exchange(&w->armed, true))
         return;
-    struct call *c = calloc(1, sizeof(*c));
-    if (!c) {
-        pf_error("grpc: out of memory asking for the next stream");
-        atomic_store(&w->armed, false);
-        return;
+    struct call *c = (struct call *)pf_grpc_call_new(sizeof(*c), &prime_factors);
+    if (c) {
+        c->w = w;
+        c->status = GRPC_STATUS_OK;
+        c->status_details = "";
     }
-    c->w = w;
-    c->t_new.handle = on_new_call_event;
-    c->t_recv.handle = on_recv_event;
-    c->t_send.handle = on_send_event;
-    c->t_status.handle = on_status_event;
-    c->t_close.handle = on_close_event;
-    c->status = GRPC_STATUS_OK;
-    c->status_details = "";
-    grpc_metadata_array_init(&c->request_md);
-    grpc_call_error e = grpc_server_request_registered_call(
-        f->server, f->method, &c->call, &c->deadline, &c->request_md, NULL, w->cq, w->cq,
-        &c->t_new);
-    if (e != GRPC_CALL_OK) {
-        pf_error("grpc: request_registered_call failed (%d)", (int)e);
+    if (!c || !pf_grpc_call_request(&c->base, f->server, f->method, NULL, NULL, w->cq)) {
         atomic_store(&w->armed, false);
-        call_free(c);
+        atomic_store(&w->rearm, true);
     }
 }
 
@@ -440,80 +352,92 @@ static void keep_requests(struct worker *w)
 
 /* ---- calls for unknown methods ------------------------------------------- */
 
-static void unknown_free(struct unknown_call *u)
-{
-    if (u->call)
-        grpc_call_unref(u->call);
-    grpc_call_details_destroy(&u->details);
-    grpc_metadata_array_destroy(&u->request_md);
-    free(u);
-}
-
-static void on_unknown_done(struct pf_grpc_tag *t, bool ok)
-{
-    (void)ok;
-    unknown_free(PF_GRPC_OWNER(t, struct unknown_call, t_done));
-}
-
 static void request_unknown(struct worker *w);
 
-static void on_unknown_call(struct pf_grpc_tag *t, bool ok)
+static void unknown_destroy(struct pf_grpc_call *base)
 {
-    struct unknown_call *u = PF_GRPC_OWNER(t, struct unknown_call, t_new);
-    struct worker *w = u->w;
-    if (!ok) {
-        unknown_free(u);
-        return;
-    }
+    grpc_call_details_destroy(&((struct unknown_call *)base)->details);
+}
+
+static void on_unknown_call(struct pf_grpc_call *base, bool ok)
+{
+    (void)ok;
+    struct worker *w = ((struct unknown_call *)base)->w;
+    w->unknown_armed = false;
     request_unknown(w);
     grpc_slice details = grpc_slice_from_static_string("unknown method");
     struct pf_grpc_batch b;
     bool md_sent = false;
     pf_grpc_batch_send(&b, &md_sent);
     pf_grpc_batch_status(&b, GRPC_STATUS_UNIMPLEMENTED, &details);
-    pf_grpc_batch_close(&b, &u->cancelled);
-    if (grpc_call_start_batch(u->call, b.ops, b.n, &u->t_done, NULL) != GRPC_CALL_OK)
-        unknown_free(u);
+    pf_grpc_batch_close(&b, &base->cancelled);
+    pf_grpc_call_start_batch(base, b.ops, b.n, PF_GRPC_OP_STATUS);
 }
+
+static const struct pf_grpc_call_kind unknown_method = {
+    .name = "unknown-method",
+    .on = { [PF_GRPC_OP_NEW] = on_unknown_call },
+    .destroy = unknown_destroy,
+};
 
 static void request_unknown(struct worker *w)
 {
-    pf_grpc_front *f = w->front;
     if (pf_health_draining())
         return;
-    struct unknown_call *u = calloc(1, sizeof(*u));
-    if (!u)
-        return;
-    u->w = w;
-    u->t_new.handle = on_unknown_call;
-    u->t_done.handle = on_unknown_done;
-    grpc_call_details_init(&u->details);
-    grpc_metadata_array_init(&u->request_md);
-    if (grpc_server_request_call(f->server, &u->call, &u->details, &u->request_md, w->cq, w->cq,
-                                 &u->t_new) != GRPC_CALL_OK)
-        unknown_free(u);
+    struct unknown_call *u = (struct unknown_call *)pf_grpc_call_new(sizeof(*u), &unknown_method);
+    if (u) {
+        u->w = w;
+        grpc_call_details_init(&u->details);
+    }
+    w->unknown_armed =
+        u && pf_grpc_call_request(&u->base, w->front->server, NULL, NULL, &u->details, w->cq);
+    if (!w->unknown_armed)
+        atomic_store(&w->rearm, true);
 }
-
 /* ---- workers ------------------------------------------------------------- */
 
 /* On the worker thread when the drain starts: a stream whose client is
  * silent has no event coming, so each is moved forward here. */
 static void drain_queue(struct worker *w)
 {
-    struct pf_list *node, *tmp;
-    pf_list_for_each(node, tmp, &w->calls)
-        pump(PF_CONTAINER_OF(node, struct call, link));
+    pf_grpc_call_pump_all(&w->calls);
     pf_grpc_health_queue_drain(w->health);
     pf_grpc_reflection_queue_drain(w->reflection);
+}
+
+/* True when a request for some kind of call failed and w must ask again. */
+static bool wants_rearm(struct worker *w)
+{
+    return !pf_health_draining() &&
+           (atomic_load(&w->rearm) || pf_grpc_health_queue_unarmed(w->health) ||
+            pf_grpc_reflection_queue_unarmed(w->reflection));
+}
+
+static void rearm(struct worker *w)
+{
+    atomic_store(&w->rearm, false);
+    keep_requests(w);
+    if (!w->unknown_armed)
+        request_unknown(w);
+    pf_grpc_health_queue_rearm(w->health);
+    pf_grpc_reflection_queue_rearm(w->reflection);
+}
+
+static int worker_tick_ms(struct worker *w)
+{
+    /* While draining, wake up now and then: a stream whose client went
+     * quiet has no event coming. */
+    int tick = w->admitting ? ADMIT_TICK_MS : pf_health_draining() ? DRAIN_TICK_MS : -1;
+    if (wants_rearm(w) && (tick < 0 || tick > REARM_TICK_MS))
+        tick = REARM_TICK_MS;
+    return tick;
 }
 
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
     for (;;) {
-        /* While draining, wake up now and then: a stream whose client went
-         * quiet has no event coming. */
-        int tick = w->admitting ? ADMIT_TICK_MS : pf_health_draining() ? DRAIN_TICK_MS : -1;
+        int tick = worker_tick_ms(w);
         gpr_timespec until = tick < 0 ? gpr_inf_future(GPR_CLOCK_MONOTONIC)
                                       : gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                                      gpr_time_from_millis(tick, GPR_TIMESPAN));
@@ -526,6 +450,8 @@ static void *worker_main(void *arg)
             struct pf_grpc_tag *t = ev.tag;
             t->handle(t, ev.success != 0);
         }
+        if (wants_rearm(w))
+            rearm(w);
         /* The drain's first wake-up is the failure of the unknown-method
          * request every queue has pending (see pf_grpc_front_drain()). */
         if (pf_health_draining() && (ev.type == GRPC_QUEUE_TIMEOUT || !w->drain_seen)) {
@@ -549,19 +475,12 @@ static void grpc_log(gpr_log_func_args *args)
     pf_log(level, "grpc: %s", args->message);
 }
 
-static grpc_completion_queue *queue_new(bool polls)
-{
-    grpc_completion_queue_attributes attr = {
-        GRPC_CQ_CURRENT_VERSION, GRPC_CQ_NEXT,
-        polls ? GRPC_CQ_DEFAULT_POLLING : GRPC_CQ_NON_POLLING, NULL
-    };
-    return grpc_completion_queue_create(grpc_completion_queue_factory_lookup(&attr), &attr, NULL);
-}
-
 int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *port)
 {
     gpr_set_log_function(grpc_log);
-    pf_absl_deadlock_detection_off();
+    if (pf_grpc151_check_runtime() < 0)
+        return -1;
+    pf_grpc151_quiet_abseil();
     pf_grpc_front *f = calloc(1, sizeof(*f));
     if (!f)
         return -1;
@@ -591,8 +510,7 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
     f->health = pf_grpc_health_register(f->server);
     f->reflection = pf_grpc_reflection_register(f->server);
     f->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
-    f->steer_cq = queue_new(false);
-    grpc_server_register_completion_queue(f->server, f->steer_cq, NULL);
+    f->steer_cq = pf_grpc151_steer_queue(f->server);
 
     f->nworkers = cfg->grpc_threads;
     f->workers = calloc((size_t)f->nworkers, sizeof(*f->workers));
@@ -602,8 +520,7 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
         struct worker *w = &f->workers[i];
         w->front = f;
         pf_list_init(&w->calls);
-        w->cq = queue_new(i == 0);
-        grpc_server_register_completion_queue(f->server, w->cq, NULL);
+        w->cq = pf_grpc151_worker_queue(f->server, i == 0);
     }
 
     if (pf_grpc_conns_new(cfg->max_streams_per_conn, cfg->max_streams_total, &f->conns) < 0)
@@ -667,10 +584,18 @@ void pf_grpc_front_cancel_all(pf_grpc_front *f)
     grpc_server_cancel_all_calls(f->server);
 }
 
-void pf_grpc_front_free(pf_grpc_front *f)
+/* Waits for grpc core to let go of the server, at most SHUTDOWN_WAIT_S. */
+static bool server_shut_down(pf_grpc_front *f)
+{
+    gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
+                                         gpr_time_from_seconds(SHUTDOWN_WAIT_S, GPR_TIMESPAN));
+    return grpc_completion_queue_pluck(f->shutdown_cq, f, deadline, NULL).type == GRPC_OP_COMPLETE;
+}
+
+int pf_grpc_front_free(pf_grpc_front *f)
 {
     if (!f)
-        return;
+        return 0;
     if (f->server) {
         /* A server must be shut down before it is destroyed, and its
          * shutdown ends only when every connection has closed: close the
@@ -681,13 +606,10 @@ void pf_grpc_front_free(pf_grpc_front *f)
         pf_grpc_front_wait_drained(f, 0.3);
         pf_grpc_listener_free(f->listener);
         f->listener = NULL;
-        for (;;) {
-            gpr_timespec deadline = gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
-                                                 gpr_time_from_seconds(10, GPR_TIMESPAN));
-            if (grpc_completion_queue_pluck(f->shutdown_cq, f, deadline, NULL).type ==
-                GRPC_OP_COMPLETE)
-                break;
-            pf_warn("grpc: still waiting for the server to shut down");
+        if (!server_shut_down(f)) {
+            /* Its threads may still use the queues and calls: free nothing. */
+            pf_error("grpc: the server did not shut down within %d s", SHUTDOWN_WAIT_S);
+            return -1;
         }
     }
     pf_grpc_listener_free(f->listener); /* when start failed before the server */
@@ -723,4 +645,5 @@ void pf_grpc_front_free(pf_grpc_front *f)
     pf_grpc_conns_free(f->conns);
     free(f->workers);
     free(f);
+    return 0;
 }

@@ -29,7 +29,10 @@ bool pf_grpc_front_wait_drained(pf_grpc_front *f, double seconds);
  * already sent. */
 void pf_grpc_front_cancel_all(pf_grpc_front *f);
 
-/* Shuts down (if not yet), joins the workers and frees. NULL-safe. */
-void pf_grpc_front_free(pf_grpc_front *f);
+/* Shuts down (if not yet), joins the workers and frees; 0. NULL-safe.
+ * -1 (logged) when grpc core has not let go of the server within a few
+ * seconds: then nothing is freed, grpc_shutdown() must not be called, and
+ * the process should exit with a failure. */
+int pf_grpc_front_free(pf_grpc_front *f);
 
 #endif

@@ -5,7 +5,7 @@
 #include <string.h>
 
 #include "grpc_batch.h"
-#include "grpc_tag.h"
+#include "grpc_call.h"
 #include "health.h"
 #include "health.pb-c.h"
 #include "list.h"
@@ -20,28 +20,25 @@ struct pf_grpc_health {
     void *watch;
 };
 
+enum { CHECK, WATCH, NKINDS };
+
 struct pf_grpc_health_queue {
     pf_grpc_health *h;
     grpc_server *server;
     grpc_completion_queue *cq;
     struct pf_list watches; /* open Watch streams (struct health_call) */
+    bool armed[NKINDS];     /* a request for the next Check, Watch is pending */
 };
 
 /* One Check or Watch call. A Check is one batch; a Watch sends its first
  * status, then NOT_SERVING and OK when the drain starts. */
 struct health_call {
-    struct pf_grpc_tag t_new, t_send, t_close;
+    struct pf_grpc_call base; /* first */
     pf_grpc_health_queue *q;
     bool is_watch;
-    grpc_call *call;
-    gpr_timespec deadline;
-    grpc_metadata_array request_md;
     grpc_byte_buffer *request, *response;
-    int cancelled;
-    int batches;
     bool send_pending, last_sent;
     int sent_status; /* the last status sent on a Watch */
-    struct pf_list link; /* in watches, while a Watch is open */
 };
 
 static const char *const known_services[] = { "", "primefactor.Factors" };
@@ -83,25 +80,13 @@ static grpc_byte_buffer *encode_status(int status)
     return pf_pb_pack(&msg.base);
 }
 
-static void call_free(struct health_call *c)
+static void call_destroy(struct pf_grpc_call *base)
 {
-    pf_list_remove(&c->link);
-    if (c->call)
-        grpc_call_unref(c->call);
+    struct health_call *c = (struct health_call *)base;
     if (c->request)
         grpc_byte_buffer_destroy(c->request);
     if (c->response)
         grpc_byte_buffer_destroy(c->response);
-    grpc_metadata_array_destroy(&c->request_md);
-    free(c);
-}
-
-static void batch(struct health_call *c, grpc_op *ops, size_t n, struct pf_grpc_tag *t)
-{
-    if (grpc_call_start_batch(c->call, ops, n, t, NULL) == GRPC_CALL_OK)
-        c->batches++;
-    else
-        grpc_call_cancel(c->call, NULL);
 }
 
 /* Sends status on a Watch; with last, the stream ends with OK after it. */
@@ -118,14 +103,14 @@ static void watch_send(struct health_call *c, int status, bool last)
         c->last_sent = true;
     }
     c->sent_status = status;
-    c->send_pending = true;
-    batch(c, b.ops, b.n, &c->t_send);
+    c->send_pending = pf_grpc_call_start_batch(&c->base, b.ops, b.n, PF_GRPC_OP_SEND);
 }
 
 /* Moves a Watch forward: when the drain has started, its last message. */
-static void watch_pump(struct health_call *c)
+static void watch_pump(struct pf_grpc_call *base)
 {
-    if (c->send_pending || c->last_sent || c->cancelled)
+    struct health_call *c = (struct health_call *)base;
+    if (!c->is_watch || c->send_pending || c->last_sent || base->cancelled || base->dead)
         return;
     if (pf_health_draining())
         watch_send(c, c->sent_status ==
@@ -135,31 +120,21 @@ static void watch_pump(struct health_call *c)
                    true);
 }
 
-static void after_event(struct health_call *c)
+static void on_send(struct pf_grpc_call *base, bool ok)
 {
-    if (c->batches == 0)
-        call_free(c);
-}
-
-static void on_send(struct pf_grpc_tag *t, bool ok)
-{
-    struct health_call *c = PF_GRPC_OWNER(t, struct health_call, t_send);
-    c->batches--;
+    struct health_call *c = (struct health_call *)base;
     c->send_pending = false;
     grpc_byte_buffer_destroy(c->response);
     c->response = NULL;
-    if (ok && c->is_watch)
-        watch_pump(c);
-    after_event(c);
+    if (!ok)
+        base->dead = true;
 }
 
-static void on_close(struct pf_grpc_tag *t, bool ok)
+static void on_close(struct pf_grpc_call *base, bool ok)
 {
     (void)ok;
-    struct health_call *c = PF_GRPC_OWNER(t, struct health_call, t_close);
-    c->batches--;
-    c->cancelled = c->cancelled || !c->last_sent;
-    after_event(c);
+    struct health_call *c = (struct health_call *)base;
+    base->cancelled = base->cancelled || !c->last_sent;
 }
 
 static void request(pf_grpc_health_queue *q, bool watch);
@@ -182,31 +157,27 @@ static void answer_check(struct health_call *c, const char *service, bool decode
         pf_grpc_batch_message(&b, c->response);
     }
     pf_grpc_batch_status(&b, code, &details);
-    pf_grpc_batch_close(&b, &c->cancelled);
+    pf_grpc_batch_close(&b, &c->base.cancelled);
     c->last_sent = true;
-    batch(c, b.ops, b.n, &c->t_close);
+    pf_grpc_call_start_batch(&c->base, b.ops, b.n, PF_GRPC_OP_CLOSE);
 }
 
 static void start_watch(struct health_call *c, const char *service, bool decoded)
 {
-    pf_grpc_health_queue *q = c->q;
-    grpc_op close_op = { .op = GRPC_OP_RECV_CLOSE_ON_SERVER };
-    close_op.data.recv_close_on_server.cancelled = &c->cancelled;
-    batch(c, &close_op, 1, &c->t_close);
-    pf_list_append(&q->watches, &c->link);
+    if (!pf_grpc_call_watch_close(&c->base))
+        return;
+    pf_list_append(&c->q->watches, &c->base.link);
     int status = decoded && known(service)
                      ? current_status()
                      : GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__SERVING_STATUS__SERVICE_UNKNOWN;
     watch_send(c, status, pf_health_draining());
 }
 
-static void on_new(struct pf_grpc_tag *t, bool ok)
+static void on_new(struct pf_grpc_call *base, bool ok)
 {
-    struct health_call *c = PF_GRPC_OWNER(t, struct health_call, t_new);
-    if (!ok) {
-        call_free(c); /* the server is shutting down */
-        return;
-    }
+    (void)ok;
+    struct health_call *c = (struct health_call *)base;
+    c->q->armed[c->is_watch] = false;
     request(c->q, c->is_watch);
     char service[256] = "";
     bool decoded = read_service(c->request, service, sizeof(service));
@@ -214,29 +185,27 @@ static void on_new(struct pf_grpc_tag *t, bool ok)
         start_watch(c, service, decoded);
     else
         answer_check(c, service, decoded);
-    after_event(c);
 }
+
+static const struct pf_grpc_call_kind health_kind = {
+    .name = "health",
+    .on = { [PF_GRPC_OP_NEW] = on_new, [PF_GRPC_OP_SEND] = on_send,
+            [PF_GRPC_OP_CLOSE] = on_close },
+    .pump = watch_pump, .destroy = call_destroy,
+};
 
 static void request(pf_grpc_health_queue *q, bool watch)
 {
     if (pf_health_draining())
         return;
-    struct health_call *c = calloc(1, sizeof(*c));
+    struct health_call *c = (struct health_call *)pf_grpc_call_new(sizeof(*c), &health_kind);
     if (!c)
-        return;
+        return; /* asked again on the worker's tick (pf_grpc_health_queue_unarmed) */
     c->q = q;
     c->is_watch = watch;
     c->sent_status = -1;
-    c->t_new.handle = on_new;
-    c->t_send.handle = on_send;
-    c->t_close.handle = on_close;
-    grpc_metadata_array_init(&c->request_md);
-    if (grpc_server_request_registered_call(q->server, watch ? q->h->watch : q->h->check,
-                                            &c->call, &c->deadline, &c->request_md, &c->request,
-                                            q->cq, q->cq, &c->t_new) != GRPC_CALL_OK) {
-        pf_error("grpc: cannot take health calls");
-        call_free(c);
-    }
+    q->armed[watch] = pf_grpc_call_request(&c->base, q->server, watch ? q->h->watch : q->h->check,
+                                           &c->request, NULL, q->cq);
 }
 
 pf_grpc_health *pf_grpc_health_register(grpc_server *server)
@@ -268,18 +237,26 @@ pf_grpc_health_queue *pf_grpc_health_queue_new(pf_grpc_health *h, grpc_server *s
     q->server = server;
     q->cq = cq;
     pf_list_init(&q->watches);
-    request(q, false);
-    request(q, true);
+    pf_grpc_health_queue_rearm(q);
     return q;
+}
+
+bool pf_grpc_health_queue_unarmed(const pf_grpc_health_queue *q)
+{
+    return q && (!q->armed[CHECK] || !q->armed[WATCH]);
+}
+
+void pf_grpc_health_queue_rearm(pf_grpc_health_queue *q)
+{
+    for (int k = 0; q && k < NKINDS; k++)
+        if (!q->armed[k])
+            request(q, k == WATCH);
 }
 
 void pf_grpc_health_queue_drain(pf_grpc_health_queue *q)
 {
-    if (!q)
-        return;
-    struct pf_list *node, *tmp;
-    pf_list_for_each(node, tmp, &q->watches)
-        watch_pump(PF_CONTAINER_OF(node, struct health_call, link));
+    if (q)
+        pf_grpc_call_pump_all(&q->watches);
 }
 
 void pf_grpc_health_queue_free(pf_grpc_health_queue *q)

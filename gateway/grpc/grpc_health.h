@@ -6,6 +6,7 @@
 #define PF_GRPC_HEALTH_H
 
 #include <grpc/grpc.h>
+#include <stdbool.h>
 
 typedef struct pf_grpc_health pf_grpc_health;             /* per server */
 typedef struct pf_grpc_health_queue pf_grpc_health_queue; /* per completion queue */
@@ -20,6 +21,10 @@ pf_grpc_health_queue *pf_grpc_health_queue_new(pf_grpc_health *h, grpc_server *s
 /* On the queue's thread, once the drain starts: every Watch gets
  * NOT_SERVING and ends with OK. */
 void pf_grpc_health_queue_drain(pf_grpc_health_queue *q);
+/* True when a request for the next Check or Watch failed (out of memory):
+ * then rearm(), on the queue's thread, asks again. NULL-safe. */
+bool pf_grpc_health_queue_unarmed(const pf_grpc_health_queue *q);
+void pf_grpc_health_queue_rearm(pf_grpc_health_queue *q);
 void pf_grpc_health_queue_free(pf_grpc_health_queue *q); /* NULL-safe; after the queue is drained */
 
 #endif

@@ -18,6 +18,7 @@
 
 #include "accept_guard.h"
 #include "clock.h"
+#include "grpc_151.h"
 #include "grpc_relay.h"
 #include "grpc_tls.h"
 #include "list.h"
@@ -85,12 +86,6 @@ uint32_t pf_grpc_concurrent_streams(const struct pf_config *cfg)
 {
     size_t n = 2 * cfg->max_streams_per_conn;
     return n < 16 ? 16 : n > 65536 ? 65536 : (uint32_t)n;
-}
-
-static void peer_name(int fd, char *buf, size_t size)
-{
-    /* grpc names a connection added by fd this way (grpc_call_get_peer). */
-    snprintf(buf, size, "fd:%d", fd);
 }
 
 int pf_grpc_listener_bind(const struct pf_config *cfg, pf_grpc_listener **out, int *port)
@@ -165,7 +160,7 @@ static void hand_over(pf_grpc_listener *l, struct watch *w)
     w->relay = relay;
     pthread_mutex_unlock(&l->watches_lock);
     /* grpc names the connection after the fd it was given. */
-    peer_name(grpc_fd, peer, sizeof(peer));
+    pf_grpc151_peer_name(grpc_fd, peer, sizeof(peer));
     pf_grpc_conns_close(l->conns, w->conn);
     if (pf_grpc_conns_open(l->conns, peer, &w->conn) < 0) {
         w->conn = NULL;
@@ -384,7 +379,7 @@ static void accept_one(pf_grpc_listener *l, int fd)
 
     struct watch *w = calloc(1, sizeof(*w));
     char peer[32];
-    peer_name(fd, peer, sizeof(peer)); /* renamed after grpc's fd at hand-over */
+    pf_grpc151_peer_name(fd, peer, sizeof(peer)); /* renamed after grpc's fd at hand-over */
     struct epoll_event ev = { .events = EPOLLIN | EPOLLRDHUP };
     if (!w) {
         close(fd);

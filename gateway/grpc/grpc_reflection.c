@@ -8,7 +8,7 @@
 #include "descriptors.h"
 #include "google/protobuf/descriptor.pb-c.h"
 #include "grpc_batch.h"
-#include "grpc_tag.h"
+#include "grpc_call.h"
 #include "health.h"
 #include "list.h"
 #include "log.h"
@@ -44,64 +44,56 @@ struct pf_grpc_reflection_queue {
     grpc_server *server;
     grpc_completion_queue *cq;
     struct pf_list calls;
+    bool armed[NMETHODS]; /* a request for the method's next call is pending */
 };
 
 /* ---- the index -------------------------------------------------------- */
 
-static bool full_name_is(const char *package, const char *prefix, const char *name,
-                         const char *symbol)
+/* What follows "scope." in symbol, or NULL when symbol is not in scope; an
+ * empty scope holds every symbol. */
+static const char *in_scope(const char *scope, const char *symbol)
 {
-    /* symbol == package "." prefix "." name, each part optional but name */
-    size_t n;
-    if (package && *package) {
-        n = strlen(package);
-        if (strncmp(symbol, package, n) != 0 || symbol[n] != '.')
-            return false;
-        symbol += n + 1;
-    }
-    if (prefix && *prefix) {
-        n = strlen(prefix);
-        if (strncmp(symbol, prefix, n) != 0 || symbol[n] != '.')
-            return false;
-        symbol += n + 1;
-    }
-    return strcmp(symbol, name) == 0;
+    if (!scope || !*scope)
+        return symbol;
+    size_t n = strlen(scope);
+    return strncmp(symbol, scope, n) == 0 && symbol[n] == '.' ? symbol + n + 1 : NULL;
 }
 
-static bool message_defines(const char *package, const MessageProto *m, const char *symbol)
+/* symbol is relative to m's scope. Nested types and enums: "Outer.Inner". */
+static bool message_defines(const MessageProto *m, const char *symbol)
 {
-    if (full_name_is(package, NULL, m->name, symbol))
+    if (strcmp(symbol, m->name) == 0)
         return true;
-    /* Nested types and enums: "pkg.Outer.Inner". */
-    size_t n = strlen(package) + strlen(m->name) + 2;
-    char *outer = malloc(n);
-    if (!outer)
+    const char *inner = in_scope(m->name, symbol);
+    if (!inner)
         return false;
-    snprintf(outer, n, package && *package ? "%s.%s" : "%s%s", package, m->name);
-    bool found = false;
-    for (size_t i = 0; !found && i < m->n_enum_type; i++)
-        found = full_name_is(outer, NULL, m->enum_type[i]->name, symbol);
-    for (size_t i = 0; !found && i < m->n_nested_type; i++)
-        found = message_defines(outer, m->nested_type[i], symbol);
-    free(outer);
-    return found;
+    for (size_t i = 0; i < m->n_enum_type; i++)
+        if (strcmp(inner, m->enum_type[i]->name) == 0)
+            return true;
+    for (size_t i = 0; i < m->n_nested_type; i++)
+        if (message_defines(m->nested_type[i], inner))
+            return true;
+    return false;
 }
 
 static bool file_defines(const FileProto *f, const char *symbol)
 {
-    const char *pkg = f->package ? f->package : "";
+    symbol = in_scope(f->package, symbol);
+    if (!symbol)
+        return false;
     for (size_t i = 0; i < f->n_message_type; i++)
-        if (message_defines(pkg, f->message_type[i], symbol))
+        if (message_defines(f->message_type[i], symbol))
             return true;
     for (size_t i = 0; i < f->n_enum_type; i++)
-        if (full_name_is(pkg, NULL, f->enum_type[i]->name, symbol))
+        if (strcmp(symbol, f->enum_type[i]->name) == 0)
             return true;
     for (size_t i = 0; i < f->n_service; i++) {
         const Google__Protobuf__ServiceDescriptorProto *s = f->service[i];
-        if (full_name_is(pkg, NULL, s->name, symbol))
+        if (strcmp(symbol, s->name) == 0)
             return true;
-        for (size_t j = 0; j < s->n_method; j++)
-            if (full_name_is(pkg, s->name, s->method[j]->name, symbol))
+        const char *method = in_scope(s->name, symbol);
+        for (size_t j = 0; method && j < s->n_method; j++)
+            if (strcmp(method, s->method[j]->name) == 0)
                 return true;
     }
     return false;
@@ -223,7 +215,7 @@ static grpc_byte_buffer *answer(pf_grpc_reflection *r, const Request *req)
                                    GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST__NOT_SET
                                ? GRPC_STATUS_INVALID_ARGUMENT
                                : GRPC_STATUS_NOT_FOUND;
-        error.error_message = f ? (char *)"out of memory"
+        error.error_message = f ? (char *)pf_strerror(PF_ENOMEM)
                               : error.error_code == GRPC_STATUS_NOT_FOUND ? (char *)"not found"
                                                                           : (char *)"empty request";
         res.message_response_case =
@@ -240,48 +232,26 @@ static grpc_byte_buffer *answer(pf_grpc_reflection *r, const Request *req)
 /* One ServerReflectionInfo stream: read a request, send its answer, again,
  * until the client half-closes; then status OK. */
 struct reflection_call {
-    struct pf_grpc_tag t_new, t_recv, t_send, t_close;
+    struct pf_grpc_call base; /* first */
     pf_grpc_reflection_queue *q;
     int method;
-    struct pf_list link;
-    grpc_call *call;
-    gpr_timespec deadline;
-    grpc_metadata_array request_md;
     grpc_byte_buffer *recv_bb, *send_bb;
-    int cancelled;
-    int batches;
-    bool recv_pending, send_pending, input_done, md_sent, status_sent, failed;
+    bool recv_pending, send_pending, input_done, md_sent, status_sent;
 };
 
-static void call_free(struct reflection_call *c)
+static void call_destroy(struct pf_grpc_call *base)
 {
-    pf_list_remove(&c->link);
-    if (c->call)
-        grpc_call_unref(c->call);
+    struct reflection_call *c = (struct reflection_call *)base;
     if (c->recv_bb)
         grpc_byte_buffer_destroy(c->recv_bb);
     if (c->send_bb)
         grpc_byte_buffer_destroy(c->send_bb);
-    grpc_metadata_array_destroy(&c->request_md);
-    free(c);
 }
 
-static void batch(struct reflection_call *c, grpc_op *ops, size_t n, struct pf_grpc_tag *t,
-                  bool *pending)
+static void pump(struct pf_grpc_call *base)
 {
-    if (grpc_call_start_batch(c->call, ops, n, t, NULL) == GRPC_CALL_OK) {
-        c->batches++;
-        if (pending)
-            *pending = true;
-    } else {
-        c->failed = true;
-        grpc_call_cancel(c->call, NULL);
-    }
-}
-
-static void pump(struct reflection_call *c)
-{
-    if (c->failed || c->status_sent || c->send_pending)
+    struct reflection_call *c = (struct reflection_call *)base;
+    if (base->dead || c->status_sent || c->send_pending)
         return;
     if (c->input_done || pf_health_draining()) {
         static grpc_slice no_details;
@@ -289,32 +259,23 @@ static void pump(struct reflection_call *c)
         pf_grpc_batch_send(&b, &c->md_sent);
         pf_grpc_batch_status(&b, GRPC_STATUS_OK, &no_details);
         c->status_sent = true;
-        batch(c, b.ops, b.n, &c->t_send, &c->send_pending);
+        c->send_pending = pf_grpc_call_start_batch(base, b.ops, b.n, PF_GRPC_OP_SEND);
         return;
     }
     if (!c->recv_pending) {
         grpc_op op = { .op = GRPC_OP_RECV_MESSAGE };
         op.data.recv_message.recv_message = &c->recv_bb;
-        batch(c, &op, 1, &c->t_recv, &c->recv_pending);
+        c->recv_pending = pf_grpc_call_start_batch(base, &op, 1, PF_GRPC_OP_RECV);
     }
 }
 
-static void after_event(struct reflection_call *c)
+static void on_recv(struct pf_grpc_call *base, bool ok)
 {
-    pump(c);
-    if (c->batches == 0)
-        call_free(c);
-}
-
-static void on_recv(struct pf_grpc_tag *t, bool ok)
-{
-    struct reflection_call *c = PF_GRPC_OWNER(t, struct reflection_call, t_recv);
-    c->batches--;
+    struct reflection_call *c = (struct reflection_call *)base;
     c->recv_pending = false;
     if (!ok || !c->recv_bb) {
         c->input_done = true;
-        c->failed = c->failed || !ok;
-        after_event(c);
+        base->dead = base->dead || !ok;
         return;
     }
     Request *req = (Request *)pf_pb_unpack(c->recv_bb, &grpc__reflection__v1__server_reflection_request__descriptor);
@@ -322,7 +283,6 @@ static void on_recv(struct pf_grpc_tag *t, bool ok)
     c->recv_bb = NULL;
     if (!req) {
         c->input_done = true; /* a bad request ends the stream */
-        after_event(c);
         return;
     }
     c->send_bb = answer(c->q->r, req);
@@ -330,69 +290,50 @@ static void on_recv(struct pf_grpc_tag *t, bool ok)
     struct pf_grpc_batch b;
     pf_grpc_batch_send(&b, &c->md_sent);
     pf_grpc_batch_message(&b, c->send_bb);
-    batch(c, b.ops, b.n, &c->t_send, &c->send_pending);
-    after_event(c);
+    c->send_pending = pf_grpc_call_start_batch(base, b.ops, b.n, PF_GRPC_OP_SEND);
 }
 
-static void on_send(struct pf_grpc_tag *t, bool ok)
+static void on_send(struct pf_grpc_call *base, bool ok)
 {
-    struct reflection_call *c = PF_GRPC_OWNER(t, struct reflection_call, t_send);
-    c->batches--;
+    struct reflection_call *c = (struct reflection_call *)base;
     c->send_pending = false;
     if (c->send_bb)
         grpc_byte_buffer_destroy(c->send_bb);
     c->send_bb = NULL;
-    c->failed = c->failed || !ok;
-    after_event(c);
-}
-
-static void on_close(struct pf_grpc_tag *t, bool ok)
-{
-    (void)ok;
-    struct reflection_call *c = PF_GRPC_OWNER(t, struct reflection_call, t_close);
-    c->batches--;
-    if (c->cancelled)
-        c->failed = true;
-    after_event(c);
+    base->dead = base->dead || !ok;
 }
 
 static void request(pf_grpc_reflection_queue *q, int method);
 
-static void on_new(struct pf_grpc_tag *t, bool ok)
+static void on_new(struct pf_grpc_call *base, bool ok)
 {
-    struct reflection_call *c = PF_GRPC_OWNER(t, struct reflection_call, t_new);
-    if (!ok) {
-        call_free(c); /* the server is shutting down */
-        return;
-    }
+    (void)ok;
+    struct reflection_call *c = (struct reflection_call *)base;
+    c->q->armed[c->method] = false;
     request(c->q, c->method);
-    pf_list_append(&c->q->calls, &c->link);
-    grpc_op op = { .op = GRPC_OP_RECV_CLOSE_ON_SERVER };
-    op.data.recv_close_on_server.cancelled = &c->cancelled;
-    batch(c, &op, 1, &c->t_close, NULL);
-    after_event(c);
+    pf_list_append(&c->q->calls, &base->link);
+    pf_grpc_call_watch_close(base);
 }
+
+static const struct pf_grpc_call_kind reflection_kind = {
+    .name = "reflection",
+    .on = { [PF_GRPC_OP_NEW] = on_new, [PF_GRPC_OP_RECV] = on_recv,
+            [PF_GRPC_OP_SEND] = on_send },
+    .pump = pump, .destroy = call_destroy,
+};
 
 static void request(pf_grpc_reflection_queue *q, int method)
 {
     if (pf_health_draining())
         return;
-    struct reflection_call *c = calloc(1, sizeof(*c));
+    struct reflection_call *c =
+        (struct reflection_call *)pf_grpc_call_new(sizeof(*c), &reflection_kind);
     if (!c)
-        return;
+        return; /* asked again on the worker's tick (pf_grpc_reflection_queue_unarmed) */
     c->q = q;
     c->method = method;
-    c->t_new.handle = on_new;
-    c->t_recv.handle = on_recv;
-    c->t_send.handle = on_send;
-    c->t_close.handle = on_close;
-    grpc_metadata_array_init(&c->request_md);
-    if (grpc_server_request_registered_call(q->server, q->r->method[method], &c->call,
-                                            &c->deadline, &c->request_md, NULL, q->cq, q->cq,
-                                            &c->t_new) != GRPC_CALL_OK) {
-        pf_error("grpc: cannot take reflection calls");
-        call_free(c);
-    }
+    q->armed[method] =
+        pf_grpc_call_request(&c->base, q->server, q->r->method[method], NULL, NULL, q->cq);
 }
 
 /* ---- life cycle ---------------------------------------------------------- */
@@ -436,18 +377,29 @@ pf_grpc_reflection_queue *pf_grpc_reflection_queue_new(pf_grpc_reflection *r,
     q->server = server;
     q->cq = cq;
     pf_list_init(&q->calls);
-    for (int i = 0; i < NMETHODS; i++)
-        request(q, i);
+    pf_grpc_reflection_queue_rearm(q);
     return q;
+}
+
+bool pf_grpc_reflection_queue_unarmed(const pf_grpc_reflection_queue *q)
+{
+    for (int i = 0; q && i < NMETHODS; i++)
+        if (!q->armed[i])
+            return true;
+    return false;
+}
+
+void pf_grpc_reflection_queue_rearm(pf_grpc_reflection_queue *q)
+{
+    for (int i = 0; q && i < NMETHODS; i++)
+        if (!q->armed[i])
+            request(q, i);
 }
 
 void pf_grpc_reflection_queue_drain(pf_grpc_reflection_queue *q)
 {
-    if (!q)
-        return;
-    struct pf_list *node, *tmp;
-    pf_list_for_each(node, tmp, &q->calls)
-        pump(PF_CONTAINER_OF(node, struct reflection_call, link));
+    if (q)
+        pf_grpc_call_pump_all(&q->calls);
 }
 
 void pf_grpc_reflection_queue_free(pf_grpc_reflection_queue *q)

@@ -6,6 +6,7 @@
 #define PF_GRPC_REFLECTION_H
 
 #include <grpc/grpc.h>
+#include <stdbool.h>
 
 typedef struct pf_grpc_reflection pf_grpc_reflection;             /* per server */
 typedef struct pf_grpc_reflection_queue pf_grpc_reflection_queue; /* per completion queue */
@@ -20,6 +21,10 @@ pf_grpc_reflection_queue *pf_grpc_reflection_queue_new(pf_grpc_reflection *r,
                                                        grpc_completion_queue *cq);
 /* On the queue's thread, once the drain starts: open streams end with OK. */
 void pf_grpc_reflection_queue_drain(pf_grpc_reflection_queue *q);
+/* True when a request for a method's next call failed (out of memory):
+ * then rearm(), on the queue's thread, asks again. NULL-safe. */
+bool pf_grpc_reflection_queue_unarmed(const pf_grpc_reflection_queue *q);
+void pf_grpc_reflection_queue_rearm(pf_grpc_reflection_queue *q);
 void pf_grpc_reflection_queue_free(pf_grpc_reflection_queue *q); /* NULL-safe */
 
 #endif

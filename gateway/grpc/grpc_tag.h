@@ -1,6 +1,6 @@
 /* The tag of every batch pfgate puts on a grpc completion queue: the worker
- * that takes the event hands it to the tag's own handler, so that each kind
- * of call (PrimeFactors, health, unknown methods) keeps its logic to itself. */
+ * that takes the event hands it to the tag's own handler (grpc_call.c, for
+ * every kind of call). */
 #ifndef PF_GRPC_TAG_H
 #define PF_GRPC_TAG_H
 

@@ -3,6 +3,7 @@
 #include <grpc/byte_buffer_reader.h>
 #include <grpc/slice.h>
 
+#include "grpc_151.h"
 #include "primefactor.pb-c.h"
 
 int pf_pb_decode_request_bytes(const uint8_t *data, size_t len, pf_request *out)
@@ -17,17 +18,13 @@ int pf_pb_decode_request_bytes(const uint8_t *data, size_t len, pf_request *out)
 
 ProtobufCMessage *pf_pb_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc)
 {
-    /* Decode from the buffer's one slice when it has one and is not
-     * compressed (the usual case): the reader would copy it first. */
-    if (bb->type == GRPC_BB_RAW && bb->data.raw.compression == GRPC_COMPRESS_NONE &&
-        bb->data.raw.slice_buffer.count == 1) {
-        grpc_slice s = bb->data.raw.slice_buffer.slices[0];
+    grpc_slice s;
+    if (pf_grpc151_one_slice(bb, &s)) /* the usual case */
         return protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));
-    }
     grpc_byte_buffer_reader reader;
     if (!grpc_byte_buffer_reader_init(&reader, bb))
         return NULL;
-    grpc_slice s = grpc_byte_buffer_reader_readall(&reader);
+    s = grpc_byte_buffer_reader_readall(&reader);
     grpc_byte_buffer_reader_destroy(&reader);
     ProtobufCMessage *m =
         protobuf_c_message_unpack(desc, NULL, GRPC_SLICE_LENGTH(s), GRPC_SLICE_START_PTR(s));

@@ -1,0 +1,117 @@
+#include "grpc_call.h"
+
+#include <stdlib.h>
+
+#include "log.h"
+
+static void call_free(struct pf_grpc_call *c)
+{
+    if (c->kind->destroy)
+        c->kind->destroy(c);
+    pf_list_remove(&c->link);
+    if (c->call)
+        grpc_call_unref(c->call);
+    grpc_metadata_array_destroy(&c->request_md);
+    free(c); /* the kind's struct: the base is its first member */
+}
+
+static void on_event(struct pf_grpc_tag *t, bool ok)
+{
+    struct pf_grpc_call_tag *ct = (struct pf_grpc_call_tag *)t;
+    enum pf_grpc_op op = ct->op;
+    struct pf_grpc_call *c = PF_GRPC_OWNER(ct - op, struct pf_grpc_call, tags);
+    if (op == PF_GRPC_OP_NEW && !ok) {
+        call_free(c); /* the server is shutting down: this request will never be a call */
+        return;
+    }
+    if (op != PF_GRPC_OP_NEW) {
+        c->batches--;
+        if (!ok)
+            pf_debug("grpc: %s call %p: batch %d failed (cancelled %d)", c->kind->name,
+                     (void *)c, (int)op, c->cancelled);
+        if (op == PF_GRPC_OP_CLOSE && c->cancelled)
+            c->dead = true;
+    }
+    if (c->kind->on[op])
+        c->kind->on[op](c, ok);
+    if (c->kind->pump)
+        c->kind->pump(c);
+    if (c->batches == 0)
+        call_free(c);
+}
+
+struct pf_grpc_call *pf_grpc_call_new(size_t size, const struct pf_grpc_call_kind *kind)
+{
+    struct pf_grpc_call *c = calloc(1, size);
+    if (!c) {
+        /* Asked again on a worker tick: at most a line a second. */
+        static _Thread_local struct pf_log_limit limit;
+        pf_log_limited(&limit, PF_LOG_ERROR, "grpc: out of memory for a %s call", kind->name);
+        return NULL;
+    }
+    for (int i = 0; i < PF_GRPC_NOPS; i++) {
+        c->tags[i].tag.handle = on_event;
+        c->tags[i].op = (enum pf_grpc_op)i;
+    }
+    c->kind = kind;
+    grpc_metadata_array_init(&c->request_md);
+    return c;
+}
+
+bool pf_grpc_call_request(struct pf_grpc_call *c, grpc_server *server, void *method,
+                          grpc_byte_buffer **payload, grpc_call_details *details,
+                          grpc_completion_queue *cq)
+{
+    struct pf_grpc_tag *t = &c->tags[PF_GRPC_OP_NEW].tag;
+    grpc_call_error e =
+        method ? grpc_server_request_registered_call(server, method, &c->call, &c->deadline,
+                                                     &c->request_md, payload, cq, cq, t)
+               : grpc_server_request_call(server, &c->call, details, &c->request_md, cq, cq, t);
+    if (e != GRPC_CALL_OK) {
+        static _Thread_local struct pf_log_limit limit;
+        pf_log_limited(&limit, PF_LOG_ERROR, "grpc: cannot take %s calls (%d)", c->kind->name,
+                       (int)e);
+        call_free(c);
+        return false;
+    }
+    return true;
+}
+
+bool pf_grpc_call_start_batch(struct pf_grpc_call *c, const grpc_op *ops, size_t n,
+                              enum pf_grpc_op op)
+{
+    c->batches++;
+    grpc_call_error e = grpc_call_start_batch(c->call, ops, n, &c->tags[op].tag, NULL);
+    if (e != GRPC_CALL_OK) {
+        /* The tag will never come back. */
+        c->batches--;
+        pf_error("grpc: %s call: start_batch failed (%d)", c->kind->name, (int)e);
+        c->dead = true;
+        grpc_call_cancel(c->call, NULL);
+        return false;
+    }
+    return true;
+}
+
+bool pf_grpc_call_watch_close(struct pf_grpc_call *c)
+{
+    grpc_op op = { .op = GRPC_OP_RECV_CLOSE_ON_SERVER };
+    op.data.recv_close_on_server.cancelled = &c->cancelled;
+    return pf_grpc_call_start_batch(c, &op, 1, PF_GRPC_OP_CLOSE);
+}
+
+void pf_grpc_call_fail(struct pf_grpc_call *c, grpc_status_code code, const char *details)
+{
+    c->dead = true;
+    grpc_call_cancel_with_status(c->call, code, details, NULL);
+}
+
+void pf_grpc_call_pump_all(struct pf_list *calls)
+{
+    struct pf_list *node, *tmp;
+    pf_list_for_each(node, tmp, calls) {
+        struct pf_grpc_call *c = PF_CONTAINER_OF(node, struct pf_grpc_call, link);
+        if (c->kind->pump)
+            c->kind->pump(c);
+    }
+}

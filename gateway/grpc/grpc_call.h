@@ -1,0 +1,88 @@
+/* The life of one server call, the same for every gRPC service pfgate serves
+ * (PrimeFactors, unknown methods, health, reflection): the grpc_call and what
+ * grpc fills in when it starts, one tag per kind of batch, the batches in
+ * flight, the link in its queue's list of live calls (for the drain), and the
+ * free once nothing is in flight. A call lives on one completion queue, so it
+ * needs no lock.
+ *
+ * A kind embeds struct pf_grpc_call as its FIRST member and gives a table of
+ * handlers. Every event of the call is counted here, handed to the kind's
+ * handler, followed by the kind's pump, and the call is freed when no batch
+ * is in flight any more (a failed new-call event frees it at once). */
+#ifndef PF_GRPC_CALL_H
+#define PF_GRPC_CALL_H
+
+#include <grpc/grpc.h>
+#include <stdbool.h>
+#include <stddef.h>
+
+#include "grpc_tag.h"
+#include "list.h"
+
+/* What a batch does; each has its own tag, so at most one batch of a kind
+ * is in flight. */
+enum pf_grpc_op {
+    PF_GRPC_OP_NEW,    /* the call started (the request was matched) */
+    PF_GRPC_OP_RECV,   /* a message read */
+    PF_GRPC_OP_SEND,   /* a message (and maybe the status) sent */
+    PF_GRPC_OP_STATUS, /* the status sent */
+    PF_GRPC_OP_CLOSE,  /* the call closed (RECV_CLOSE_ON_SERVER) */
+    PF_GRPC_NOPS
+};
+
+struct pf_grpc_call;
+
+struct pf_grpc_call_kind {
+    const char *name; /* for the debug log */
+    /* One handler per op, called after the count; NULL: nothing to do. */
+    void (*on[PF_GRPC_NOPS])(struct pf_grpc_call *c, bool ok);
+    /* After every event, and at the drain: moves the call forward. May be NULL. */
+    void (*pump)(struct pf_grpc_call *c);
+    /* Gives back what the kind holds, before the base frees the call. May be NULL. */
+    void (*destroy)(struct pf_grpc_call *c);
+};
+
+struct pf_grpc_call_tag {
+    struct pf_grpc_tag tag;
+    enum pf_grpc_op op;
+};
+
+struct pf_grpc_call {
+    struct pf_grpc_call_tag tags[PF_GRPC_NOPS];
+    const struct pf_grpc_call_kind *kind;
+    grpc_call *call;
+    gpr_timespec deadline;
+    grpc_metadata_array request_md;
+    struct pf_list link; /* in its queue's live calls, when the kind puts it there */
+    int batches;         /* in flight */
+    int cancelled;       /* set by a RECV_CLOSE_ON_SERVER op */
+    bool dead;           /* a batch failed to start, or the call was cancelled: send nothing more */
+};
+
+/* A zeroed call of `size` bytes (the kind's struct) of that kind; NULL
+ * (logged) when out of memory. */
+struct pf_grpc_call *pf_grpc_call_new(size_t size, const struct pf_grpc_call_kind *kind);
+
+/* Asks grpc for the next call of `method` (registered), or of any
+ * unregistered method when method is NULL (details then gets its name). The
+ * NEW event comes on cq. False, after logging and freeing c, when grpc refuses. */
+bool pf_grpc_call_request(struct pf_grpc_call *c, grpc_server *server, void *method,
+                          grpc_byte_buffer **payload, grpc_call_details *details,
+                          grpc_completion_queue *cq);
+
+/* Starts ops as one batch, with op's tag. False when grpc refuses it: then
+ * its event never comes, nothing is counted, the call is cancelled and dead. */
+bool pf_grpc_call_start_batch(struct pf_grpc_call *c, const grpc_op *ops, size_t n,
+                              enum pf_grpc_op op);
+
+/* Starts the RECV_CLOSE_ON_SERVER batch (into c->cancelled). */
+bool pf_grpc_call_watch_close(struct pf_grpc_call *c);
+
+/* Ends the call now with code and details (static), sending nothing more. */
+void pf_grpc_call_fail(struct pf_grpc_call *c, grpc_status_code code, const char *details);
+
+/* Pumps every call on a list of live calls (the drain: a call whose
+ * client is silent has no event coming). */
+void pf_grpc_call_pump_all(struct pf_list *calls);
+
+#endif
