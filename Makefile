@@ -258,7 +258,7 @@ $(BUILD)/tests/%.o: tests/unit/%.c | $(PROTO_C)
 # test_X_USES names the other gateway files it needs, test_X_LDFLAGS its own link flags.
 gateway_obj_of = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(addsuffix /$(1).c,$(GATEWAY_DIRS))))
 # The accept loop on a real grpc server; --wrap: its system calls seen and failed on purpose.
-test_grpc_listener_USES := config grpc_relay grpc_tls grpc_conns h2_guard accept_guard listen \
+test_grpc_listener_USES := config grpc_151 grpc_relay grpc_tls grpc_conns h2_guard accept_guard listen \
                            log metrics health clock tls
 test_grpc_listener_LDFLAGS := -pthread \
     -Wl,--wrap=epoll_wait,--wrap=close,--wrap=ioctl,--wrap=accept4,--wrap=socketpair
