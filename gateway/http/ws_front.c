@@ -19,8 +19,6 @@
  * one batch per writable callback, so that one busy socket does not keep the
  * others waiting. Below the protocol's tx_packet_size, which lws would split. */
 #define BATCH_BYTES 16384
-/* Numbers read ahead of their answers before reading pauses. */
-#define READ_AHEAD 64
 /* How often a cancelled socket tries to write its Close again. */
 #define CANCEL_RETRY_US 2000
 
@@ -186,10 +184,10 @@ static void resume_rx(struct lws *wsi, struct pf_ws_session *s)
     }
 }
 
-/* Enough numbers are held unanswered: reading waits for the answers. */
+/* --max-pending numbers are held unanswered: reading waits for the answers. */
 static bool stream_full(const struct pf_ws_session *s)
 {
-    return pf_stream_pending(s->stream) >= READ_AHEAD || !pf_stream_want_read(s->stream);
+    return !pf_stream_want_read(s->stream);
 }
 
 static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, size_t len)
