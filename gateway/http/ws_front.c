@@ -322,7 +322,9 @@ static int on_peer_close(struct lws *wsi, struct pf_ws_session *s)
 
 static void on_timer(struct lws *wsi, struct pf_ws_session *s)
 {
-    if (s->fsm.state == PF_WS_CANCELLED) {
+    /* After the deadline, what lws holds goes out pushed (pf_ws_push_cancelled),
+     * the Close included once it is on its way. */
+    if (s->fsm.state == PF_WS_CANCELLED || s->fsm.state == PF_WS_CLOSING) {
         s->push_due = true;
         lws_callback_on_writable(wsi);
         lws_set_timer_usecs(wsi, CANCEL_RETRY_US);
