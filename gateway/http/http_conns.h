@@ -27,7 +27,6 @@ enum pf_http_conn_kind { PF_CONN_CLIENT, PF_CONN_RESERVE, PF_CONN_ADMIN };
 
 struct pf_http_conn {
     enum pf_http_conn_kind kind;
-    bool websocket;         /* upgraded: counted in the WebSocket gauge */
     bool counted;           /* false once evicted: its place is already given away */
     void *handle;           /* the caller's (an lws wsi) */
     struct pf_list silent;  /* linked while no request head has come */

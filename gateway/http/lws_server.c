@@ -47,26 +47,17 @@ struct pf_lws_server {
     struct lws_http_mount mounts[5];
 };
 
-/* lws allocates one of these per connection; a connection is either a
- * WebSocket or HTTP, never both at once. */
-union session {
-    struct pf_ws_session ws;
-    struct pf_http_session http;
-};
+/* What a connection is now. lws allocates one session per connection,
+ * zeroed (HTTP); the upgrade gives the WebSocket a new one (ESTABLISHED). */
+enum session_kind { SESSION_HTTP, SESSION_WEBSOCKET };
 
-static bool is_ws_reason(enum lws_callback_reasons reason)
-{
-    switch (reason) {
-    case LWS_CALLBACK_ESTABLISHED:
-    case LWS_CALLBACK_RECEIVE:
-    case LWS_CALLBACK_SERVER_WRITEABLE:
-    case LWS_CALLBACK_CLOSED:
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE:
-        return true;
-    default:
-        return false;
-    }
-}
+struct session {
+    enum session_kind kind;
+    union {
+        struct pf_ws_session ws;
+        struct pf_http_session http;
+    } as;
+};
 
 static struct pf_lws_server *server_of(struct lws_context *ctx)
 {
@@ -81,7 +72,29 @@ static struct pf_http_conn *conn_of(struct lws *wsi)
     return lws_get_opaque_user_data(net ? net : wsi);
 }
 
-static void on_connection_gone(struct lws *wsi, struct pf_lws_server *s)
+static enum session_kind kind_of(const struct session *session)
+{
+    return session ? session->kind : SESSION_HTTP; /* no session yet: HTTP */
+}
+
+static enum pf_front front_of(const struct session *session)
+{
+    return kind_of(session) == SESSION_WEBSOCKET ? PF_FRONT_WEBSOCKET : PF_FRONT_HTTP;
+}
+
+/* The upgrade is done: the connection counts as a WebSocket from now on. */
+static void become_websocket(struct lws *wsi, struct session *session)
+{
+    struct pf_http_conn *conn = conn_of(wsi);
+    if (conn && conn->kind == PF_CONN_CLIENT) {
+        pf_metrics_connections(PF_FRONT_HTTP, -1);
+        pf_metrics_connections(PF_FRONT_WEBSOCKET, 1);
+    }
+    session->kind = SESSION_WEBSOCKET;
+}
+
+static void on_connection_gone(struct lws *wsi, struct pf_lws_server *s,
+                               const struct session *session)
 {
     struct pf_http_conn *conn = lws_get_opaque_user_data(wsi);
     if (!conn)
@@ -89,7 +102,7 @@ static void on_connection_gone(struct lws *wsi, struct pf_lws_server *s)
     lws_set_opaque_user_data(wsi, NULL);
     s->env.connections--;
     if (conn->kind == PF_CONN_CLIENT)
-        pf_metrics_connections(conn->websocket ? PF_FRONT_WEBSOCKET : PF_FRONT_HTTP, -1);
+        pf_metrics_connections(front_of(session), -1);
     pf_http_conns_close(&s->conns, conn);
 }
 
@@ -131,54 +144,56 @@ static int confirm_upgrade(struct lws *wsi, const char *protocol)
     return rc ? rc : pf_ws_confirm_upgrade(wsi, protocol);
 }
 
+/* On the service thread after lws_cancel_service(): the drain and its
+ * deadline, asked for by the main thread. */
+static void on_wake(struct lws_context *ctx)
+{
+    struct pf_lws_server *s = server_of(ctx);
+    if (pf_health_draining() && !s->drain_started) {
+        s->drain_started = true;
+        pf_ws_drain_all(ctx);
+        pf_ndjson_drain_all(ctx);
+    }
+    if (atomic_load(&s->cancel) && !s->cancel_started) {
+        s->cancel_started = true;
+        pf_ws_cancel_all(ctx);
+        pf_ndjson_cancel_all(ctx);
+    }
+}
+
 static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *user, void *in,
                     size_t len)
 {
-    union session *session = user;
+    struct session *session = user;
     struct pf_lws_server *server = server_of(lws_get_context(wsi));
-    struct pf_http_conn *conn;
+    int rc = 0;
+    /* What concerns the connection itself, whatever it is. */
     switch (reason) {
+    case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
+        on_wake(lws_get_context(wsi));
+        goto out;
     case LWS_CALLBACK_WSI_DESTROY:
-        on_connection_gone(wsi, server);
+        on_connection_gone(wsi, server, session);
         return 0;
     case LWS_CALLBACK_FILTER_HTTP_CONNECTION:
         return filter_request(wsi, in);
+    case LWS_CALLBACK_HTTP_CONFIRM_UPGRADE:
+        return confirm_upgrade(wsi, in);
     case LWS_CALLBACK_ESTABLISHED:
-        /* Now a WebSocket: count it as one. */
-        if ((conn = conn_of(wsi)) && conn->kind == PF_CONN_CLIENT) {
-            pf_metrics_connections(PF_FRONT_HTTP, -1);
-            pf_metrics_connections(PF_FRONT_WEBSOCKET, 1);
-        }
-        if (conn)
-            conn->websocket = true;
+        become_websocket(wsi, session);
         break;
     default:
         break;
     }
-    if (reason == LWS_CALLBACK_EVENT_WAIT_CANCELLED) {
-        struct lws_context *ctx = lws_get_context(wsi);
-        struct pf_lws_server *s = server_of(ctx);
-        if (pf_health_draining() && !s->drain_started) {
-            s->drain_started = true;
-            pf_ws_drain_all(ctx);
-            pf_ndjson_drain_all(ctx);
-        }
-        if (atomic_load(&s->cancel) && !s->cancel_started) {
-            s->cancel_started = true;
-            pf_ws_cancel_all(ctx);
-            pf_ndjson_cancel_all(ctx);
-        }
-        atomic_store(&s->open_streams, s->env.open_streams);
-        return 0;
+    switch (kind_of(session)) {
+    case SESSION_WEBSOCKET:
+        rc = pf_ws_callback(wsi, reason, &session->as.ws, in, len);
+        break;
+    case SESSION_HTTP:
+        rc = pf_http_callback(wsi, reason, session ? &session->as.http : NULL, in, len);
+        break;
     }
-    if (reason == LWS_CALLBACK_HTTP_CONFIRM_UPGRADE)
-        return confirm_upgrade(wsi, in);
-
-    bool ws = is_ws_reason(reason) ||
-              (reason == LWS_CALLBACK_TIMER && (conn = conn_of(wsi)) && conn->websocket);
-    int rc = ws ? pf_ws_callback(wsi, reason, &session->ws, in, len)
-                                  : pf_http_callback(wsi, reason, session ? &session->http : NULL,
-                                                     in, len);
+out:
     atomic_store(&server->open_streams, server->env.open_streams);
     return rc;
 }
@@ -261,7 +276,7 @@ static int accept_callback(struct lws *wsi, enum lws_callback_reasons reason, vo
 static const struct lws_protocols protocols[] = {
     { .name = PROTOCOL,
       .callback = callback,
-      .per_session_data_size = sizeof(union session),
+      .per_session_data_size = sizeof(struct session),
       .rx_buffer_size = 4096,
       /* Larger than one NDJSON batch, so that lws never splits a batch
        * whose tail it could not flush while reading is paused. */

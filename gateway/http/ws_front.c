@@ -20,8 +20,6 @@
  * one batch per writable callback, so that one busy socket does not keep the
  * others waiting. Below the protocol's tx_packet_size, which lws would split. */
 #define BATCH_BYTES 16384
-/* Numbers read ahead of their answers before reading pauses. */
-#define READ_AHEAD 64
 /* How often a cancelled socket tries to write its Close again. */
 #define CANCEL_RETRY_US 2000
 
@@ -86,28 +84,26 @@ int pf_ws_confirm_upgrade(struct lws *wsi, const char *upgrade)
     return 0;
 }
 
-/* Closes the socket with code now: the caller returns -1. */
-static int close_with(struct lws *wsi, enum lws_close_status code, const char *why)
+/* Sends the Close the session's state gives (CLOSING): the caller returns -1. */
+static int close_now(struct lws *wsi, const struct pf_ws_session *s)
 {
-    lws_close_reason(wsi, code, (unsigned char *)why, strlen(why));
+    lws_close_reason(wsi, (enum lws_close_status)s->fsm.close_code,
+                     (unsigned char *)s->fsm.close_why, strlen(s->fsm.close_why));
     return -1;
 }
 
-/* From RECEIVE, the stream fails in the next WRITEABLE, not at once: a -1
+/* From RECEIVE, the stream fails in a later WRITEABLE, not at once: a -1
  * from RECEIVE leaves the rest of lws's read buffer unparsed, lws goes on
  * reading the socket from the middle of a frame, and the garbage "frame"
  * that follows has it drop the connection without the Close
  * (roles/h1/ops-h1.c lws_read_h1 "bail"; core-net/close.c: a second close
- * in LRS_WAITING_TO_SEND_CLOSE is just_kill_connection). Until then, what
- * the client still sends is dropped. */
-static int fail_stream(struct lws *wsi, struct pf_ws_session *s, enum lws_close_status code,
-                       const char *why)
+ * in LRS_WAITING_TO_SEND_CLOSE is just_kill_connection). Until then, the
+ * answers owed go out and what the client still sends is dropped. */
+static int fail_stream(struct lws *wsi, struct pf_ws_session *s, enum pf_ws_event failure)
 {
-    if (!s->failed)
+    if (pf_ws_takes_numbers(&s->fsm))
         pf_metrics_stream_error(PF_FRONT_WEBSOCKET);
-    s->failed = true;
-    s->fail_code = (unsigned short)code;
-    s->fail_why = why;
+    pf_ws_to(&s->fsm, failure);
     free(s->msg);
     s->msg = NULL;
     s->msg_len = s->msg_cap = 0;
@@ -120,11 +116,18 @@ static int on_established(struct lws *wsi, struct pf_ws_session *s)
     struct pf_lws_env *env = pf_lws_env(wsi);
     memset(s, 0, sizeof(*s));
     s->wsi = wsi;
-    if (pf_stream_new(env->cfg->max_pending, &s->stream) < 0)
-        return close_with(wsi, LWS_CLOSE_STATUS_UNEXPECTED_CONDITION, "out of memory");
+    if (pf_stream_new(env->cfg->max_pending, &s->stream) < 0) {
+        pf_ws_to(&s->fsm, PF_WS_OUT_OF_MEMORY); /* owes nothing: closes at once */
+        pf_ws_to(&s->fsm, PF_WS_ANSWERED);
+        return close_now(wsi, s);
+    }
     pf_list_append(&env->ws_sessions, &s->link);
     env->open_streams++;
     pf_metrics_streams(PF_FRONT_WEBSOCKET, 1);
+    if (pf_health_draining()) { /* the drain started between the upgrade and now */
+        pf_ws_to(&s->fsm, PF_WS_DRAIN);
+        lws_callback_on_writable(wsi);
+    }
     return 0;
 }
 
@@ -141,10 +144,13 @@ static void on_closed(struct lws *wsi, struct pf_ws_session *s)
     memset(s, 0, sizeof(*s));
 }
 
-static int append_fragment(struct pf_ws_session *s, const char *in, size_t len, size_t max)
+/* Returns 0, or the failure: the message is over max, or out of memory. */
+static int append_fragment(struct pf_ws_session *s, const char *in, size_t len, size_t max,
+                           enum pf_ws_event *failure)
 {
     if (len == 0)
         return 0;
+    *failure = PF_WS_TOO_LARGE;
     if (s->msg_len + len > max)
         return -1;
     if (s->msg_len + len > s->msg_cap) {
@@ -152,6 +158,7 @@ static int append_fragment(struct pf_ws_session *s, const char *in, size_t len, 
         while (cap < s->msg_len + len)
             cap *= 2;
         char *msg = realloc(s->msg, cap);
+        *failure = PF_WS_OUT_OF_MEMORY;
         if (!msg)
             return -1;
         s->msg = msg;
@@ -178,23 +185,23 @@ static void resume_rx(struct lws *wsi, struct pf_ws_session *s)
     }
 }
 
-/* Enough numbers are held unanswered: reading waits for the answers. */
-static bool read_ahead_full(const struct pf_ws_session *s)
+/* --max-pending numbers are held unanswered: reading waits for the answers. */
+static bool stream_full(const struct pf_ws_session *s)
 {
-    return pf_stream_pending(s->stream) >= READ_AHEAD || !pf_stream_want_read(s->stream);
+    return !pf_stream_want_read(s->stream);
 }
 
 static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, size_t len)
 {
     const struct pf_config *cfg = pf_lws_env(wsi)->cfg;
-    s->received++;
-    if (s->ended || s->cancelled || s->failed)
-        return 0; /* after {"end":true}, the drain deadline or a failure, no more numbers */
+    pf_ws_to(&s->fsm, PF_WS_FRAME);
+    if (!pf_ws_takes_numbers(&s->fsm))
+        return 0; /* after {"end":true}, a failure or the drain deadline */
     if (lws_frame_is_binary(wsi))
-        return fail_stream(wsi, s, LWS_CLOSE_STATUS_UNACCEPTABLE_OPCODE,
-                           "binary frames are not accepted: send JSON text");
-    if (append_fragment(s, in, len, cfg->max_frame) < 0)
-        return fail_stream(wsi, s, LWS_CLOSE_STATUS_MESSAGE_TOO_LARGE, "message too large");
+        return fail_stream(wsi, s, PF_WS_BINARY);
+    enum pf_ws_event failure;
+    if (append_fragment(s, in, len, cfg->max_frame, &failure) < 0)
+        return fail_stream(wsi, s, failure);
     if (!lws_is_final_fragment(wsi))
         return 0;
 
@@ -202,17 +209,17 @@ static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, 
     const char *msg = n ? s->msg : ""; /* an empty message may have no buffer */
     s->msg_len = 0;
     if (pf_json_is_end(msg, n)) {
-        s->ended = true;
+        pf_ws_to(&s->fsm, PF_WS_END);
     } else {
         pf_request req;
         pf_json_decode_request(msg, n, &req);
         req.stamp = pf_now_ns();
         pf_metrics_request(PF_FRONT_WEBSOCKET);
-        if (pf_stream_push(s->stream, &req) < 0)
-            return fail_stream(wsi, s, LWS_CLOSE_STATUS_POLICY_VIOLATION,
-                               "too many requests in flight");
+        int rc = pf_stream_push(s->stream, &req);
+        if (rc < 0)
+            return fail_stream(wsi, s, pf_ws_push_failure(rc));
     }
-    if (read_ahead_full(s))
+    if (stream_full(s))
         pause_rx(wsi, s);
     lws_callback_on_writable(wsi);
     return 0;
@@ -246,17 +253,30 @@ static int write_batch(struct lws *wsi, struct pf_ws_session *s)
     return len > 0 && lws_write(wsi, start, len, LWS_WRITE_RAW) < 0 ? -1 : 0;
 }
 
+/* After the drain deadline: the Close as soon as lws holds nothing (what it
+ * holds goes first, or the reader would get a bare TCP close), answered or not. */
+static int write_cancelled(struct lws *wsi, struct pf_ws_session *s)
+{
+    if (lws_partial_buffered(wsi)) {
+        pause_rx(wsi, s); /* see on_writeable() */
+        lws_callback_on_writable(wsi);
+        return 0;
+    }
+    /* A socket closed with unread input is reset, and the reset would
+     * destroy the Close: let lws read (and drop) it first. */
+    resume_rx(wsi, s);
+    if (unread_input(wsi))
+        return 0; /* the timer tries again */
+    pf_ws_to(&s->fsm, PF_WS_WRITTEN);
+    return close_now(wsi, s);
+}
+
 static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
 {
-    if (s->failed)
-        return close_with(wsi, (enum lws_close_status)s->fail_code, s->fail_why);
-    if (s->cancelled && !lws_partial_buffered(wsi)) {
-        /* A socket closed with unread input is reset, and the reset would
-         * destroy the Close: let lws read (and drop) it first. */
-        if (unread_input(wsi))
-            return 0; /* the timer tries again */
-        return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
-    }
+    if (s->fsm.state == PF_WS_CANCELLED)
+        return write_cancelled(wsi, s);
+    if (s->fsm.state == PF_WS_CLOSING)
+        return 0; /* lws is closing it */
     if (write_batch(wsi, s) < 0)
         return -1;
     if (lws_partial_buffered(wsi)) {
@@ -267,30 +287,33 @@ static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
         return 0;
     }
     if (pf_stream_pending(s->stream) > 0) {
-        if (!read_ahead_full(s))
+        if (!stream_full(s))
             resume_rx(wsi, s);
         lws_callback_on_writable(wsi);
         return 0;
     }
-    if (s->ended)
-        return close_with(wsi, LWS_CLOSE_STATUS_NORMAL, "");
-    if (s->drain_quiet)
-        return close_with(wsi, LWS_CLOSE_STATUS_GOINGAWAY, "server is shutting down");
-    resume_rx(wsi, s);
-    if (pf_health_draining()) {
+    switch (pf_ws_to(&s->fsm, PF_WS_ANSWERED)) {
+    case PF_WS_CLOSING:
+        return close_now(wsi, s);
+    case PF_WS_DRAINING:
         /* Numbers sent before the signal may still be on their way: read on
-         * until the client is quiet, then close (on_drain_timer). */
-        s->received_at_check = s->received;
+         * until the client is quiet, then close (on_timer). */
+        resume_rx(wsi, s);
         lws_set_timer_usecs(wsi, PF_DRAIN_QUIET_NS / 1000);
+        return 0;
+    default:
+        resume_rx(wsi, s);
+        return 0;
     }
-    return 0;
 }
 
 /* The client's Close: lws replies to it once this returns, and accepts no
  * answer after, so every number read before it is answered now. */
 static int on_peer_close(struct lws *wsi, struct pf_ws_session *s)
 {
-    if (s->cancelled)
+    bool cancelled = s->fsm.state == PF_WS_CANCELLED;
+    pf_ws_to(&s->fsm, PF_WS_PEER_CLOSE);
+    if (cancelled)
         return 0;
     while (pf_stream_pending(s->stream) > 0)
         if (write_batch(wsi, s) < 0)
@@ -298,19 +321,19 @@ static int on_peer_close(struct lws *wsi, struct pf_ws_session *s)
     return 0;
 }
 
-static void on_drain_timer(struct lws *wsi, struct pf_ws_session *s)
+static void on_timer(struct lws *wsi, struct pf_ws_session *s)
 {
-    if (s->cancelled) {
+    /* After the deadline, what lws holds goes out pushed (pf_ws_push_cancelled),
+     * the Close included once it is on its way. */
+    if (s->fsm.state == PF_WS_CANCELLED || s->fsm.state == PF_WS_CLOSING) {
         s->push_due = true;
         lws_callback_on_writable(wsi);
         lws_set_timer_usecs(wsi, CANCEL_RETRY_US);
         return;
     }
-    if (!pf_health_draining() || s->received != s->received_at_check ||
-        pf_stream_pending(s->stream) > 0)
-        return; /* busy: the next write re-arms the timer */
-    s->drain_quiet = true;
-    lws_callback_on_writable(wsi);
+    /* Not quiet: the next write re-arms the timer. */
+    if (pf_ws_to(&s->fsm, PF_WS_QUIET) == PF_WS_DRAIN_QUIET)
+        lws_callback_on_writable(wsi);
 }
 
 int pf_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct pf_ws_session *s,
@@ -321,7 +344,7 @@ int pf_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct pf_
     case LWS_CALLBACK_RECEIVE: return on_receive(wsi, s, in, len);
     case LWS_CALLBACK_SERVER_WRITEABLE: return on_writeable(wsi, s);
     case LWS_CALLBACK_CLOSED: on_closed(wsi, s); return 0;
-    case LWS_CALLBACK_TIMER: on_drain_timer(wsi, s); return 0;
+    case LWS_CALLBACK_TIMER: on_timer(wsi, s); return 0;
     case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: return on_peer_close(wsi, s);
     default: return 0;
     }
@@ -331,8 +354,11 @@ void pf_ws_drain_all(struct lws_context *ctx)
 {
     struct pf_lws_env *env = pf_lws_env_of(ctx);
     struct pf_list *node, *tmp;
-    pf_list_for_each(node, tmp, &env->ws_sessions)
-        lws_callback_on_writable(PF_CONTAINER_OF(node, struct pf_ws_session, link)->wsi);
+    pf_list_for_each(node, tmp, &env->ws_sessions) {
+        struct pf_ws_session *s = PF_CONTAINER_OF(node, struct pf_ws_session, link);
+        pf_ws_to(&s->fsm, PF_WS_DRAIN);
+        lws_callback_on_writable(s->wsi);
+    }
 }
 
 void pf_ws_cancel_all(struct lws_context *ctx)
@@ -341,9 +367,10 @@ void pf_ws_cancel_all(struct lws_context *ctx)
     struct pf_list *node, *tmp;
     pf_list_for_each(node, tmp, &env->ws_sessions) {
         struct pf_ws_session *s = PF_CONTAINER_OF(node, struct pf_ws_session, link);
-        s->cancelled = true;
-        /* Read on (and drop) what the client sent; see on_writeable(). */
-        resume_rx(s->wsi, s);
+        pf_ws_to(&s->fsm, PF_WS_CANCEL);
+        /* Read on (and drop) what the client sent; see write_cancelled(). */
+        if (!lws_partial_buffered(s->wsi))
+            resume_rx(s->wsi, s);
         lws_callback_on_writable(s->wsi);
         lws_set_timer_usecs(s->wsi, CANCEL_RETRY_US);
     }

@@ -9,6 +9,7 @@
 
 #include "list.h"
 #include "stream.h"
+#include "ws_session.h"
 
 struct pf_ws_session {
     struct lws *wsi;
@@ -16,16 +17,8 @@ struct pf_ws_session {
     pf_stream *stream;
     char *msg; /* the message being assembled from its fragments */
     size_t msg_len, msg_cap;
-    bool rx_paused;
-    bool ended;          /* {"end":true}: close 1000 once all is answered */
-    /* Draining: the socket closes with 1001 once the client has been quiet
-     * (no data) for a moment with every number answered. */
-    unsigned long received, received_at_check;
-    bool drain_quiet;
-    bool cancelled; /* the drain deadline passed: close 1001 now */
-    bool failed;    /* the stream failed: close with fail_code next time writable */
-    unsigned short fail_code;
-    const char *fail_why; /* static text */
+    struct pf_ws_fsm fsm;
+    bool rx_paused; /* lws's flow control: reading waits for answers to leave */
     bool push_due;  /* cancelled, and its timer says: try to write again */
 };
 

@@ -19,7 +19,7 @@ import websockets.exceptions
 from pfhttp import (ERROR_MAX, INT64_MAX, INT64_MIN, OP_CONT, OP_PING, OP_TEXT,
                     PRIME_NEAR_2_63, WS_PATH, RawWS, compare_answers,
                     decode_error_answer, expected_answers, flag_default, gnu_factor,
-                    hard_semiprimes, parse_json_text, ws_frame)
+                    hard_semiprimes, http_raw, metric_samples, parse_json_text, ws_frame)
 
 
 def ws_url(srv, path=WS_PATH):
@@ -614,3 +614,48 @@ def test_stalled_reader_bounded_and_others_unaffected(pfgate_factory):
     finally:
         stalled.abort()
         t.join(5)
+
+
+def _ws_counters(srv):
+    r = http_raw(srv.http, b"GET /metrics HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n", 5)
+    assert r.status == 200, f"/metrics: HTTP {r.status}"
+    m = metric_samples(r.body.decode())
+    return (int(m['pfgate_requests_total{front="websocket"}']),
+            int(m['pfgate_factors_total{front="websocket"}']))
+
+
+def test_max_pending_governs_the_websocket(pfgate_factory):
+    """--max-pending is the WebSocket's one limit, as on the other fronts: a client that floods
+    2^62 (62 answers each) and stops reading gets up to --max-pending numbers held (taken, not
+    fully answered) once its answers back up, never more; then it reads and every answer comes.
+    Held = numbers taken - numbers whose 62 factors went out (the /metrics counters). Before,
+    a hidden read-ahead of 64 stopped reading at 64 whatever the flag said."""
+    limit, count = 300, 4000     # 4000 x 62 answers (12 MB) overflow the socket buffers (4 MB max)
+    srv = pfgate_factory("--max-pending", str(limit))
+    nums = [2**62] * count
+    with RawWS(srv.http) as ws:
+        assert ws.status == 101
+        sender = threading.Thread(target=ws.send_texts, args=([str(n) for n in nums],),
+                                  daemon=True)
+        sender.start()
+        last, stable, t_end = None, 0, time.monotonic() + 15
+        while stable < 3 and time.monotonic() < t_end:   # until pfgate stops taking numbers
+            time.sleep(0.2)
+            now = _ws_counters(srv)
+            stable = stable + 1 if now == last else 0
+            last = now
+        taken, factors = last
+        held = taken - factors // 62
+        print(f"taken {taken}, answered {factors // 62}, held {held}")
+        assert stable >= 3, f"pfgate still taking numbers after 15 s: {last}"
+        assert taken < count, f"pfgate took all {count} numbers from a client that reads nothing"
+        # One answer batch (16 KiB) pops at most 6 numbers' answers before reading resumes.
+        assert limit - 8 <= held <= limit, (f"{held} numbers held with --max-pending {limit} "
+                                            f"(taken {taken}, answered {factors // 62})")
+        texts = ws.recv_n(62 * count, timeout=30)
+        sender.join(10)
+        ws.send_text('{"end":true}')
+        rest, close, how = ws.read_until_close(10)
+        assert close is not None and close.code == 1000, f"no Close 1000 ({how}, {close})"
+        assert rest == []
+    check(texts, expected_answers(nums), "answers once the reader reads")
