@@ -259,7 +259,7 @@ $(BUILD)/tests/%.o: tests/unit/%.c | $(PROTO_C)
 gateway_obj_of = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(addsuffix /$(1).c,$(GATEWAY_DIRS))))
 # The accept loop on a real grpc server; --wrap: its system calls seen and failed on purpose.
 test_grpc_listener_USES := config grpc_151 grpc_relay grpc_tls grpc_conns h2_guard accept_guard listen \
-                           log metrics health clock tls
+                           log metrics bytes health clock tls
 test_grpc_listener_LDFLAGS := -pthread \
     -Wl,--wrap=epoll_wait,--wrap=close,--wrap=ioctl,--wrap=accept4,--wrap=socketpair
 .SECONDEXPANSION:

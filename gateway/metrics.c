@@ -3,10 +3,12 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdatomic.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
 
+#include "bytes.h"
 #include "clock.h"
 #include "health.h"
 
@@ -77,33 +79,25 @@ void pf_metrics_connections(enum pf_front front, int delta)
 }
 
 struct text {
-    char *buf;
-    size_t len, cap;
-    int failed;
+    struct pf_bytes b;
+    bool failed;
 };
 
 static void emit(struct text *t, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
 static void emit(struct text *t, const char *fmt, ...)
 {
-    for (;;) {
+    while (!t->failed) {
         va_list ap;
         va_start(ap, fmt);
-        int n = t->failed ? 0 : vsnprintf(t->buf + t->len, t->cap - t->len, fmt, ap);
+        size_t room = t->b.cap - t->b.len;
+        int n = vsnprintf(t->b.data + t->b.len, room, fmt, ap);
         va_end(ap);
-        if (t->failed || n < 0)
-            return;
-        if ((size_t)n < t->cap - t->len) {
-            t->len += (size_t)n;
+        if (n >= 0 && (size_t)n < room) {
+            t->b.len += (size_t)n;
             return;
         }
-        char *bigger = realloc(t->buf, t->cap * 2);
-        if (!bigger) {
-            t->failed = 1;
-            return;
-        }
-        t->buf = bigger;
-        t->cap *= 2;
+        t->failed = n < 0 || pf_bytes_reserve(&t->b, (size_t)n + 1, 4096) < 0;
     }
 }
 
@@ -150,9 +144,8 @@ static void emit_histogram(struct text *t)
 
 char *pf_metrics_render(size_t *len)
 {
-    struct text t = { .buf = malloc(4096), .cap = 4096 };
-    if (!t.buf)
-        return NULL;
+    struct text t = { 0 };
+    t.failed = pf_bytes_reserve(&t.b, 4096, 4096) < 0;
     emit_counter(&t, "pfgate_requests_total", "Numbers received.",
                  offsetof(struct front_metrics, requests));
     emit_counter(&t, "pfgate_factors_total", "Prime factors sent.",
@@ -176,9 +169,9 @@ char *pf_metrics_render(size_t *len)
     emit(&t, "# HELP pfgate_build_info The running version.\n"
              "# TYPE pfgate_build_info gauge\npfgate_build_info{version=\"%s\"} 1\n", PF_VERSION);
     if (t.failed) {
-        free(t.buf);
+        pf_bytes_free(&t.b);
         return NULL;
     }
-    *len = t.len;
-    return t.buf;
+    *len = t.b.len;
+    return t.b.data;
 }

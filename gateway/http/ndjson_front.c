@@ -4,6 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "bytes.h"
 #include "clock.h"
 #include "health.h"
 #include "http_reply.h"
@@ -22,8 +23,7 @@ struct pf_ndjson_session {
     struct lws *wsi;
     struct pf_list link; /* in pf_lws_env.ndjson_sessions */
     pf_stream *stream;
-    char *in; /* body bytes not yet parsed into requests */
-    size_t in_len, in_cap;
+    struct pf_bytes in; /* body bytes not yet parsed into requests */
     size_t max_line;
     bool skipping;  /* discarding the rest of an overlong line */
     bool body_done; /* no more requests will come */
@@ -90,13 +90,14 @@ static bool parse_lines(struct pf_ndjson_session *s)
 {
     size_t pos = 0;
     bool blocked = false;
-    while (pos < s->in_len) {
+    while (pos < s->in.len) {
         if (!pf_stream_want_read(s->stream)) {
             blocked = true;
             break;
         }
-        char *nl = memchr(s->in + pos, '\n', s->in_len - pos);
-        size_t len = nl ? (size_t)(nl - (s->in + pos)) : s->in_len - pos;
+        const char *line = s->in.data + pos;
+        const char *nl = memchr(line, '\n', s->in.len - pos);
+        size_t len = nl ? (size_t)(nl - line) : s->in.len - pos;
         if (!nl && !s->body_done) {
             /* An incomplete line: wait for the rest, unless it is already too long. */
             if (!s->skipping && len > s->max_line) {
@@ -106,19 +107,16 @@ static bool parse_lines(struct pf_ndjson_session *s)
                 s->skipping = true;
             }
             if (s->skipping)
-                pos = s->in_len;
+                pos = s->in.len;
             break;
         }
         if (s->skipping)
             s->skipping = false; /* the overlong line ends here; it was answered */
-        else if (handle_line(s, s->in + pos, len) < 0)
+        else if (handle_line(s, line, len) < 0)
             return false; /* the input is gone */
         pos += len + (nl ? 1 : 0);
     }
-    if (pos > 0) {
-        memmove(s->in, s->in + pos, s->in_len - pos);
-        s->in_len -= pos;
-    }
+    pf_bytes_consume(&s->in, pos);
     return blocked;
 }
 
@@ -143,7 +141,7 @@ static void resume_rx(struct lws *wsi, struct pf_ndjson_session *s)
 static void stop_reading(struct lws *wsi, struct pf_ndjson_session *s)
 {
     s->body_done = true;
-    s->in_len = 0;
+    s->in.len = 0;
     s->skipping = false;
     pause_rx(wsi, s);
 }
@@ -166,7 +164,7 @@ static bool drain_waits_for_quiet(const struct pf_ndjson_session *s)
 
 static bool finished(const struct pf_ndjson_session *s)
 {
-    return s->body_done && s->in_len == 0 && pf_stream_pending(s->stream) == 0;
+    return s->body_done && s->in.len == 0 && pf_stream_pending(s->stream) == 0;
 }
 
 /* Writes one batch of answers, and after the last answer the failed
@@ -250,32 +248,15 @@ int pf_ndjson_timer(struct lws *wsi, struct pf_ndjson_session *s)
     return 0;
 }
 
-static int grow_input(struct pf_ndjson_session *s, size_t more)
-{
-    if (s->in_len + more <= s->in_cap)
-        return 0;
-    size_t cap = s->in_cap ? s->in_cap : 4096;
-    while (cap < s->in_len + more)
-        cap *= 2;
-    char *in = realloc(s->in, cap);
-    if (!in)
-        return -1;
-    s->in = in;
-    s->in_cap = cap;
-    return 0;
-}
-
 int pf_ndjson_body(struct lws *wsi, struct pf_ndjson_session *s, const char *in, size_t len)
 {
     if (s->body_done || len == 0)
         return 0; /* failed, or quiet in the drain: what arrives now is not answered */
     s->quiet_since = pf_now_ns();
-    if (grow_input(s, len) < 0) {
+    if (pf_bytes_append(&s->in, in, len, 4096) < 0) {
         fail(s, PF_ENOMEM);
         return 0;
     }
-    memcpy(s->in + s->in_len, in, len);
-    s->in_len += len;
     if (parse_lines(s))
         pause_rx(wsi, s);
     if (!s->rx_paused && pf_stream_pending(s->stream) > 0)
@@ -344,7 +325,7 @@ void pf_ndjson_free(struct lws *wsi, struct pf_ndjson_session *s)
     env->open_streams--;
     pf_metrics_streams(PF_FRONT_HTTP, -1);
     pf_stream_free(s->stream);
-    free(s->in);
+    pf_bytes_free(&s->in);
     free(s);
 }
 

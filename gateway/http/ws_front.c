@@ -104,9 +104,7 @@ static int fail_stream(struct lws *wsi, struct pf_ws_session *s, enum pf_ws_even
     if (pf_ws_takes_numbers(&s->fsm))
         pf_metrics_stream_error(PF_FRONT_WEBSOCKET);
     pf_ws_to(&s->fsm, failure);
-    free(s->msg);
-    s->msg = NULL;
-    s->msg_len = s->msg_cap = 0;
+    pf_bytes_free(&s->msg);
     lws_callback_on_writable(wsi);
     return 0;
 }
@@ -140,7 +138,7 @@ static void on_closed(struct lws *wsi, struct pf_ws_session *s)
         pf_metrics_streams(PF_FRONT_WEBSOCKET, -1);
     }
     pf_stream_free(s->stream);
-    free(s->msg);
+    pf_bytes_free(&s->msg);
     memset(s, 0, sizeof(*s));
 }
 
@@ -148,25 +146,11 @@ static void on_closed(struct lws *wsi, struct pf_ws_session *s)
 static int append_fragment(struct pf_ws_session *s, const char *in, size_t len, size_t max,
                            enum pf_ws_event *failure)
 {
-    if (len == 0)
-        return 0;
     *failure = PF_WS_TOO_LARGE;
-    if (s->msg_len + len > max)
+    if (len > max || s->msg.len > max - len)
         return -1;
-    if (s->msg_len + len > s->msg_cap) {
-        size_t cap = s->msg_cap ? s->msg_cap : 64;
-        while (cap < s->msg_len + len)
-            cap *= 2;
-        char *msg = realloc(s->msg, cap);
-        *failure = PF_WS_OUT_OF_MEMORY;
-        if (!msg)
-            return -1;
-        s->msg = msg;
-        s->msg_cap = cap;
-    }
-    memcpy(s->msg + s->msg_len, in, len);
-    s->msg_len += len;
-    return 0;
+    *failure = PF_WS_OUT_OF_MEMORY;
+    return pf_bytes_append(&s->msg, in, len, 64) < 0 ? -1 : 0;
 }
 
 static void pause_rx(struct lws *wsi, struct pf_ws_session *s)
@@ -205,9 +189,9 @@ static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, 
     if (!lws_is_final_fragment(wsi))
         return 0;
 
-    size_t n = s->msg_len;
-    const char *msg = n ? s->msg : ""; /* an empty message may have no buffer */
-    s->msg_len = 0;
+    size_t n = s->msg.len;
+    const char *msg = n ? s->msg.data : ""; /* an empty message may have no buffer */
+    s->msg.len = 0;
     if (pf_json_is_end(msg, n)) {
         pf_ws_to(&s->fsm, PF_WS_END);
     } else {

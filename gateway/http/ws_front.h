@@ -7,6 +7,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "bytes.h"
 #include "list.h"
 #include "stream.h"
 #include "ws_session.h"
@@ -15,8 +16,7 @@ struct pf_ws_session {
     struct lws *wsi;
     struct pf_list link; /* in pf_lws_env.ws_sessions */
     pf_stream *stream;
-    char *msg; /* the message being assembled from its fragments */
-    size_t msg_len, msg_cap;
+    struct pf_bytes msg; /* the message being assembled from its fragments */
     struct pf_ws_fsm fsm;
     bool rx_paused; /* lws's flow control: reading waits for answers to leave */
     bool push_due;  /* cancelled, and its timer says: try to write again */
