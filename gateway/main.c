@@ -119,25 +119,18 @@ static bool grpc_shutdown_within(int seconds)
 }
 
 /* The soft descriptor limit is set to what pfgate can use, within the hard
- * limit: raised when lower (a soft 1024, the usual default, would run out
- * long before --max-connections on both ports), lowered when higher, since
- * libwebsockets 4.1 sizes two tables by it, 8 bytes per possible descriptor,
- * and zeroes both at start (its fd -> wsi map and its pollfd array: 16 MiB
- * of RSS at 1048576, a common container default). pfgate counts its
- * connections at accept on both ports, and a connection holds at most two
- * descriptors (a gRPC one has a dup() for the close watch; an HTTP one may
- * have a file of the page open): 2 per connection allowed on each port, the
- * HTTP port's reserve, and 1024 for the rest (grpc's and lws's own, the
- * admin port's). lws's own knob for this, fd_limit_per_thread, would turn
- * its fd lookups into linear scans instead. Running out anyway (a hard
- * limit set lower) is survived: accepts pause, the log says so once a
- * second (accept_guard.h). */
+ * limit: raised, or else --max-connections runs out of descriptors; lowered,
+ * because libwebsockets 4.1 zeroes two tables sized by it at start (16 MiB of
+ * RSS at 1048576). A gRPC connection holds three descriptors (the client's
+ * socket and both ends of its relay to grpc), an HTTP one at most two (a
+ * file of the page); 1024 more for grpc's, lws's and the admin port's own.
+ * Running out anyway is survived (accept_guard.h). */
 static void fit_fd_limit(const struct pf_config *cfg)
 {
     struct rlimit lim;
     if (getrlimit(RLIMIT_NOFILE, &lim) != 0)
         return;
-    rlim_t want = (rlim_t)(cfg->max_connections * 2 + PF_HTTP_RESERVE) * 2 + 1024;
+    rlim_t want = (rlim_t)cfg->max_connections * (3 + 2) + PF_HTTP_RESERVE * 2 + 1024;
     if (lim.rlim_max != RLIM_INFINITY && want > lim.rlim_max)
         want = lim.rlim_max;
     if (lim.rlim_cur == want)
