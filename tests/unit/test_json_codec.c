@@ -407,18 +407,38 @@ static void test_encode_error(void **state)
     expect_text(pf_json_encode_error(""), "{\"error\":\"\"}");
 }
 
-/* jansson's allocator for this test: while allocations_left >= 0, each
- * allocation takes one, and fails when none is left. Set before the codec's
- * first use (main), which keeps it under its own. */
+/* The codec gives jansson an allocator that calls malloc by name, and this
+ * test links with -Wl,--wrap=malloc (Makefile), as the fault build does: here
+ * each of jansson's allocations for the codec is counted, and failed. While
+ * allocations_left >= 0, each allocation takes one, and fails when none is left. */
+void *__real_malloc(size_t size);
+void *__wrap_malloc(size_t size);
 static int allocations_left = -1;
+static unsigned allocations; /* made while allocations_left >= 0 */
 
-static void *countdown_malloc(size_t size)
+void *__wrap_malloc(size_t size)
 {
-    if (allocations_left >= 0 && allocations_left-- == 0) {
-        allocations_left = 0;
-        return NULL;
+    if (allocations_left >= 0) {
+        allocations++;
+        if (allocations_left-- == 0) {
+            allocations_left = 0;
+            return NULL;
+        }
     }
-    return malloc(size);
+    return __real_malloc(size);
+}
+
+/* Every jansson allocation the codec makes reaches malloc, from the first one
+ * on (runs first): the fault build can fail them all. */
+static void test_jansson_allocates_through_malloc(void **state)
+{
+    (void)state;
+    allocations = 0;
+    allocations_left = 1000;
+    char *text = pf_json_encode_error("x");
+    allocations_left = -1;
+    expect_text(text, "{\"error\":\"x\"}");
+    assert_true(allocations > 0);
 }
 
 /* Memory running out while a request is decoded is not a syntax error of the
@@ -559,8 +579,8 @@ static void test_data_cases(void **state)
 
 int main(void)
 {
-    json_set_alloc_funcs(countdown_malloc, free);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jansson_allocates_through_malloc),
         cmocka_unit_test(test_decode_table),
         cmocka_unit_test(test_decode_bare_leading_zeros),
         cmocka_unit_test(test_encode_table),
