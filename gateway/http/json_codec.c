@@ -161,9 +161,21 @@ size_t pf_json_encode_response(const pf_response *r, char *buf)
     return (size_t)(p - buf);
 }
 
+/* What jansson built while one of its allocations failed may lack a part
+ * (json_array_append_new drops a NULL value; 2.14's json_dumps can leave a
+ * key out): no text then, never a wrong one. */
+static char *unless_ran_out(char *text)
+{
+    if (!ran_out)
+        return text;
+    free(text);
+    return NULL;
+}
+
 char *pf_json_encode_factors(int64_t num, const int64_t *factors, size_t n)
 {
     char digits[21];
+    ran_out = false;
     json_t *list = json_array();
     for (size_t i = 0; list && i < n; i++) {
         digits[pf_format_i64(factors[i], digits)] = '\0';
@@ -173,13 +185,14 @@ char *pf_json_encode_factors(int64_t num, const int64_t *factors, size_t n)
     json_t *root = json_pack("{s:s, s:o}", "num", digits, "factors", list);
     char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
-    return text;
+    return unless_ran_out(text);
 }
 
 char *pf_json_encode_error(const char *error)
 {
+    ran_out = false;
     json_t *root = json_pack("{s:s}", "error", error);
     char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
-    return text;
+    return unless_ran_out(text);
 }
