@@ -1,7 +1,6 @@
 #include "json_codec.h"
 
 #include <jansson.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <stdlib.h>
 #include <string.h>
@@ -35,29 +34,27 @@ static bool has_nul(const char *text, size_t len)
 
 /* jansson reports some allocation failures as syntax errors (a string its
  * lexer cannot copy) and some not at all: its allocations are watched here,
- * so that running out of memory is never answered "not valid JSON". */
+ * so that running out of memory is never answered "not valid JSON". malloc
+ * is called by name so that the fault build's --wrap=malloc (Makefile) sees
+ * jansson's allocations for pfgate too; set up before main, so from the
+ * first one on (pfgate uses jansson only through this file). */
 static _Thread_local bool ran_out;
-static json_malloc_t jansson_malloc; /* the allocator jansson had before */
 
 static void *watched_malloc(size_t size)
 {
-    void *p = jansson_malloc(size);
+    void *p = malloc(size);
     if (!p)
         ran_out = true;
     return p;
 }
 
-static void watch_allocations(void)
+__attribute__((constructor)) static void watch_allocations(void)
 {
-    json_free_t jansson_free;
-    json_get_alloc_funcs(&jansson_malloc, &jansson_free);
-    json_set_alloc_funcs(watched_malloc, jansson_free);
+    json_set_alloc_funcs(watched_malloc, free);
 }
 
 static int decode(const char *text, size_t len, int64_t *num)
 {
-    static pthread_once_t watching = PTHREAD_ONCE_INIT;
-    pthread_once(&watching, watch_allocations);
     if (has_nul(text, len))
         return PF_ESYNTAX;
     json_error_t error;
@@ -164,9 +161,21 @@ size_t pf_json_encode_response(const pf_response *r, char *buf)
     return (size_t)(p - buf);
 }
 
+/* What jansson built while one of its allocations failed may lack a part
+ * (json_array_append_new drops a NULL value; 2.14's json_dumps can leave a
+ * key out): no text then, never a wrong one. */
+static char *unless_ran_out(char *text)
+{
+    if (!ran_out)
+        return text;
+    free(text);
+    return NULL;
+}
+
 char *pf_json_encode_factors(int64_t num, const int64_t *factors, size_t n)
 {
     char digits[21];
+    ran_out = false;
     json_t *list = json_array();
     for (size_t i = 0; list && i < n; i++) {
         digits[pf_format_i64(factors[i], digits)] = '\0';
@@ -176,13 +185,14 @@ char *pf_json_encode_factors(int64_t num, const int64_t *factors, size_t n)
     json_t *root = json_pack("{s:s, s:o}", "num", digits, "factors", list);
     char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
-    return text;
+    return unless_ran_out(text);
 }
 
 char *pf_json_encode_error(const char *error)
 {
+    ran_out = false;
     json_t *root = json_pack("{s:s}", "error", error);
     char *text = root ? json_dumps(root, JSON_COMPACT) : NULL;
     json_decref(root);
-    return text;
+    return unless_ran_out(text);
 }

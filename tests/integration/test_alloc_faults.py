@@ -6,16 +6,23 @@ GET /v1/factors/N answers 503 {"error":"out of memory"}.
 
 build/fault/pfgate (`make fault-build`) is the ASan build whose own allocations go through
 tests/fault/alloc_fault.c: with PF_FAULT_ALLOC=N, the Nth allocation after arming (SIGUSR2)
-fails, once. For each front end and N = 1, 2, ... a fresh pfgate is armed, runs the front's
-small scenario, and is disarmed; the walk ends at the first N the scenario never reached.
+fails, once. jansson's allocations for pfgate count too (json_codec.c's watched_malloc calls
+the wrapped malloc). For each front end and N = 1, 2, ... a fresh pfgate is armed, runs the
+front's small scenario, and is disarmed; the walk ends at the first N the scenario never
+reached. A second NDJSON walk sends a JSON line, so that the decoder's allocations are walked.
 
 The exchange during which the allocation failed must end in every answer exact, or in the
 front end's visible "out of memory" failure after a prefix of the exact answers (a connection's
 own allocation, or a whole reply's, may close the connection instead); never fewer answers
-without a failure, never a hang, never a crash. Every other exchange must be exact. Then a
-normal client gets exact answers from the same pfgate, and SIGTERM exits 0 with no
-LeakSanitizer, ASan or UBSan report. A failure names the front end, N, the allocation that
-failed (from the shim's stack) and what came instead; stdout has one line per run.
+without a failure, never a hang, never a crash. Where the failed allocation is known, the
+answer is exact: pf_stream_new's (the stream) is 503 {"error":"out of memory"}; a ring growth
+(the push) is 503 for GET, and for NDJSON the answers for at least the numbers the full ring
+held, then the out-of-memory line; the JSON decoder's is the answers for the lines before it,
+then that line (never "not valid JSON"). Every other exchange must be exact. Then a normal
+client gets exact answers from the same pfgate (after an HTTP walk, NDJSON and GET both), and
+SIGTERM exits 0 with no LeakSanitizer, ASan or UBSan report. A failure names the front end, N,
+the allocation that failed (from the shim's stack) and what came instead; stdout has one line
+per run.
 
 PFGATE_FAULT overrides the binary's path.
 """
@@ -44,7 +51,13 @@ BUDGET = 100.0         # seconds per walk: past this (hangs), report what was fo
 # 2^62 has 62 answers. Sent in one burst, the numbers fill a stream's ring past 8.
 NUMS = [2**62, 360, 0, 1, 97, 600851475143, PRIME_NEAR_2_63, 1000000007 * 998244353, 1024,
         999999937, 196608, 123456789, 2**31 - 1, 2**40, 12, 30]
-GET_NUM = 2**62
+# 3 factors: each is one more json_string in the reply, walked like every jansson allocation
+# (2^62's 62 factors would make the walk about 150 pfgate runs).
+GET_NUM = 12
+# One JSON line between bare numbers: the decoder walk (bare numbers take the fast path).
+DECODER_LINES = ["97", '{"num":360}', "12"]
+DECODER_NUMS = [97, 360, 12]
+DECODER_JSON_LINE = 1
 
 # A connection's own allocations (accept, TLS, the HTTP/2 relay and guard, its record): when
 # one fails, closing the connection is a visible failure too (gRPC clients see UNAVAILABLE).
@@ -52,8 +65,15 @@ CONNECTION_FILES = ("gateway/grpc/grpc_listener.c", "gateway/grpc/grpc_relay.c",
                     "gateway/grpc/h2_guard.c", "gateway/grpc/grpc_tls.c",
                     "gateway/http/http_conns.c")
 CONNECTION_FUNCS = ("pf_grpc_conns_open",)
-# "Any reply that cannot even be allocated: the connection is closed."
-REPLY_FUNCS = ("write_reply",)
+# "Any reply that cannot even be allocated: the connection is closed." The codec's encoders
+# build a whole reply body.
+REPLY_FUNCS = ("write_reply", "pf_json_encode_factors", "pf_json_encode_error")
+# jansson reaches the shim through this json_codec.c function: the site is its caller's.
+JANSSON_HOOK = "watched_malloc"
+# sizeof(pf_request) and the ring's first size (core/stream.c RING_MIN): a ring of B bytes
+# replaces a full one of B / 2 / REQUEST_BYTES requests.
+REQUEST_BYTES = 24
+RING_MIN = 8
 
 pytestmark = pytest.mark.timeout_s(BUDGET + 60)
 
@@ -120,13 +140,29 @@ def fault_site(srv):
     return f"{head} in {where or '?'}", frames
 
 
-def site_kind(frames):
-    """What failed: a connection's own allocation, a whole reply's, or a stream's."""
-    if not frames:
-        return "stream"
-    if frames[0][1] in CONNECTION_FILES or any(f in CONNECTION_FUNCS for f, _, _ in frames[:2]):
-        return "connection"
-    return "reply" if frames[0][0] in REPLY_FUNCS else "stream"
+class Site:
+    """The allocation that failed during an exchange. kind: a connection's own allocation, a
+    whole reply's, or a stream's; funcs: pfgate's functions on its stack, innermost first;
+    size: its bytes."""
+
+    def __init__(self, head, frames):
+        self.funcs = [f for f, _, _ in frames]
+        m = re.search(r"(\d+) bytes", head)
+        self.size = int(m.group(1)) if m else 0
+        caller = self.funcs[1:2] if self.funcs[:1] == [JANSSON_HOOK] else self.funcs[:1]
+        if frames and (frames[0][1] in CONNECTION_FILES or
+                       any(f in CONNECTION_FUNCS for f in self.funcs[:2])):
+            self.kind = "connection"
+        else:
+            self.kind = "reply" if caller and caller[0] in REPLY_FUNCS else "stream"
+
+    def is_(self, *funcs):
+        """The failed allocation was made by funcs (innermost first)."""
+        return self.funcs[:len(funcs)] == list(funcs)
+
+    def ring_held(self):
+        """Requests the full ring held when its growth failed (pf_stream_push)."""
+        return self.size // (2 * REQUEST_BYTES) if self.size > RING_MIN * REQUEST_BYTES else 0
 
 
 # ------------------------------------------------------------------ exchanges ---
@@ -212,8 +248,8 @@ def http_exchange(srv, request):
         return "closed", f"{e}"
 
 
-def ndjson_exchange(srv):
-    body = "".join(f"{n}\n" for n in NUMS).encode()
+def ndjson_exchange(srv, lines=None):
+    body = "".join(f"{n}\n" for n in lines or NUMS).encode()
     end = http_exchange(srv, (f"POST {NDJSON_PATH} HTTP/1.1\r\nHost: {srv.http}\r\n"
                               f"Content-Type: application/x-ndjson\r\n"
                               f"Content-Length: {len(body)}\r\n\r\n").encode() + body)
@@ -225,14 +261,18 @@ def ndjson_exchange(srv):
         return [], ("garbled", end[2][-300:])
 
 
+def decoder_exchange(srv):
+    return ndjson_exchange(srv, DECODER_LINES)
+
+
 def get_exchange(srv):
     return [], http_exchange(srv, f"GET /v1/factors/{GET_NUM} HTTP/1.1\r\n"
                                   f"Host: {srv.http}\r\n\r\n".encode())
 
 
 # ------------------------------------------------------------ the contract ---
-# check(answers, end, kind) -> None when the exchange kept the contract, else why not.
-# kind: None when no allocation failed during the exchange (then only exact will do).
+# check(answers, end, site) -> None when the exchange kept the contract, else why not.
+# site: None when no allocation failed during the exchange (then only exact will do).
 
 def prefix_of(got, exp, ends=None):
     """got is exp's start (cut where a number's answers end, when ends are given)."""
@@ -248,7 +288,8 @@ def number_ends(nums):
     return out
 
 
-def check_grpc(answers, end, kind):
+def check_grpc(answers, end, site):
+    kind = site and site.kind
     exp = expected(NUMS)
     code, details = end[1:] if end[0] == "status" else (None, None)
     if code == "OK" and answers == exp:
@@ -267,7 +308,8 @@ def check_grpc(answers, end, kind):
     return f"{shown}; expected status RESOURCE_EXHAUSTED {OOM!r}"
 
 
-def check_ws(answers, end, kind):
+def check_ws(answers, end, site):
+    kind = site and site.kind
     exp = expected_answers(NUMS)
     if end[:2] == ("close", 1000) and answers == exp:
         return None
@@ -285,16 +327,33 @@ def check_ws(answers, end, kind):
     return f"{shown}; expected close 1011 {OOM!r} after the answers owed"
 
 
-def check_ndjson(answers, end, kind):
-    exp = expected_answers(NUMS)
+def check_ndjson(answers, end, site, nums=NUMS, json_line=None):
+    """json_line: the index in nums of the one sent as JSON (the others go bare)."""
+    exp = expected_answers(nums)
     if end == ("eof",) and answers == exp:
         return None
     shown = f"{show(end)} with {len(answers)} of {len(exp)} lines"
-    if kind is None:
+    if site is None:
         return f"{shown}, with no allocation failed"
-    if end == ("eof",) and answers[-1:] == [{"last": True, "error": OOM}]:
-        return None if prefix_of(answers[:-1], exp, number_ends(NUMS)) else \
-            f"{shown}: the out-of-memory line after answers that are not those owed"
+    kind = site.kind
+    oom_line = end == ("eof",) and answers[-1:] == [{"last": True, "error": OOM}]
+    if site.is_("pf_stream_new"):
+        return None if end[:2] == ("http", 503) and is_oom_body(end[2]) else \
+            f'{shown}; expected 503 {{"error":"{OOM}"}} (no stream yet: before the response)'
+    if site.is_(JANSSON_HOOK) and "pf_json_decode_request" in site.funcs and json_line is not None:
+        return None if oom_line and answers[:-1] == expected_answers(nums[:json_line]) else \
+            (f"{shown}; expected the answers for the {json_line} lines before the JSON line, "
+             f'then {{"last":true,"error":"{OOM}"}}')
+    if oom_line:
+        ends = sorted(number_ends(nums))
+        if not prefix_of(answers[:-1], exp, ends):
+            return f"{shown}: the out-of-memory line after answers that are not those owed"
+        taken = site.ring_held() if site.is_("grow", "pf_stream_push") else 0
+        answered = ends.index(len(answers) - 1)
+        return None if answered >= taken else \
+            f"{shown}: {answered} numbers answered, the stream had taken {taken}"
+    if site.is_("grow", "pf_stream_push"):
+        return f'{shown}; expected the answers for the numbers taken, then the out-of-memory line'
     if end == ("eof",):
         return f'{shown}, the last not {{"last":true,"error":"{OOM}"}} (silent loss)'
     if end[:2] == ("http", 503) and is_oom_body(end[2]):
@@ -305,13 +364,17 @@ def check_ndjson(answers, end, kind):
             f'{{"error":"{OOM}"}} before the response')
 
 
-def check_get(answers, end, kind):
+def check_get(answers, end, site):
     want = {"num": str(GET_NUM), "factors": [str(f) for f in gnu_factor([GET_NUM])[GET_NUM]]}
+    oom = end[:2] == ("http", 503) and is_oom_body(end[2])
+    if site and (site.is_("pf_stream_new") or site.is_("grow", "pf_stream_push")):
+        return None if oom else f'{show(end)}; expected 503 {{"error":"{OOM}"}} (no stream)'
     if end[:2] == ("http", 200) and json_or_none(end[2]) == want:
         return None
-    if kind is None:
+    if site is None:
         return f"{show(end)}, with no allocation failed"
-    if end[:2] == ("http", 503) and is_oom_body(end[2]):
+    kind = site.kind
+    if oom:
         return None
     if kind in ("connection", "reply") and end[0] == "closed":
         return None
@@ -360,19 +423,19 @@ def sanitizer_report(log):
     return "\n    ".join([lines[0]] + ours[:8])
 
 
-def run_once(srv, exchanges, check, problems):
-    """Each exchange in turn; the one during which the allocation failed may fail visibly.
-    Returns what that one got."""
+def run_once(srv, exchanges, problems):
+    """Each (exchange, check) in turn; the one during which the allocation failed may fail
+    visibly. Returns what that one got."""
     got = "every exchange exact"
-    for exchange in exchanges:
+    for exchange, check in exchanges:
         mark = len(srv.log_text())
         answers, end = exchange(srv)
         time.sleep(0.05)  # what pfgate allocates as the exchange winds down counts too
         faulted = FAULT_LINE in srv.log_text()[mark:]
-        kind = site_kind(fault_site(srv)[1]) if faulted else None
+        site = Site(*fault_site(srv)) if faulted else None
         if faulted:
             got = f"got {show(end)} after {len(answers)} answers"
-        why = check(answers, end, kind)
+        why = check(answers, end, site)
         if why:
             problems.append(why)
         if not srv.alive():
@@ -380,9 +443,12 @@ def run_once(srv, exchanges, check, problems):
     return got
 
 
-def walk(front, exchanges, check, fault_pfgate, request):
-    """Runs the exchanges against N = 1, 2, ... failing allocations; returns the failures."""
+def walk(front, exchanges, fault_pfgate, request, also=(), reach=None):
+    """Runs the (exchange, check)s against N = 1, 2, ... failing allocations; returns the
+    failures. also: more that a normal client runs afterwards, besides the same ones;
+    reach: a function some failed allocation must have been made under."""
     failures = []
+    reached = False
     t0 = time.monotonic()
     for n in range(1, MAX_N + 1):
         if time.monotonic() - t0 > BUDGET:
@@ -393,12 +459,13 @@ def walk(front, exchanges, check, fault_pfgate, request):
         request.node._pf_servers.remove(srv)
         problems = []
         toggle(srv, "armed")
-        got = run_once(srv, exchanges, check, problems)
+        got = run_once(srv, exchanges, problems)
         failed = toggle(srv, "disarmed") if srv.alive() else n
-        site, _ = fault_site(srv)
+        site, frames = fault_site(srv)
+        reached = reached or any(f == reach for f, _, _ in frames)
         if srv.alive():
             after = []
-            run_once(srv, exchanges, check, after)
+            run_once(srv, list(exchanges) + list(also), after)
             problems += [f"then a normal client: {why}" for why in after]
         died = not srv.alive()
         rc, _, killed = srv.stop()
@@ -414,6 +481,8 @@ def walk(front, exchanges, check, fault_pfgate, request):
             failures.append(f"{front} N={n} ({site}): " + "; ".join(problems))
         if failed == 0:  # allocation n was never reached: the whole path is walked
             assert n > 1, f"{front}: the scenario made no allocation that counted"
+            if reach and not reached:
+                failures.append(f"{front}: no allocation under {reach} was failed")
             return failures
     failures.append(f"{front}: still failing allocations at N={MAX_N}: the walk did not end")
     return failures
@@ -424,18 +493,33 @@ def report(failures):
         "\n".join(failures)
 
 
+NDJSON = (ndjson_exchange, check_ndjson)
+GET = (get_exchange, check_get)
+
+
 def test_grpc_out_of_memory(fault_pfgate, pb, request):
-    exchanges = [lambda srv: grpc_exchange(srv, pb), lambda srv: grpc_burst_exchange(srv, pb)]
-    report(walk("grpc", exchanges, check_grpc, fault_pfgate, request))
+    exchanges = [(lambda srv: grpc_exchange(srv, pb), check_grpc),
+                 (lambda srv: grpc_burst_exchange(srv, pb), check_grpc)]
+    report(walk("grpc", exchanges, fault_pfgate, request))
 
 
 def test_websocket_out_of_memory(fault_pfgate, request):
-    report(walk("ws", [ws_exchange], check_ws, fault_pfgate, request))
+    report(walk("ws", [(ws_exchange, check_ws)], fault_pfgate, request))
 
 
 def test_ndjson_out_of_memory(fault_pfgate, request):
-    report(walk("ndjson", [ndjson_exchange], check_ndjson, fault_pfgate, request))
+    report(walk("ndjson", [NDJSON], fault_pfgate, request, also=[GET]))
+
+
+def test_ndjson_json_decoder_out_of_memory(fault_pfgate, request):
+    """Memory running out in jansson while a JSON line is decoded fails the stream: the bare
+    number before it is answered, then the out-of-memory line (never "not valid JSON")."""
+    def check(answers, end, site):
+        return check_ndjson(answers, end, site, DECODER_NUMS, DECODER_JSON_LINE)
+    report(walk("ndjson-json", [(decoder_exchange, check)], fault_pfgate, request,
+                also=[NDJSON, GET], reach="pf_json_decode_request"))
 
 
 def test_get_factors_out_of_memory(fault_pfgate, request):
-    report(walk("get", [get_exchange], check_get, fault_pfgate, request))
+    report(walk("get", [GET], fault_pfgate, request, also=[NDJSON],
+                reach="pf_json_encode_factors"))

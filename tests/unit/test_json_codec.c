@@ -407,18 +407,40 @@ static void test_encode_error(void **state)
     expect_text(pf_json_encode_error(""), "{\"error\":\"\"}");
 }
 
-/* jansson's allocator for this test: while allocations_left >= 0, each
- * allocation takes one, and fails when none is left. Set before the codec's
- * first use (main), which keeps it under its own. */
+/* The codec gives jansson an allocator that calls malloc by name, and this
+ * test links with -Wl,--wrap=malloc (Makefile), as the fault build does: here
+ * each of jansson's allocations for the codec is counted, and failed. While
+ * allocations_left >= 0, each allocation takes one, and fails when none is left;
+ * then every later one fails too, or with fail_once none (as in the fault build). */
+void *__real_malloc(size_t size);
+void *__wrap_malloc(size_t size);
 static int allocations_left = -1;
+static bool fail_once;
+static unsigned allocations; /* made while allocations_left >= 0 */
 
-static void *countdown_malloc(size_t size)
+void *__wrap_malloc(size_t size)
 {
-    if (allocations_left >= 0 && allocations_left-- == 0) {
-        allocations_left = 0;
-        return NULL;
+    if (allocations_left >= 0) {
+        allocations++;
+        if (allocations_left-- == 0) {
+            allocations_left = fail_once ? -1 : 0;
+            return NULL;
+        }
     }
-    return malloc(size);
+    return __real_malloc(size);
+}
+
+/* Every jansson allocation the codec makes reaches malloc, from the first one
+ * on (runs first): the fault build can fail them all. */
+static void test_jansson_allocates_through_malloc(void **state)
+{
+    (void)state;
+    allocations = 0;
+    allocations_left = 1000;
+    char *text = pf_json_encode_error("x");
+    allocations_left = -1;
+    expect_text(text, "{\"error\":\"x\"}");
+    assert_true(allocations > 0);
 }
 
 /* Memory running out while a request is decoded is not a syntax error of the
@@ -446,6 +468,43 @@ static void test_decode_out_of_memory(void **state)
     assert_int_equal(got[TRIES - 1].err, PF_OK);
     assert_int_equal(bare.err, PF_OK);
     assert_int_equal(bare.num, 360);
+}
+
+/* A reply jansson could not build whole is no reply (NULL), never one with a
+ * factor or a key missing. Fails each of jansson's allocations in turn, alone
+ * (what the fault build does) and with every later one. */
+static void encode_out_of_memory(bool once)
+{
+    static const int64_t f360[] = {2, 2, 2, 3, 3, 5};
+    static const char want360[] =
+        "{\"num\":\"360\",\"factors\":[\"2\",\"2\",\"2\",\"3\",\"3\",\"5\"]}";
+    static const char want_error[] = "{\"error\":\"out of memory\"}";
+    enum { TRIES = 64 };
+    fail_once = once;
+    for (int k = 0; k < TRIES; k++) {
+        allocations_left = k;
+        char *factors = pf_json_encode_factors(360, f360, 6);
+        char *error = pf_json_encode_error("out of memory");
+        allocations_left = -1;
+        if (factors && strcmp(factors, want360) != 0)
+            fail_msg("with %d allocations: %s, want %s or none", k, factors, want360);
+        if (error && strcmp(error, want_error) != 0)
+            fail_msg("with %d allocations: %s, want %s or none", k, error, want_error);
+        if (k == 0 && factors)
+            fail_msg("with no allocation: %s", factors);
+        if (k == TRIES - 1 && !(factors && error))
+            fail_msg("with %d allocations: no text", k);
+        free(factors);
+        free(error);
+    }
+    fail_once = false;
+}
+
+static void test_encode_out_of_memory(void **state)
+{
+    (void)state;
+    encode_out_of_memory(false);
+    encode_out_of_memory(true);
 }
 
 /* ---- tests/data/json ----------------------------------------------------- */
@@ -559,8 +618,8 @@ static void test_data_cases(void **state)
 
 int main(void)
 {
-    json_set_alloc_funcs(countdown_malloc, free);
     const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_jansson_allocates_through_malloc),
         cmocka_unit_test(test_decode_table),
         cmocka_unit_test(test_decode_bare_leading_zeros),
         cmocka_unit_test(test_encode_table),
@@ -569,6 +628,7 @@ int main(void)
         cmocka_unit_test(test_encode_factors),
         cmocka_unit_test(test_encode_error),
         cmocka_unit_test(test_decode_out_of_memory),
+        cmocka_unit_test(test_encode_out_of_memory),
         cmocka_unit_test(test_data_cases),
     };
     return cmocka_run_group_tests_name("json_codec", tests, NULL, NULL);
