@@ -82,15 +82,16 @@ static int decode(const char *text, size_t len, int64_t *num)
     return rc;
 }
 
-bool pf_json_is_end(const char *text, size_t len)
+int pf_json_is_end(const char *text, size_t len)
 {
     if (len > 64 || !memchr(text, 'e', len) || has_nul(text, len))
-        return false; /* not worth a parse */
+        return 0; /* not worth a parse */
+    ran_out = false;
     json_t *root = json_loadb(text, len, JSON_REJECT_DUPLICATES, NULL);
     bool end = json_is_object(root) && json_object_size(root) == 1 &&
                json_is_true(json_object_get(root, "end"));
     json_decref(root);
-    return end;
+    return ran_out ? PF_ENOMEM : end;
 }
 
 static bool is_space(char c)

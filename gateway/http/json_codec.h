@@ -17,8 +17,9 @@
  * answer but the stream's failure (memory ran out while decoding). */
 void pf_json_decode_request(const char *text, size_t len, pf_request *out);
 
-/* True when text is the WebSocket end marker {"end":true}. */
-bool pf_json_is_end(const char *text, size_t len);
+/* 1 when text is the WebSocket end marker {"end":true}, 0 when it is not,
+ * PF_ENOMEM when memory ran out while looking. */
+int pf_json_is_end(const char *text, size_t len);
 
 /* Writes r as one JSON object, without a newline, and returns its length
  * (< PF_JSON_RESPONSE_MAX). int64 fields are strings; defaults are left out. */

@@ -192,11 +192,16 @@ static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, 
     size_t n = s->msg.len;
     const char *msg = n ? s->msg.data : ""; /* an empty message may have no buffer */
     s->msg.len = 0;
-    if (pf_json_is_end(msg, n)) {
+    int end = pf_json_is_end(msg, n);
+    if (end < 0)
+        return fail_stream(wsi, s, PF_WS_OUT_OF_MEMORY);
+    if (end) {
         pf_ws_to(&s->fsm, PF_WS_END);
     } else {
         pf_request req;
         pf_json_decode_request(msg, n, &req);
+        if (req.err == PF_ENOMEM) /* no answer of its own: the stream's failure */
+            return fail_stream(wsi, s, PF_WS_OUT_OF_MEMORY);
         req.stamp = pf_now_ns();
         pf_metrics_request(PF_FRONT_WEBSOCKET);
         int rc = pf_stream_push(s->stream, &req);

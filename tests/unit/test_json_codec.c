@@ -470,6 +470,25 @@ static void test_decode_out_of_memory(void **state)
     assert_int_equal(bare.num, 360);
 }
 
+/* The end marker with too little memory to parse it is neither the end nor
+ * a request: PF_ENOMEM, never a 0 that would answer it as a bad number. */
+static void test_is_end_out_of_memory(void **state)
+{
+    (void)state;
+    enum { TRIES = 32 };
+    int got[TRIES];
+    for (int k = 0; k < TRIES; k++) {
+        allocations_left = k;
+        got[k] = pf_json_is_end("{\"end\":true}", 12);
+    }
+    allocations_left = -1;
+    for (int k = 0; k < TRIES; k++)
+        if (got[k] != PF_ENOMEM && got[k] != 1)
+            fail_msg("with %d allocations: pf_json_is_end = %d, want 1 or out of memory", k, got[k]);
+    assert_int_equal(got[0], PF_ENOMEM);
+    assert_int_equal(got[TRIES - 1], 1);
+}
+
 /* A reply jansson could not build whole is no reply (NULL), never one with a
  * factor or a key missing. Fails each of jansson's allocations in turn, alone
  * (what the fault build does) and with every later one. */
@@ -628,6 +647,7 @@ int main(void)
         cmocka_unit_test(test_encode_factors),
         cmocka_unit_test(test_encode_error),
         cmocka_unit_test(test_decode_out_of_memory),
+        cmocka_unit_test(test_is_end_out_of_memory),
         cmocka_unit_test(test_encode_out_of_memory),
         cmocka_unit_test(test_data_cases),
     };
