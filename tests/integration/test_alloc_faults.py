@@ -15,10 +15,11 @@ The exchange during which the allocation failed must end in every answer exact, 
 front end's visible "out of memory" failure after a prefix of the exact answers (a connection's
 own allocation, or a whole reply's, may close the connection instead); never fewer answers
 without a failure, never a hang, never a crash. Where the failed allocation is known, the
-answer is exact: pf_stream_new's (the stream) is 503 {"error":"out of memory"}; a ring growth
-(the push) is 503 for GET, and for NDJSON the answers for at least the numbers the full ring
-held, then the out-of-memory line; the JSON decoder's is the answers for the lines before it,
-then that line (never "not valid JSON"). Every other exchange must be exact. Then a normal
+answer is exact: pf_stream_new's (the stream) is 503 {"error":"out of memory"}, on gRPC
+RESOURCE_EXHAUSTED with no answers; a ring growth (the push) is 503 for GET, and for NDJSON
+and gRPC the answers for at least the numbers the full ring held, then the out-of-memory line
+or status; the JSON decoder's is the answers for the lines before it, then that line (never
+"not valid JSON"). Every other exchange must be exact. Then a normal
 client gets exact answers from the same pfgate (after an HTTP walk, NDJSON and GET both), and
 SIGTERM exits 0 with no LeakSanitizer, ASan or UBSan report. A failure names the front end, N,
 the allocation that failed (from the shim's stack) and what came instead; stdout has one line
@@ -172,6 +173,8 @@ def grpc_exchange(srv, pb):
     """python grpcio: one PrimeFactors stream on a new channel."""
     with grpc.insecure_channel(srv.grpc) as ch:
         r = run_stream(pb.pb_grpc.FactorsStub(ch), pb, NUMS, timeout=WAIT)
+    if r.code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return r.tuples, ("hang", "no grpc-status by the deadline")
     return r.tuples, ("status", r.code.name, r.details)
 
 
@@ -288,20 +291,32 @@ def number_ends(nums):
     return out
 
 
-def check_grpc(answers, end, site):
+def check_grpc(answers, end, site, nums=NUMS):
     kind = site and site.kind
-    exp = expected(NUMS)
+    exp = expected(nums)
     code, details = end[1:] if end[0] == "status" else (None, None)
+    oom = (code, details) == ("RESOURCE_EXHAUSTED", OOM)
+    shown = f"{show(end)} after {len(answers)} of {len(exp)} answers"
+    if site and site.is_("pf_stream_new"):
+        return None if oom and answers == [] else \
+            f"{shown}; expected status RESOURCE_EXHAUSTED {OOM!r} and no answers (no stream)"
+    if site and site.is_("grow", "pf_stream_push"):
+        ends = sorted(number_ends(nums))
+        if not (oom and prefix_of(answers, exp, ends)):
+            return f"{shown}; expected the answers for the numbers taken, then status " \
+                   f"RESOURCE_EXHAUSTED {OOM!r}"
+        answered, taken = ends.index(len(answers)), site.ring_held()
+        return None if answered >= taken else \
+            f"{shown}: {answered} numbers answered, the stream had taken {taken}"
     if code == "OK" and answers == exp:
         return None
-    shown = f"{show(end)} after {len(answers)} of {len(exp)} answers"
     if kind is None:
         return f"{shown}, with no allocation failed"
     if code == "OK":
         return f"{shown} (silent loss)"
     if not prefix_of(answers, exp):
         return f"{shown} that are not the exact ones"
-    if (code, details) == ("RESOURCE_EXHAUSTED", OOM):
+    if oom:
         return None
     if kind == "connection" and (code == "UNAVAILABLE" or end[0] == "closed"):
         return None
