@@ -15,10 +15,11 @@ The exchange during which the allocation failed must end in every answer exact, 
 front end's visible "out of memory" failure after a prefix of the exact answers (a connection's
 own allocation, or a whole reply's, may close the connection instead); never fewer answers
 without a failure, never a hang, never a crash. Where the failed allocation is known, the
-answer is exact: pf_stream_new's (the stream) is 503 {"error":"out of memory"}; a ring growth
-(the push) is 503 for GET, and for NDJSON the answers for at least the numbers the full ring
-held, then the out-of-memory line; the JSON decoder's is the answers for the lines before it,
-then that line (never "not valid JSON"). Every other exchange must be exact. Then a normal
+answer is exact: pf_stream_new's (the stream) is 503 {"error":"out of memory"}, on gRPC
+RESOURCE_EXHAUSTED with no answers; a ring growth (the push) is 503 for GET, and for NDJSON
+and gRPC the answers for at least the numbers the full ring held, then the out-of-memory line
+or status; the JSON decoder's is the answers for the lines before it, then that line (never
+"not valid JSON"). Every other exchange must be exact. Then a normal
 client gets exact answers from the same pfgate (after an HTTP walk, NDJSON and GET both), and
 SIGTERM exits 0 with no LeakSanitizer, ASan or UBSan report. A failure names the front end, N,
 the allocation that failed (from the shim's stack) and what came instead; stdout has one line
@@ -30,6 +31,7 @@ import json
 import os
 import re
 import signal
+import threading
 import time
 
 import grpc
@@ -37,7 +39,7 @@ import hpack
 import pytest
 
 from conftest import REPO, describe_rc
-from pfutil import expected, run_stream
+from pfutil import HeldRequests, drain, expected, run_stream, tup
 from pfhttp import (NDJSON_PATH, OP_TEXT, PRIME_NEAR_2_63, Closed, RawWS, SockReader, connect,
                     expected_answers, gnu_factor, read_http_head, ws_frame)
 from test_faults import H2_HELLO, HEADERS, RST_STREAM, H2Conn, h2_request
@@ -54,6 +56,8 @@ NUMS = [2**62, 360, 0, 1, 97, 600851475143, PRIME_NEAR_2_63, 1000000007 * 998244
 # 3 factors: each is one more json_string in the reply, walked like every jansson allocation
 # (2^62's 62 factors would make the walk about 150 pfgate runs).
 GET_NUM = 12
+# Sent on the stream that stays open while the next call comes (the next-call walk).
+HELD_NUM = 35
 # One JSON line between bare numbers: the decoder walk (bare numbers take the fast path).
 DECODER_LINES = ["97", '{"num":360}', "12"]
 DECODER_NUMS = [97, 360, 12]
@@ -82,7 +86,7 @@ pytestmark = pytest.mark.timeout_s(BUDGET + 60)
 
 @pytest.fixture
 def fault_pfgate(pfgate_factory, monkeypatch):
-    """start(n) -> a fault pfgate that fails allocation n after arming."""
+    """start(n, *args) -> a fault pfgate that fails allocation n after arming."""
     if not os.access(FAULT_BIN, os.X_OK):
         pytest.fail(f"{FAULT_BIN} missing: build it with `make fault-build`", pytrace=False)
     monkeypatch.setenv("PFGATE", FAULT_BIN)
@@ -91,9 +95,9 @@ def fault_pfgate(pfgate_factory, monkeypatch):
                        ":detect_leaks=1:halt_on_error=1")
     monkeypatch.setenv("UBSAN_OPTIONS", "print_stacktrace=1:halt_on_error=1")
 
-    def start(n):
+    def start(n, *args):
         monkeypatch.setenv("PF_FAULT_ALLOC", str(n))
-        return pfgate_factory()
+        return pfgate_factory(*args)
     return start
 
 
@@ -172,7 +176,67 @@ def grpc_exchange(srv, pb):
     """python grpcio: one PrimeFactors stream on a new channel."""
     with grpc.insecure_channel(srv.grpc) as ch:
         r = run_stream(pb.pb_grpc.FactorsStub(ch), pb, NUMS, timeout=WAIT)
-    return r.tuples, ("status", r.code.name, r.details)
+    return r.tuples, grpc_end(r)
+
+
+def grpc_end(r):
+    """How a grpcio call (a pfutil.StreamResult) ended."""
+    if r.code == grpc.StatusCode.DEADLINE_EXCEEDED:
+        return ("hang", "no grpc-status by the deadline")
+    return ("status", r.code.name, r.details)
+
+
+class HeldStream:
+    """A PrimeFactors stream that sends HELD_NUM and stays open (no half-close) from open()
+    to close(): a worker busy with a call while the next one comes."""
+
+    def __init__(self, pb):
+        self.pb = pb
+
+    def open(self, srv):
+        """HELD_NUM's answers, then ("open",); or how the stream ended before them."""
+        self.requests = HeldRequests([self.pb.Request(num=HELD_NUM)], hold=3 * WAIT)
+        self.channel = grpc.insecure_channel(srv.grpc)
+        self.call = self.pb.pb_grpc.FactorsStub(self.channel).PrimeFactors(
+            iter(self.requests), timeout=3 * WAIT)
+        hung = threading.Event()
+        timer = threading.Timer(WAIT, lambda: (hung.set(), self.call.cancel()))
+        timer.start()
+        self.answers, self.ended = [], None
+        try:
+            for r in self.call:
+                self.answers.append(tup(r))
+                if len(self.answers) == len(expected([HELD_NUM])):
+                    break
+            else:
+                self.ended = ("status", self.call.code().name, self.call.details())
+        except grpc.RpcError as e:
+            self.ended = ("hang", f"no answers for {HELD_NUM}") if hung.is_set() else \
+                ("status", e.code().name, e.details())
+        finally:
+            timer.cancel()
+        if self.ended:
+            self.channel.close()
+            return self.answers, self.ended
+        return self.answers, ("open",)
+
+    def close(self, srv):
+        """Half-closes the stream: all its answers and how it ended (("ended",) when open()
+        saw it end already)."""
+        if self.ended:
+            return [], ("ended",)
+        self.requests.release()
+        r = drain(self.call)
+        self.channel.close()
+        return self.answers + r.tuples, grpc_end(r)
+
+
+def check_held(answers, end, site):
+    if end == ("ended",):  # checked when it ended
+        return None
+    if end == ("open",) and answers == expected([HELD_NUM]):
+        return None
+    return check_grpc(answers, end, site, [HELD_NUM])
 
 
 def grpc_burst_exchange(srv, pb):
@@ -288,20 +352,32 @@ def number_ends(nums):
     return out
 
 
-def check_grpc(answers, end, site):
+def check_grpc(answers, end, site, nums=NUMS):
     kind = site and site.kind
-    exp = expected(NUMS)
+    exp = expected(nums)
     code, details = end[1:] if end[0] == "status" else (None, None)
+    oom = (code, details) == ("RESOURCE_EXHAUSTED", OOM)
+    shown = f"{show(end)} after {len(answers)} of {len(exp)} answers"
+    if site and site.is_("pf_stream_new"):
+        return None if oom and answers == [] else \
+            f"{shown}; expected status RESOURCE_EXHAUSTED {OOM!r} and no answers (no stream)"
+    if site and site.is_("grow", "pf_stream_push"):
+        ends = sorted(number_ends(nums))
+        if not (oom and prefix_of(answers, exp, ends)):
+            return f"{shown}; expected the answers for the numbers taken, then status " \
+                   f"RESOURCE_EXHAUSTED {OOM!r}"
+        answered, taken = ends.index(len(answers)), site.ring_held()
+        return None if answered >= taken else \
+            f"{shown}: {answered} numbers answered, the stream had taken {taken}"
     if code == "OK" and answers == exp:
         return None
-    shown = f"{show(end)} after {len(answers)} of {len(exp)} answers"
     if kind is None:
         return f"{shown}, with no allocation failed"
     if code == "OK":
         return f"{shown} (silent loss)"
     if not prefix_of(answers, exp):
         return f"{shown} that are not the exact ones"
-    if (code, details) == ("RESOURCE_EXHAUSTED", OOM):
+    if oom:
         return None
     if kind == "connection" and (code == "UNAVAILABLE" or end[0] == "closed"):
         return None
@@ -401,6 +477,8 @@ def show(end):
         return f"HTTP {end[1]} {end[2][:200]!r}"
     if end[0] == "eof":
         return "HTTP 200"
+    if end[0] == "open":
+        return "the stream still open"
     if end[0] == "hang":
         return f"a hang ({end[1]}; waited {WAIT:.0f} s)"
     return f"{end[0]}: {' '.join(map(str, end[1:]))}"
@@ -443,10 +521,10 @@ def run_once(srv, exchanges, problems):
     return got
 
 
-def walk(front, exchanges, fault_pfgate, request, also=(), reach=None):
+def walk(front, exchanges, fault_pfgate, request, also=(), reach=None, args=()):
     """Runs the (exchange, check)s against N = 1, 2, ... failing allocations; returns the
     failures. also: more that a normal client runs afterwards, besides the same ones;
-    reach: a function some failed allocation must have been made under."""
+    reach: a function some failed allocation must have been made under; args: pfgate's."""
     failures = []
     reached = False
     t0 = time.monotonic()
@@ -454,7 +532,7 @@ def walk(front, exchanges, fault_pfgate, request, also=(), reach=None):
         if time.monotonic() - t0 > BUDGET:
             failures.append(f"{front}: walk stopped before N={n}: over {BUDGET:.0f} s (hangs)")
             return failures
-        srv = fault_pfgate(n)
+        srv = fault_pfgate(n, *args)
         # Each message below carries what matters of its log: no report section per server.
         request.node._pf_servers.remove(srv)
         problems = []
@@ -501,6 +579,19 @@ def test_grpc_out_of_memory(fault_pfgate, pb, request):
     exchanges = [(lambda srv: grpc_exchange(srv, pb), check_grpc),
                  (lambda srv: grpc_burst_exchange(srv, pb), check_grpc)]
     report(walk("grpc", exchanges, fault_pfgate, request))
+
+
+def test_grpc_next_call_out_of_memory(fault_pfgate, pb, request):
+    """A worker asks grpc for its next call as a call starts. With one worker, a request that
+    failed for want of memory (the call struct's, pf_grpc_call_new) must be made again while
+    that call is still open: else the next call hangs. The gRPC walk above cannot see it: with
+    more workers another one serves the next call, and one that ends asks again."""
+    held = HeldStream(pb)
+    exchanges = [(held.open, check_held),
+                 (lambda srv: grpc_exchange(srv, pb), check_grpc),
+                 (held.close, check_held)]
+    report(walk("grpc-next-call", exchanges, fault_pfgate, request, reach="pf_grpc_call_new",
+                args=("--threads", "1")))
 
 
 def test_websocket_out_of_memory(fault_pfgate, request):
