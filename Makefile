@@ -262,6 +262,7 @@ test_grpc_listener_USES := config grpc_151 grpc_relay grpc_tls grpc_conns h2_gua
                            log metrics health clock tls
 test_grpc_listener_LDFLAGS := -pthread \
     -Wl,--wrap=epoll_wait,--wrap=close,--wrap=ioctl,--wrap=accept4,--wrap=socketpair
+test_grpc_service_USES := grpc_call health log clock
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(call gateway_obj_of,$$*) \
 		$$(foreach u,$$(test_$$*_USES),$$(call gateway_obj_of,$$(u))) $(CORE_LIB)

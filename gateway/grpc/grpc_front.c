@@ -430,14 +430,14 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
     grpc_channel_args channel_args = { sizeof(args) / sizeof(args[0]), args };
     f->server = grpc_server_create(&channel_args, NULL);
     f->prime_factors = (struct pf_grpc_service){
-        .name = "PrimeFactors", .nmethods = 1, .kind = &prime_factors,
-        .call_size = sizeof(struct call), .init = init_call, .keep = keep_requests,
+        .nmethods = 1, .kind = &prime_factors, .call_size = sizeof(struct call),
+        .init = init_call, .keep = keep_requests,
         .method = { grpc_server_register_method(f->server, PF_STREAM_PATH, NULL,
                                                 GRPC_SRM_PAYLOAD_NONE, 0) },
     };
     f->unknown = (struct pf_grpc_service){
-        .name = "unknown-method", .nmethods = 1, .kind = &unknown_method,
-        .call_size = sizeof(struct unknown_call), .init = init_unknown_call,
+        .nmethods = 1, .kind = &unknown_method, .call_size = sizeof(struct unknown_call),
+        .init = init_unknown_call,
     };
     f->health = pf_grpc_health_register(f->server);
     f->reflection = pf_grpc_reflection_register(f->server);

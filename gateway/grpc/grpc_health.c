@@ -175,7 +175,6 @@ struct pf_grpc_service *pf_grpc_health_register(grpc_server *server)
     struct pf_grpc_service *h = calloc(1, sizeof(*h));
     if (!h)
         return NULL;
-    h->name = "health";
     h->nmethods = NMETHODS;
     h->kind = &health_kind;
     h->call_size = sizeof(struct health_call);

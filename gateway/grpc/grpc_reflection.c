@@ -314,7 +314,6 @@ struct pf_grpc_service *pf_grpc_reflection_register(grpc_server *server)
             reflection_free(&r->service);
         return NULL;
     }
-    r->service.name = "reflection";
     r->service.nmethods = NMETHODS;
     r->service.kind = &reflection_kind;
     r->service.call_size = sizeof(struct reflection_call);

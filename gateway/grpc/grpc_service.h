@@ -28,7 +28,6 @@ struct pf_grpc_call_into {
 };
 
 struct pf_grpc_service {
-    const char *name;
     size_t nmethods;
     /* From grpc_server_register_method(); NULL: every method not registered. */
     void *method[PF_GRPC_SERVICE_METHODS];
