@@ -2,17 +2,31 @@
 
 #include <stdlib.h>
 
+#include "grpc_service.h"
 #include "log.h"
 
 static void call_free(struct pf_grpc_call *c)
 {
     if (c->kind->destroy)
         c->kind->destroy(c);
-    pf_list_remove(&c->link);
+    if (c->serving)
+        pf_grpc_serving_ended(c);
+    if (c->send_bb)
+        grpc_byte_buffer_destroy(c->send_bb);
     if (c->call)
         grpc_call_unref(c->call);
     grpc_metadata_array_destroy(&c->request_md);
     free(c); /* the kind's struct: the base is its first member */
+}
+
+static void sent(struct pf_grpc_call *c, bool ok)
+{
+    c->send_pending = false;
+    if (c->send_bb)
+        grpc_byte_buffer_destroy(c->send_bb);
+    c->send_bb = NULL;
+    if (!ok)
+        c->dead = true; /* the client is gone */
 }
 
 static void on_event(struct pf_grpc_tag *t, bool ok)
@@ -31,6 +45,10 @@ static void on_event(struct pf_grpc_tag *t, bool ok)
                      (void *)c, (int)op, c->cancelled);
         if (op == PF_GRPC_OP_CLOSE && c->cancelled)
             c->dead = true;
+        if (op == PF_GRPC_OP_SEND)
+            sent(c, ok);
+    } else if (c->serving) {
+        pf_grpc_serving_started(c);
     }
     if (c->kind->on[op])
         c->kind->on[op](c, ok);

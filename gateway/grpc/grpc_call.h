@@ -1,9 +1,9 @@
 /* The life of one server call, the same for every gRPC service pfgate serves
  * (PrimeFactors, unknown methods, health, reflection): the grpc_call and what
  * grpc fills in when it starts, one tag per kind of batch, the batches in
- * flight, the link in its queue's list of live calls (for the drain), and the
- * free once nothing is in flight. A call lives on one completion queue, so it
- * needs no lock.
+ * flight, the message being sent, the service it was requested for (its
+ * queue's list of started calls: grpc_service.h), and the free once nothing
+ * is in flight. A call lives on one completion queue, so it needs no lock.
  *
  * A kind embeds struct pf_grpc_call as its FIRST member and gives a table of
  * handlers. Every event of the call is counted here, handed to the kind's
@@ -24,13 +24,14 @@
 enum pf_grpc_op {
     PF_GRPC_OP_NEW,    /* the call started (the request was matched) */
     PF_GRPC_OP_RECV,   /* a message read */
-    PF_GRPC_OP_SEND,   /* a message (and maybe the status) sent */
+    PF_GRPC_OP_SEND,   /* send_bb (and maybe the status) sent; the base frees send_bb */
     PF_GRPC_OP_STATUS, /* the status sent */
     PF_GRPC_OP_CLOSE,  /* the call closed (RECV_CLOSE_ON_SERVER) */
     PF_GRPC_NOPS
 };
 
 struct pf_grpc_call;
+struct pf_grpc_serving;
 
 struct pf_grpc_call_kind {
     const char *name; /* for the debug log */
@@ -53,10 +54,14 @@ struct pf_grpc_call {
     grpc_call *call;
     gpr_timespec deadline;
     grpc_metadata_array request_md;
-    struct pf_list link; /* in its queue's live calls, when the kind puts it there */
-    int batches;         /* in flight */
-    int cancelled;       /* set by a RECV_CLOSE_ON_SERVER op */
-    bool dead;           /* a batch failed to start, or the call was cancelled: send nothing more */
+    struct pf_grpc_serving *serving; /* what requested it, on which queue */
+    size_t method;                   /* which of the service's methods */
+    struct pf_list link;             /* in serving's started calls */
+    grpc_byte_buffer *send_bb;       /* the message of the SEND batch; freed with the call */
+    int batches;                     /* in flight */
+    int cancelled;                   /* set by a RECV_CLOSE_ON_SERVER op */
+    bool send_pending;               /* a SEND batch is in flight */
+    bool dead; /* a batch failed to start, or the call was cancelled: send nothing more */
 };
 
 /* A zeroed call of `size` bytes (the kind's struct) of that kind; NULL
@@ -81,7 +86,7 @@ bool pf_grpc_call_watch_close(struct pf_grpc_call *c);
 /* Ends the call now with code and details (static), sending nothing more. */
 void pf_grpc_call_fail(struct pf_grpc_call *c, grpc_status_code code, const char *details);
 
-/* Pumps every call on a list of live calls (the drain: a call whose
+/* Pumps every call on a list of started calls (the drain: a call whose
  * client is silent has no event coming). */
 void pf_grpc_call_pump_all(struct pf_list *calls);
 

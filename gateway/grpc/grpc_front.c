@@ -16,6 +16,7 @@
 #include "grpc_health.h"
 #include "grpc_listener.h"
 #include "grpc_reflection.h"
+#include "grpc_service.h"
 #include "clock.h"
 #include "health.h"
 #include "list.h"
@@ -46,16 +47,15 @@ struct worker;
 
 /* One PrimeFactors stream. */
 struct call {
-    struct pf_grpc_call base; /* first */
+    struct pf_grpc_call base; /* first; its send_bb: the answer being sent */
     struct worker *w;
     grpc_byte_buffer *recv_bb;
-    grpc_byte_buffer *send_bb;
     pf_stream *stream;
     pf_grpc_conn *conn; /* its connection, for the per-connection stream count */
 
     uint64_t last_recv_ns; /* when the last request arrived */
     uint64_t admit_deadline_ns; /* nonzero while waiting for a slot (--max-streams...) */
-    bool recv_pending, send_pending, input_done, md_sent, status_sent;
+    bool recv_pending, input_done, md_sent, status_sent;
     grpc_status_code status;
     const char *status_details;
 };
@@ -64,7 +64,6 @@ struct call {
  * else the client would wait for its deadline. */
 struct unknown_call {
     struct pf_grpc_call base; /* first */
-    struct worker *w;
     grpc_call_details details;
 };
 
@@ -73,58 +72,52 @@ struct unknown_call {
  * request for the next stream pending. */
 struct worker {
     pf_grpc_front *front;
-    grpc_completion_queue *cq;
-    pf_grpc_health_queue *health;
-    pf_grpc_reflection_queue *reflection;
+    struct pf_grpc_queue queue; /* its services */
+    struct pf_grpc_serving *pf; /* PrimeFactors on its queue (struct call) */
     pthread_t thread;
     bool thread_started;
-    struct pf_list calls; /* live PrimeFactors calls (struct call) */
-    int admitting;        /* calls waiting for a slot on their connection */
-    atomic_int live;      /* its PrimeFactors calls */
-    atomic_bool armed;    /* its request for the next call is pending */
-    atomic_bool rearm;    /* a request for a call failed: ask again on a tick */
-    bool unknown_armed;   /* its request for an unknown-method call is pending */
+    int admitting; /* calls waiting for a slot on their connection */
     bool drain_seen;
 };
 
 struct pf_grpc_front {
     grpc_server *server;
-    pf_grpc_health *health;
-    pf_grpc_reflection *reflection;
+    struct pf_grpc_service prime_factors; /* its live: the open streams */
+    struct pf_grpc_service unknown;
+    struct pf_grpc_service *health, *reflection; /* NULL: off */
     pf_grpc_listener *listener;
     pf_grpc_conns *conns;
-    void *method;
     grpc_completion_queue *shutdown_cq;
     grpc_completion_queue *steer_cq; /* grpc_151.h, "queue steering" */
     struct worker *workers;
     int nworkers;
     size_t max_pending;
-    atomic_int live_calls;
     bool shutdown_started;
 };
 
 /* ---- PrimeFactors calls ---------------------------------------------------- */
 
-static void keep_requests(struct worker *w);
+static void init_call(struct pf_grpc_serving *s, size_t i, struct pf_grpc_call *base,
+                      struct pf_grpc_call_into *into)
+{
+    (void)i, (void)into;
+    struct call *c = (struct call *)base;
+    c->w = s->ctx;
+    c->status = GRPC_STATUS_OK;
+    c->status_details = "";
+}
 
 static void call_destroy(struct pf_grpc_call *base)
 {
     struct call *c = (struct call *)base;
-    if (pf_list_linked(&base->link)) {
-        atomic_fetch_sub(&c->w->front->live_calls, 1);
-        atomic_fetch_sub(&c->w->live, 1);
-        pf_metrics_streams(PF_FRONT_GRPC, -1);
-        pf_list_remove(&base->link);
-        keep_requests(c->w);
-    }
+    if (pf_list_linked(&base->link))
+        pf_metrics_streams(PF_FRONT_GRPC, -1); /* it had started */
     if (c->admit_deadline_ns)
         c->w->admitting--;
     if (c->conn)
         pf_grpc_conns_stream_end(c->w->front->conns, c->conn);
     if (c->recv_bb)
         grpc_byte_buffer_destroy(c->recv_bb);
-    if (c->send_bb)
-        grpc_byte_buffer_destroy(c->send_bb);
     pf_stream_free(c->stream);
 }
 
@@ -157,7 +150,7 @@ static void send_next_answer(struct call *c)
     if (pf_stream_pop(c->stream, &r) < 0)
         return;
     pf_metrics_answer(PF_FRONT_GRPC, &r);
-    c->send_bb = pf_pb_encode_response(&r);
+    c->base.send_bb = pf_pb_encode_response(&r);
     /* While more answers are ready, each one is a hinted message: the
      * transport buffers it (up to WRITE_BUFFER_BYTES) and completes it
      * at once, and the last ready answer, unhinted, takes them all out in
@@ -166,13 +159,13 @@ static void send_next_answer(struct call *c)
     bool first = !c->md_sent;
     struct pf_grpc_batch b;
     pf_grpc_batch_send(&b, &c->md_sent);
-    pf_grpc_batch_message(&b, c->send_bb);
+    pf_grpc_batch_message(&b, c->base.send_bb);
     if (!first && pf_stream_pending(c->stream) > 0)
         b.ops[b.n - 1].flags = GRPC_WRITE_BUFFER_HINT;
-    c->send_pending = pf_grpc_call_start_batch(&c->base, b.ops, b.n, PF_GRPC_OP_SEND);
-    if (!c->send_pending) {
-        grpc_byte_buffer_destroy(c->send_bb);
-        c->send_bb = NULL;
+    c->base.send_pending = pf_grpc_call_start_batch(&c->base, b.ops, b.n, PF_GRPC_OP_SEND);
+    if (!c->base.send_pending) {
+        grpc_byte_buffer_destroy(c->base.send_bb);
+        c->base.send_bb = NULL;
     }
 }
 
@@ -183,7 +176,7 @@ static void pump(struct pf_grpc_call *base)
     struct call *c = (struct call *)base;
     if (base->dead || c->status_sent || c->admit_deadline_ns)
         return;
-    if (!c->send_pending)
+    if (!base->send_pending)
         send_next_answer(c);
     if (base->dead)
         return;
@@ -192,7 +185,7 @@ static void pump(struct pf_grpc_call *base)
     /* While draining, the stream goes on until its client is quiet; then
      * the status ends it, with a RECV still pending. */
     bool quiet = pf_health_draining() && pf_now_ns() - c->last_recv_ns >= PF_DRAIN_QUIET_NS;
-    if (!c->send_pending && pf_stream_pending(c->stream) == 0 && (c->input_done || quiet))
+    if (!base->send_pending && pf_stream_pending(c->stream) == 0 && (c->input_done || quiet))
         send_status(c);
 }
 
@@ -239,16 +232,6 @@ static void on_recv(struct pf_grpc_call *base, bool ok)
         end_input(c, GRPC_STATUS_RESOURCE_EXHAUSTED, pf_strerror(rc));
 }
 
-static void on_send(struct pf_grpc_call *base, bool ok)
-{
-    struct call *c = (struct call *)base;
-    c->send_pending = false;
-    grpc_byte_buffer_destroy(c->send_bb);
-    c->send_bb = NULL;
-    if (!ok)
-        base->dead = true; /* the client is gone */
-}
-
 /* A place for c among its connection's streams and all streams
  * (--max-streams, --max-streams-total); when there is none, *why says which. */
 static int take_slot(struct call *c, const char **why)
@@ -265,7 +248,7 @@ static void admit_waiting(struct worker *w)
 {
     uint64_t now = pf_now_ns();
     struct pf_list *node, *tmp;
-    pf_list_for_each(node, tmp, &w->calls) {
+    pf_list_for_each(node, tmp, &w->pf->calls) {
         struct call *c = (struct call *)PF_CONTAINER_OF(node, struct pf_grpc_call, link);
         if (!c->admit_deadline_ns)
             continue;
@@ -289,12 +272,7 @@ static void on_new_call(struct pf_grpc_call *base, bool ok)
     (void)ok; /* a failed one never comes here (grpc_call.h) */
     struct call *c = (struct call *)base;
     struct worker *w = c->w;
-    atomic_store(&w->armed, false);
-    pf_list_append(&w->calls, &base->link);
     c->last_recv_ns = pf_now_ns();
-    atomic_fetch_add(&w->front->live_calls, 1);
-    atomic_fetch_add(&w->live, 1);
-    keep_requests(w);
     pf_metrics_streams(PF_FRONT_GRPC, 1);
 
     if (!pf_grpc_call_watch_close(base))
@@ -311,48 +289,27 @@ static void on_new_call(struct pf_grpc_call *base, bool ok)
 
 static const struct pf_grpc_call_kind prime_factors = {
     .name = "PrimeFactors",
-    .on = { [PF_GRPC_OP_NEW] = on_new_call, [PF_GRPC_OP_RECV] = on_recv,
-            [PF_GRPC_OP_SEND] = on_send },
+    .on = { [PF_GRPC_OP_NEW] = on_new_call, [PF_GRPC_OP_RECV] = on_recv },
     .pump = pump, .destroy = call_destroy,
 };
 
-/* Asks grpc for w's next call, unless w has asked already. A failed request
- * leaves w unasked; w asks again on its next tick. */
-static void request_call(struct worker *w)
+/* When one of s's calls starts or ends: s asks for its next call, and the
+ * polling worker for its own while it holds no more than its share of the
+ * streams (the others always ask, so that no stream is left without a
+ * worker; grpc takes requests from any thread). */
+static void keep_requests(struct pf_grpc_serving *s)
 {
+    struct worker *w = s->ctx;
     pf_grpc_front *f = w->front;
-    if (pf_health_draining() || atomic_exchange(&w->armed, true))
-        return;
-    struct call *c = (struct call *)pf_grpc_call_new(sizeof(*c), &prime_factors);
-    if (c) {
-        c->w = w;
-        c->status = GRPC_STATUS_OK;
-        c->status_details = "";
-    }
-    if (!c || !pf_grpc_call_request(&c->base, f->server, f->method, NULL, NULL, w->cq)) {
-        atomic_store(&w->armed, false);
-        atomic_store(&w->rearm, true);
-    }
-}
-
-/* On w's thread, when one of its calls starts or ends: w asks for its next
- * call, and the polling worker for its own while it holds no more than its
- * share of the streams (the others always ask, so that no stream is left
- * without a worker; grpc takes requests from any thread). */
-static void keep_requests(struct worker *w)
-{
-    pf_grpc_front *f = w->front;
-    struct worker *first = &f->workers[0];
-    if (w != first && !atomic_load(&w->armed))
-        request_call(w);
-    if (!atomic_load(&first->armed) &&
-        atomic_load(&first->live) * f->nworkers <= atomic_load(&f->live_calls))
-        request_call(first);
+    struct pf_grpc_serving *first = f->workers[0].pf;
+    if (s != first)
+        pf_grpc_serving_request(s, 0);
+    if (!atomic_load(&first->armed[0]) &&
+        atomic_load(&first->live) * f->nworkers <= atomic_load(&f->prime_factors.live))
+        pf_grpc_serving_request(first, 0);
 }
 
 /* ---- calls for unknown methods ------------------------------------------- */
-
-static void request_unknown(struct worker *w);
 
 static void unknown_destroy(struct pf_grpc_call *base)
 {
@@ -362,9 +319,6 @@ static void unknown_destroy(struct pf_grpc_call *base)
 static void on_unknown_call(struct pf_grpc_call *base, bool ok)
 {
     (void)ok;
-    struct worker *w = ((struct unknown_call *)base)->w;
-    w->unknown_armed = false;
-    request_unknown(w);
     grpc_slice details = grpc_slice_from_static_string("unknown method");
     struct pf_grpc_batch b;
     bool md_sent = false;
@@ -380,55 +334,23 @@ static const struct pf_grpc_call_kind unknown_method = {
     .destroy = unknown_destroy,
 };
 
-static void request_unknown(struct worker *w)
+static void init_unknown_call(struct pf_grpc_serving *s, size_t i, struct pf_grpc_call *base,
+                              struct pf_grpc_call_into *into)
 {
-    if (pf_health_draining())
-        return;
-    struct unknown_call *u = (struct unknown_call *)pf_grpc_call_new(sizeof(*u), &unknown_method);
-    if (u) {
-        u->w = w;
-        grpc_call_details_init(&u->details);
-    }
-    w->unknown_armed =
-        u && pf_grpc_call_request(&u->base, w->front->server, NULL, NULL, &u->details, w->cq);
-    if (!w->unknown_armed)
-        atomic_store(&w->rearm, true);
+    (void)s, (void)i;
+    struct unknown_call *u = (struct unknown_call *)base;
+    grpc_call_details_init(&u->details);
+    into->details = &u->details;
 }
+
 /* ---- workers ------------------------------------------------------------- */
-
-/* On the worker thread when the drain starts: a stream whose client is
- * silent has no event coming, so each is moved forward here. */
-static void drain_queue(struct worker *w)
-{
-    pf_grpc_call_pump_all(&w->calls);
-    pf_grpc_health_queue_drain(w->health);
-    pf_grpc_reflection_queue_drain(w->reflection);
-}
-
-/* True when a request for some kind of call failed and w must ask again. */
-static bool wants_rearm(struct worker *w)
-{
-    return !pf_health_draining() &&
-           (atomic_load(&w->rearm) || pf_grpc_health_queue_unarmed(w->health) ||
-            pf_grpc_reflection_queue_unarmed(w->reflection));
-}
-
-static void rearm(struct worker *w)
-{
-    atomic_store(&w->rearm, false);
-    keep_requests(w);
-    if (!w->unknown_armed)
-        request_unknown(w);
-    pf_grpc_health_queue_rearm(w->health);
-    pf_grpc_reflection_queue_rearm(w->reflection);
-}
 
 static int worker_tick_ms(struct worker *w)
 {
     /* While draining, wake up now and then: a stream whose client went
      * quiet has no event coming. */
     int tick = w->admitting ? ADMIT_TICK_MS : pf_health_draining() ? DRAIN_TICK_MS : -1;
-    if (wants_rearm(w) && (tick < 0 || tick > REARM_TICK_MS))
+    if (pf_grpc_queue_unarmed(&w->queue) && (tick < 0 || tick > REARM_TICK_MS))
         tick = REARM_TICK_MS;
     return tick;
 }
@@ -441,7 +363,7 @@ static void *worker_main(void *arg)
         gpr_timespec until = tick < 0 ? gpr_inf_future(GPR_CLOCK_MONOTONIC)
                                       : gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                                      gpr_time_from_millis(tick, GPR_TIMESPAN));
-        grpc_event ev = grpc_completion_queue_next(w->cq, until, NULL);
+        grpc_event ev = grpc_completion_queue_next(w->queue.cq, until, NULL);
         if (ev.type == GRPC_QUEUE_SHUTDOWN)
             break;
         if (w->admitting)
@@ -450,13 +372,14 @@ static void *worker_main(void *arg)
             struct pf_grpc_tag *t = ev.tag;
             t->handle(t, ev.success != 0);
         }
-        if (wants_rearm(w))
-            rearm(w);
+        /* A request that failed (out of memory) is made again. */
+        if (pf_grpc_queue_unarmed(&w->queue))
+            pf_grpc_queue_rearm(&w->queue);
         /* The drain's first wake-up is the failure of the unknown-method
          * request every queue has pending (see pf_grpc_front_drain()). */
         if (pf_health_draining() && (ev.type == GRPC_QUEUE_TIMEOUT || !w->drain_seen)) {
             w->drain_seen = true;
-            drain_queue(w);
+            pf_grpc_queue_drain(&w->queue);
         }
     }
     return NULL;
@@ -506,7 +429,16 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
     };
     grpc_channel_args channel_args = { sizeof(args) / sizeof(args[0]), args };
     f->server = grpc_server_create(&channel_args, NULL);
-    f->method = grpc_server_register_method(f->server, PF_STREAM_PATH, NULL, GRPC_SRM_PAYLOAD_NONE, 0);
+    f->prime_factors = (struct pf_grpc_service){
+        .nmethods = 1, .kind = &prime_factors, .call_size = sizeof(struct call),
+        .init = init_call, .keep = keep_requests,
+        .method = { grpc_server_register_method(f->server, PF_STREAM_PATH, NULL,
+                                                GRPC_SRM_PAYLOAD_NONE, 0) },
+    };
+    f->unknown = (struct pf_grpc_service){
+        .nmethods = 1, .kind = &unknown_method, .call_size = sizeof(struct unknown_call),
+        .init = init_unknown_call,
+    };
     f->health = pf_grpc_health_register(f->server);
     f->reflection = pf_grpc_reflection_register(f->server);
     f->shutdown_cq = grpc_completion_queue_create_for_pluck(NULL);
@@ -519,8 +451,11 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
     for (int i = 0; i < f->nworkers; i++) {
         struct worker *w = &f->workers[i];
         w->front = f;
-        pf_list_init(&w->calls);
-        w->cq = pf_grpc151_worker_queue(f->server, i == 0);
+        pf_grpc_queue_init(&w->queue, f->server, pf_grpc151_worker_queue(f->server, i == 0));
+        w->pf = pf_grpc_queue_add(&w->queue, &f->prime_factors, w);
+        pf_grpc_queue_add(&w->queue, &f->unknown, w);
+        pf_grpc_queue_add(&w->queue, f->health, w);
+        pf_grpc_queue_add(&w->queue, f->reflection, w);
     }
 
     if (pf_grpc_conns_new(cfg->max_streams_per_conn, cfg->max_streams_total, &f->conns) < 0)
@@ -535,10 +470,7 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
 
     for (int i = 0; i < f->nworkers; i++) {
         struct worker *w = &f->workers[i];
-        request_call(w);
-        request_unknown(w);
-        w->health = pf_grpc_health_queue_new(f->health, f->server, w->cq);
-        w->reflection = pf_grpc_reflection_queue_new(f->reflection, f->server, w->cq);
+        pf_grpc_queue_arm(&w->queue);
         if (pthread_create(&w->thread, NULL, worker_main, w) != 0) {
             pf_error("grpc: cannot start a worker thread");
             goto fail;
@@ -565,7 +497,7 @@ void pf_grpc_front_drain(pf_grpc_front *f)
  * so that closing the idle connections loses no answer or status. */
 static bool drained(pf_grpc_front *f)
 {
-    return atomic_load(&f->live_calls) == 0 && pf_grpc_listener_unsent(f->listener) == 0;
+    return atomic_load(&f->prime_factors.live) == 0 && pf_grpc_listener_unsent(f->listener) == 0;
 }
 
 bool pf_grpc_front_wait_drained(pf_grpc_front *f, double seconds)
@@ -615,25 +547,21 @@ int pf_grpc_front_free(pf_grpc_front *f)
     pf_grpc_listener_free(f->listener); /* when start failed before the server */
     for (int i = 0; f->workers && i < f->nworkers; i++) {
         struct worker *w = &f->workers[i];
-        if (!w->cq)
+        if (!w->queue.cq)
             continue;
-        grpc_completion_queue_shutdown(w->cq);
+        grpc_completion_queue_shutdown(w->queue.cq);
         if (w->thread_started)
             pthread_join(w->thread, NULL);
         else
             worker_main(w); /* frees what its queue still holds, then returns */
     }
-    for (int i = 0; f->workers && i < f->nworkers; i++) {
-        pf_grpc_health_queue_free(f->workers[i].health);
-        pf_grpc_reflection_queue_free(f->workers[i].reflection);
-    }
-    pf_grpc_health_free(f->health);
-    pf_grpc_reflection_free(f->reflection);
+    pf_grpc_service_free(f->health);
+    pf_grpc_service_free(f->reflection);
     if (f->server)
         grpc_server_destroy(f->server);
     for (int i = 0; f->workers && i < f->nworkers; i++)
-        if (f->workers[i].cq)
-            grpc_completion_queue_destroy(f->workers[i].cq);
+        if (f->workers[i].queue.cq)
+            grpc_completion_queue_destroy(f->workers[i].queue.cq);
     if (f->shutdown_cq) {
         grpc_completion_queue_shutdown(f->shutdown_cq);
         grpc_completion_queue_destroy(f->shutdown_cq);

@@ -10,7 +10,6 @@
 #include "grpc_batch.h"
 #include "grpc_call.h"
 #include "health.h"
-#include "list.h"
 #include "log.h"
 #include "pb_codec.h"
 #include "reflection_v1.pb-c.h"
@@ -32,20 +31,12 @@ struct file {
     ProtobufCBinaryData bytes;
 };
 
-struct pf_grpc_reflection {
-    void *method[NMETHODS];
+typedef struct pf_grpc_reflection {
+    struct pf_grpc_service service; /* first */
     Google__Protobuf__FileDescriptorSet *set;
     struct file *files;
     size_t nfiles;
-};
-
-struct pf_grpc_reflection_queue {
-    pf_grpc_reflection *r;
-    grpc_server *server;
-    grpc_completion_queue *cq;
-    struct pf_list calls;
-    bool armed[NMETHODS]; /* a request for the method's next call is pending */
-};
+} pf_grpc_reflection;
 
 /* ---- the index -------------------------------------------------------- */
 
@@ -233,10 +224,8 @@ static grpc_byte_buffer *answer(pf_grpc_reflection *r, const Request *req)
  * until the client half-closes; then status OK. */
 struct reflection_call {
     struct pf_grpc_call base; /* first */
-    pf_grpc_reflection_queue *q;
-    int method;
-    grpc_byte_buffer *recv_bb, *send_bb;
-    bool recv_pending, send_pending, input_done, md_sent, status_sent;
+    grpc_byte_buffer *recv_bb;
+    bool recv_pending, input_done, md_sent, status_sent;
 };
 
 static void call_destroy(struct pf_grpc_call *base)
@@ -244,14 +233,12 @@ static void call_destroy(struct pf_grpc_call *base)
     struct reflection_call *c = (struct reflection_call *)base;
     if (c->recv_bb)
         grpc_byte_buffer_destroy(c->recv_bb);
-    if (c->send_bb)
-        grpc_byte_buffer_destroy(c->send_bb);
 }
 
 static void pump(struct pf_grpc_call *base)
 {
     struct reflection_call *c = (struct reflection_call *)base;
-    if (base->dead || c->status_sent || c->send_pending)
+    if (base->dead || c->status_sent || base->send_pending)
         return;
     if (c->input_done || pf_health_draining()) {
         static grpc_slice no_details;
@@ -259,7 +246,7 @@ static void pump(struct pf_grpc_call *base)
         pf_grpc_batch_send(&b, &c->md_sent);
         pf_grpc_batch_status(&b, GRPC_STATUS_OK, &no_details);
         c->status_sent = true;
-        c->send_pending = pf_grpc_call_start_batch(base, b.ops, b.n, PF_GRPC_OP_SEND);
+        base->send_pending = pf_grpc_call_start_batch(base, b.ops, b.n, PF_GRPC_OP_SEND);
         return;
     }
     if (!c->recv_pending) {
@@ -285,77 +272,31 @@ static void on_recv(struct pf_grpc_call *base, bool ok)
         c->input_done = true; /* a bad request ends the stream */
         return;
     }
-    c->send_bb = answer(c->q->r, req);
+    base->send_bb = answer((pf_grpc_reflection *)base->serving->service, req);
     grpc__reflection__v1__server_reflection_request__free_unpacked(req, NULL);
     struct pf_grpc_batch b;
     pf_grpc_batch_send(&b, &c->md_sent);
-    pf_grpc_batch_message(&b, c->send_bb);
-    c->send_pending = pf_grpc_call_start_batch(base, b.ops, b.n, PF_GRPC_OP_SEND);
+    pf_grpc_batch_message(&b, base->send_bb);
+    base->send_pending = pf_grpc_call_start_batch(base, b.ops, b.n, PF_GRPC_OP_SEND);
 }
-
-static void on_send(struct pf_grpc_call *base, bool ok)
-{
-    struct reflection_call *c = (struct reflection_call *)base;
-    c->send_pending = false;
-    if (c->send_bb)
-        grpc_byte_buffer_destroy(c->send_bb);
-    c->send_bb = NULL;
-    base->dead = base->dead || !ok;
-}
-
-static void request(pf_grpc_reflection_queue *q, int method);
 
 static void on_new(struct pf_grpc_call *base, bool ok)
 {
     (void)ok;
-    struct reflection_call *c = (struct reflection_call *)base;
-    c->q->armed[c->method] = false;
-    request(c->q, c->method);
-    pf_list_append(&c->q->calls, &base->link);
     pf_grpc_call_watch_close(base);
 }
 
 static const struct pf_grpc_call_kind reflection_kind = {
     .name = "reflection",
-    .on = { [PF_GRPC_OP_NEW] = on_new, [PF_GRPC_OP_RECV] = on_recv,
-            [PF_GRPC_OP_SEND] = on_send },
+    .on = { [PF_GRPC_OP_NEW] = on_new, [PF_GRPC_OP_RECV] = on_recv },
     .pump = pump, .destroy = call_destroy,
 };
 
-static void request(pf_grpc_reflection_queue *q, int method)
-{
-    if (pf_health_draining())
-        return;
-    struct reflection_call *c =
-        (struct reflection_call *)pf_grpc_call_new(sizeof(*c), &reflection_kind);
-    if (!c)
-        return; /* asked again on the worker's tick (pf_grpc_reflection_queue_unarmed) */
-    c->q = q;
-    c->method = method;
-    q->armed[method] =
-        pf_grpc_call_request(&c->base, q->server, q->r->method[method], NULL, NULL, q->cq);
-}
-
 /* ---- life cycle ---------------------------------------------------------- */
 
-pf_grpc_reflection *pf_grpc_reflection_register(grpc_server *server)
+static void reflection_free(struct pf_grpc_service *svc)
 {
-    pf_grpc_reflection *r = calloc(1, sizeof(*r));
-    if (!r || index_descriptors(r) < 0) {
-        pf_error("grpc: cannot read the embedded descriptors; reflection is off");
-        pf_grpc_reflection_free(r);
-        return NULL;
-    }
-    for (int i = 0; i < NMETHODS; i++)
-        r->method[i] = grpc_server_register_method(server, methods[i], NULL,
-                                                   GRPC_SRM_PAYLOAD_NONE, 0);
-    return r;
-}
-
-void pf_grpc_reflection_free(pf_grpc_reflection *r)
-{
-    if (!r)
-        return;
+    pf_grpc_reflection *r = (pf_grpc_reflection *)svc;
     for (size_t i = 0; r->files && i < r->nfiles; i++)
         free(r->files[i].bytes.data);
     free(r->files);
@@ -364,45 +305,21 @@ void pf_grpc_reflection_free(pf_grpc_reflection *r)
     free(r);
 }
 
-pf_grpc_reflection_queue *pf_grpc_reflection_queue_new(pf_grpc_reflection *r,
-                                                       grpc_server *server,
-                                                       grpc_completion_queue *cq)
+struct pf_grpc_service *pf_grpc_reflection_register(grpc_server *server)
 {
-    if (!r)
+    pf_grpc_reflection *r = calloc(1, sizeof(*r));
+    if (!r || index_descriptors(r) < 0) {
+        pf_error("grpc: cannot read the embedded descriptors; reflection is off");
+        if (r)
+            reflection_free(&r->service);
         return NULL;
-    pf_grpc_reflection_queue *q = calloc(1, sizeof(*q));
-    if (!q)
-        return NULL;
-    q->r = r;
-    q->server = server;
-    q->cq = cq;
-    pf_list_init(&q->calls);
-    pf_grpc_reflection_queue_rearm(q);
-    return q;
-}
-
-bool pf_grpc_reflection_queue_unarmed(const pf_grpc_reflection_queue *q)
-{
-    for (int i = 0; q && i < NMETHODS; i++)
-        if (!q->armed[i])
-            return true;
-    return false;
-}
-
-void pf_grpc_reflection_queue_rearm(pf_grpc_reflection_queue *q)
-{
-    for (int i = 0; q && i < NMETHODS; i++)
-        if (!q->armed[i])
-            request(q, i);
-}
-
-void pf_grpc_reflection_queue_drain(pf_grpc_reflection_queue *q)
-{
-    if (q)
-        pf_grpc_call_pump_all(&q->calls);
-}
-
-void pf_grpc_reflection_queue_free(pf_grpc_reflection_queue *q)
-{
-    free(q);
+    }
+    r->service.nmethods = NMETHODS;
+    r->service.kind = &reflection_kind;
+    r->service.call_size = sizeof(struct reflection_call);
+    r->service.destroy = reflection_free;
+    for (int i = 0; i < NMETHODS; i++)
+        r->service.method[i] = grpc_server_register_method(server, methods[i], NULL,
+                                                           GRPC_SRM_PAYLOAD_NONE, 0);
+    return &r->service;
 }
