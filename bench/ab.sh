@@ -1,0 +1,184 @@
+#!/usr/bin/env bash
+# Old pfgate against new in one run: on a shared 2-core machine only figures
+# taken side by side, alternating, can be compared. Each round starts each
+# binary in turn (OLD first in odd rounds, NEW first in even ones, so neither
+# always runs on a warmer or quieter machine), reads VmRSS one second after
+# start, then runs bench_net.sh's pfgate loads on it: gRPC 1 stream and 64
+# streams over 8 connections (grpc_load), WebSocket 1 and 256 connections
+# (ws_load). A load that fails its answer check fails the script.
+#
+# Usage: bench/ab.sh OLD_PFGATE NEW_PFGATE [ROUNDS]   (ROUNDS default 5)
+# Env: BUILD (load clients and output, default build), SCALE (divides every
+#      count as in bench_net.sh, default 1).
+# Needs $BUILD/grpc_load and $BUILD/ws_load (make build/grpc_load build/ws_load).
+#
+# Prints, per load and metric, the median of OLD and of NEW, NEW/OLD, and the
+# min-max of each; writes it as markdown to $BUILD/bench/ab.md. "vs range"
+# says where NEW's median falls against OLD's min-max: "in" is within noise.
+set -euo pipefail
+[ $# -ge 2 ] || { sed -n '10,13p' "$0" >&2; exit 2; }
+OLD=$(realpath "$1") NEW=$(realpath "$2") ROUNDS=${3:-5}
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+BENCH=$BUILD/bench
+SCALE=${SCALE:-1}
+GRPC_LOAD=$BUILD/grpc_load
+WS_LOAD=$BUILD/ws_load
+WS_PATH=/primefactor.Factors/PrimeFactors
+LIMIT=180 # seconds, for any one load
+mkdir -p "$BENCH"
+
+die() { echo "ab: $*" >&2; exit 1; }
+n() { echo $(($1 / SCALE > 0 ? $1 / SCALE : 1)); }
+
+for f in "$OLD" "$NEW" "$GRPC_LOAD" "$WS_LOAD"; do
+    [ -x "$f" ] || die "$f is missing or not executable"
+done
+[[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive number"
+ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
+
+SRV_PID=
+cleanup() {
+    if [ -n "$SRV_PID" ]; then
+        kill "$SRV_PID" 2>/dev/null || true
+        wait "$SRV_PID" 2>/dev/null || true
+    fi
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start BIN: starts it on port 0 and sets SRV_PID, SRV_GRPC, SRV_HTTP.
+start() {
+    local out=$BENCH/ab-srv.out err=$BENCH/ab-srv.err
+    : > "$out"
+    "$1" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 > "$out" 2> "$err" &
+    SRV_PID=$!
+    for _ in $(seq 100); do
+        grep -qs '^listening' "$out" "$err" && break
+        kill -0 "$SRV_PID" 2>/dev/null || die "$1 did not start: $(tail -3 "$err")"
+        sleep 0.1
+    done
+    local line
+    line=$(grep -h '^listening' "$out" "$err" | head -1) || die "$1 printed no listening line"
+    SRV_GRPC=$(sed -n 's/.*grpc=\([^ ]*\).*/\1/p' <<< "$line")
+    SRV_HTTP=$(sed -n 's/.*http=\([^ ]*\).*/\1/p' <<< "$line")
+    [[ -n $SRV_GRPC && -n $SRV_HTTP ]] || die "cannot read ports from: $line"
+}
+
+stop() {
+    kill "$SRV_PID" 2>/dev/null || true
+    wait "$SRV_PID" 2>/dev/null || true
+    SRV_PID=
+}
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+status_kib() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+HZ=$(getconf CLK_TCK)
+
+# Results: R[WHO.KEY] is a space-separated list of one value per round.
+declare -A R
+add() { R[$1.$2]="${R[$1.$2]:-} $3"; }
+
+# load WHO KEY TOTAL CMD...: runs a load against the running server, checks
+# it answered TOTAL numbers, and adds numbers/s and server CPU us/num.
+load() {
+    local who=$1 key=$2 total=$3 c0 c1 line rc=0
+    shift 3
+    c0=$(cpu_ticks "$SRV_PID")
+    line=$(timeout "$LIMIT" "$@" 2> "$BENCH/ab-load.err") || rc=$?
+    c1=$(cpu_ticks "$SRV_PID")
+    [ $rc -eq 0 ] || die "$who $key: load failed (exit $rc): $* ($(tail -2 "$BENCH/ab-load.err"))"
+    field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" <<< "$line"; }
+    [ "$(field numbers)" = "$total" ] || die "$who $key: $(field numbers) of $total numbers answered: $line"
+    local cpu
+    cpu=$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v n="$total" 'BEGIN { printf "%.2f", t / hz * 1e6 / n }')
+    add "$who" "$key.nums" "$(field numbers_per_s)"
+    add "$who" "$key.cpu" "$cpu"
+    printf '    %-3s %-4s %s srv_cpu_us_per_num=%s\n' "$who" "$key" "$line" "$cpu" >&2
+}
+
+G1=$(n 100000) G64=$(n 2000) W1=$(n 100000) W256=$(n 500)
+
+# one WHO BIN: one server, its memory at rest, then the four loads.
+one() {
+    local who=$1
+    start "$2"
+    sleep 1
+    add "$who" rest.rss "$(status_kib "$SRV_PID" VmRSS)"
+    add "$who" rest.anon "$(status_kib "$SRV_PID" RssAnon)"
+    load "$who" g1 "$G1" "$GRPC_LOAD" "$SRV_GRPC" --streams 1 --numbers "$G1" --window 1000
+    load "$who" g64 $((64 * G64)) "$GRPC_LOAD" "$SRV_GRPC" --streams 64 --conns 8 \
+        --numbers "$G64" --window 100
+    local url=ws://$SRV_HTTP$WS_PATH
+    load "$who" w1 "$W1" "$WS_LOAD" "$url" --conns 1 --numbers "$W1" --window 1000
+    load "$who" w256 $((256 * W256)) "$WS_LOAD" "$url" --conns 256 --numbers "$W256" --window 32
+    stop
+}
+
+echo "ab: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)," \
+    "ROUNDS=$ROUNDS SCALE=$SCALE" >&2
+echo "ab: OLD $OLD ($(sha256sum "$OLD" | cut -c1-12))" >&2
+echo "ab: NEW $NEW ($(sha256sum "$NEW" | cut -c1-12))" >&2
+for r in $(seq "$ROUNDS"); do
+    echo "== round $r of $ROUNDS" >&2
+    if [ $((r % 2)) -eq 1 ]; then
+        one OLD "$OLD"; one NEW "$NEW"
+    else
+        one NEW "$NEW"; one OLD "$OLD"
+    fi
+done
+
+# stats LIST: "median min max" (median of an even count: mean of the middle two).
+stats() {
+    tr ' ' '\n' <<< "$1" | grep . | sort -g | awk '
+        function f(x) { return x == int(x) ? sprintf("%d", x) : sprintf("%.2f", x) }
+        { a[NR] = $1 }
+        END {
+            m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
+            print f(m), f(a[1]), f(a[NR])
+        }'
+}
+
+ROWS=()
+# row CASE METRIC KEY BETTER: BETTER is "high" or "low".
+row() {
+    local om omin omax nm nmin nmax ratio where
+    read -r om omin omax < <(stats "${R[OLD.$3]}")
+    read -r nm nmin nmax < <(stats "${R[NEW.$3]}")
+    ratio=$(awk -v a="$nm" -v b="$om" 'BEGIN { if (b > 0) printf "%.3f", a / b; else print "-" }')
+    where=$(awk -v m="$nm" -v lo="$omin" -v hi="$omax" -v better="$4" 'BEGIN {
+        if (m >= lo && m <= hi) print "in"
+        else if ((m > hi) == (better == "high")) print "better"
+        else print "worse" }')
+    ROWS+=("$1|$2|$om|$nm|$ratio|$omin-$omax|$nmin-$nmax|$where")
+}
+
+row "gRPC 1 stream, $G1 numbers, window 1000" "numbers/s" g1.nums high
+row "gRPC 1 stream, $G1 numbers, window 1000" "srv CPU us/num" g1.cpu low
+row "gRPC 64 streams/8 conns, 64x$G64, window 100" "numbers/s" g64.nums high
+row "gRPC 64 streams/8 conns, 64x$G64, window 100" "srv CPU us/num" g64.cpu low
+row "WS 1 conn, $W1 numbers, window 1000" "numbers/s" w1.nums high
+row "WS 1 conn, $W1 numbers, window 1000" "srv CPU us/num" w1.cpu low
+row "WS 256 conns, 256x$W256, window 32" "numbers/s" w256.nums high
+row "WS 256 conns, 256x$W256, window 32" "srv CPU us/num" w256.cpu low
+row "at rest, 1 s after start" "VmRSS KiB" rest.rss low
+row "at rest, 1 s after start" "RssAnon KiB" rest.anon low
+
+HEAD="case|metric|OLD median|NEW median|NEW/OLD|OLD min-max|NEW min-max|vs range"
+echo
+{
+    printf '%-44s %-15s %10s %10s %7s %17s %17s %s\n' case metric "OLD med" "NEW med" NEW/OLD \
+        "OLD min-max" "NEW min-max" "vs range"
+    for x in "${ROWS[@]}"; do
+        IFS='|' read -r c m a b q ra rb w <<< "$x"
+        printf '%-44s %-15s %10s %10s %7s %17s %17s %s\n' "$c" "$m" "$a" "$b" "$q" "$ra" "$rb" "$w"
+    done
+}
+{
+    echo "| ${HEAD//|/ | } |"
+    echo "|---|---|---:|---:|---:|---:|---:|---|"
+    for x in "${ROWS[@]}"; do
+        echo "| ${x//|/ | } |"
+    done
+} > "$BENCH/ab.md"
+echo "(markdown: $BENCH/ab.md)"
