@@ -150,7 +150,15 @@ row() {
         if (m >= lo && m <= hi) print "in"
         else if ((m > hi) == (better == "high")) print "better"
         else print "worse" }')
-    ROWS+=("$1|$2|$om|$nm|$ratio|$omin-$omax|$nmin-$nmax|$where")
+    # Round by round (both ran minutes apart at most): median NEW/OLD, and in
+    # how many rounds NEW did better, which drift between rounds cannot bias.
+    local pairs pm wins
+    pairs=$(paste -d' ' <(tr ' ' '\n' <<< "${R[OLD.$3]}" | grep .) <(tr ' ' '\n' <<< "${R[NEW.$3]}" | grep .))
+    pm=$(awk '$1 > 0 { print $2 / $1 }' <<< "$pairs" | tr '\n' ' ')
+    pm=$([ -n "${pm// /}" ] && stats "$pm" | awk '{ printf "%.3f", $1 }' || echo -)
+    wins=$(awk -v better="$4" '(better == "high" ? $2 > $1 : $2 < $1) { w++ }
+        END { printf "%d/%d", w, NR }' <<< "$pairs")
+    ROWS+=("$1|$2|$om|$nm|$ratio|$omin-$omax|$nmin-$nmax|$where|$pm|$wins")
 }
 
 row "gRPC 1 stream, $G1 numbers, window 1000" "numbers/s" g1.nums high
@@ -164,19 +172,20 @@ row "WS 256 conns, 256x$W256, window 32" "srv CPU us/num" w256.cpu low
 row "at rest, 1 s after start" "VmRSS KiB" rest.rss low
 row "at rest, 1 s after start" "RssAnon KiB" rest.anon low
 
-HEAD="case|metric|OLD median|NEW median|NEW/OLD|OLD min-max|NEW min-max|vs range"
+HEAD="case|metric|OLD median|NEW median|NEW/OLD|OLD min-max|NEW min-max|vs range|paired NEW/OLD|NEW better"
 echo
 {
-    printf '%-44s %-15s %10s %10s %7s %17s %17s %s\n' case metric "OLD med" "NEW med" NEW/OLD \
-        "OLD min-max" "NEW min-max" "vs range"
+    printf '%-44s %-15s %9s %9s %7s %15s %15s %-6s %7s %s\n' case metric "OLD med" "NEW med" \
+        NEW/OLD "OLD min-max" "NEW min-max" range paired "NEW better"
     for x in "${ROWS[@]}"; do
-        IFS='|' read -r c m a b q ra rb w <<< "$x"
-        printf '%-44s %-15s %10s %10s %7s %17s %17s %s\n' "$c" "$m" "$a" "$b" "$q" "$ra" "$rb" "$w"
+        IFS='|' read -r c m a b q ra rb w pr pw <<< "$x"
+        printf '%-44s %-15s %9s %9s %7s %15s %15s %-6s %7s %s\n' "$c" "$m" "$a" "$b" "$q" "$ra" "$rb" \
+            "$w" "$pr" "$pw"
     done
 }
 {
     echo "| ${HEAD//|/ | } |"
-    echo "|---|---|---:|---:|---:|---:|---:|---|"
+    echo "|---|---|---:|---:|---:|---:|---:|---|---:|---:|"
     for x in "${ROWS[@]}"; do
         echo "| ${x//|/ | } |"
     done
