@@ -1,11 +1,12 @@
 #!/usr/bin/env bash
 # Old pfgate against new in one run: on a shared 2-core machine only figures
-# taken side by side, alternating, can be compared. Each round starts each
-# binary in turn (OLD first in odd rounds, NEW first in even ones, so neither
-# always runs on a warmer or quieter machine), reads VmRSS one second after
-# start, then runs bench_net.sh's pfgate loads on it: gRPC 1 stream and 64
-# streams over 8 connections (grpc_load), WebSocket 1 and 256 connections
-# (ws_load). A load that fails its answer check fails the script.
+# taken side by side, alternating, can be compared. Each round starts both
+# binaries, reads their VmRSS one second after start, then runs each of
+# bench_net.sh's pfgate loads on one and at once on the other, the order
+# alternating (OLD NEW, NEW OLD, ... and the other way in the next round), so
+# that neither always runs on a warmer or quieter machine. Loads: gRPC 1 stream
+# and 64 streams over 8 connections (grpc_load), WebSocket 1 and 256
+# connections (ws_load). A load that fails its answer check fails the script.
 #
 # Usage: bench/ab.sh OLD_PFGATE NEW_PFGATE [ROUNDS]   (ROUNDS default 5)
 # Env: BUILD (load clients and output, default build), SCALE (divides every
@@ -16,7 +17,7 @@
 # min-max of each; writes it as markdown to $BUILD/bench/ab.md. "vs range"
 # says where NEW's median falls against OLD's min-max: "in" is within noise.
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '10,13p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '11,14p' "$0" >&2; exit 2; }
 OLD=$(realpath "$1") NEW=$(realpath "$2") ROUNDS=${3:-5}
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
@@ -37,38 +38,40 @@ done
 [[ $ROUNDS =~ ^[1-9][0-9]*$ ]] || die "ROUNDS must be a positive number"
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-SRV_PID=
+# Per binary (OLD, NEW): server PID and its HOST:PORTs.
+declare -A PID GRPC HTTP
 cleanup() {
-    if [ -n "$SRV_PID" ]; then
-        kill "$SRV_PID" 2>/dev/null || true
-        wait "$SRV_PID" 2>/dev/null || true
-    fi
+    local p
+    for p in "${PID[@]}"; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
 }
 trap cleanup EXIT
 trap 'exit 130' INT TERM
 
-# start BIN: starts it on port 0 and sets SRV_PID, SRV_GRPC, SRV_HTTP.
+# start WHO BIN: starts BIN on port 0 and sets PID[WHO], GRPC[WHO], HTTP[WHO].
 start() {
-    local out=$BENCH/ab-srv.out err=$BENCH/ab-srv.err
+    local who=$1 bin=$2 out=$BENCH/ab-$1.out err=$BENCH/ab-$1.err
     : > "$out"
-    "$1" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 > "$out" 2> "$err" &
-    SRV_PID=$!
+    "$bin" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 > "$out" 2> "$err" &
+    PID[$who]=$!
     for _ in $(seq 100); do
         grep -qs '^listening' "$out" "$err" && break
-        kill -0 "$SRV_PID" 2>/dev/null || die "$1 did not start: $(tail -3 "$err")"
+        kill -0 "${PID[$who]}" 2>/dev/null || die "$bin did not start: $(tail -3 "$err")"
         sleep 0.1
     done
     local line
-    line=$(grep -h '^listening' "$out" "$err" | head -1) || die "$1 printed no listening line"
-    SRV_GRPC=$(sed -n 's/.*grpc=\([^ ]*\).*/\1/p' <<< "$line")
-    SRV_HTTP=$(sed -n 's/.*http=\([^ ]*\).*/\1/p' <<< "$line")
-    [[ -n $SRV_GRPC && -n $SRV_HTTP ]] || die "cannot read ports from: $line"
+    line=$(grep -h '^listening' "$out" "$err" | head -1) || die "$bin printed no listening line"
+    GRPC[$who]=$(sed -n 's/.*grpc=\([^ ]*\).*/\1/p' <<< "$line")
+    HTTP[$who]=$(sed -n 's/.*http=\([^ ]*\).*/\1/p' <<< "$line")
+    [[ -n ${GRPC[$who]} && -n ${HTTP[$who]} ]] || die "cannot read ports from: $line"
 }
 
 stop() {
-    kill "$SRV_PID" 2>/dev/null || true
-    wait "$SRV_PID" 2>/dev/null || true
-    SRV_PID=
+    kill "${PID[$1]}" 2>/dev/null || true
+    wait "${PID[$1]}" 2>/dev/null || true
+    unset "PID[$1]"
 }
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
@@ -79,14 +82,14 @@ HZ=$(getconf CLK_TCK)
 declare -A R
 add() { R[$1.$2]="${R[$1.$2]:-} $3"; }
 
-# load WHO KEY TOTAL CMD...: runs a load against the running server, checks
+# load WHO KEY TOTAL CMD...: runs a load against server WHO, checks
 # it answered TOTAL numbers, and adds numbers/s and server CPU us/num.
 load() {
     local who=$1 key=$2 total=$3 c0 c1 line rc=0
     shift 3
-    c0=$(cpu_ticks "$SRV_PID")
+    c0=$(cpu_ticks "${PID[$who]}")
     line=$(timeout "$LIMIT" "$@" 2> "$BENCH/ab-load.err") || rc=$?
-    c1=$(cpu_ticks "$SRV_PID")
+    c1=$(cpu_ticks "${PID[$who]}")
     [ $rc -eq 0 ] || die "$who $key: load failed (exit $rc): $* ($(tail -2 "$BENCH/ab-load.err"))"
     field() { sed -n "s/.*\\b$1=\\([0-9.]*\\).*/\\1/p" <<< "$line"; }
     [ "$(field numbers)" = "$total" ] || die "$who $key: $(field numbers) of $total numbers answered: $line"
@@ -99,20 +102,38 @@ load() {
 
 G1=$(n 100000) G64=$(n 2000) W1=$(n 100000) W256=$(n 500)
 
-# one WHO BIN: one server, its memory at rest, then the four loads.
-one() {
-    local who=$1
-    start "$2"
+# run_load WHO KEY: one of the four loads against server WHO.
+run_load() {
+    local who=$1 url=ws://${HTTP[$1]}$WS_PATH
+    case $2 in
+    g1) load "$who" g1 "$G1" "$GRPC_LOAD" "${GRPC[$who]}" --streams 1 --numbers "$G1" --window 1000 ;;
+    g64) load "$who" g64 $((64 * G64)) "$GRPC_LOAD" "${GRPC[$who]}" --streams 64 --conns 8 \
+        --numbers "$G64" --window 100 ;;
+    w1) load "$who" w1 "$W1" "$WS_LOAD" "$url" --conns 1 --numbers "$W1" --window 1000 ;;
+    w256) load "$who" w256 $((256 * W256)) "$WS_LOAD" "$url" --conns 256 --numbers "$W256" --window 32 ;;
+    esac
+}
+
+# round R: fresh servers, their memory at rest, then each load on both, back
+# to back, OLD first or NEW first in turn (ABAB in odd rounds, BABA in even).
+round() {
+    local first=OLD second=NEW k i=0
+    [ $(($1 % 2)) -eq 1 ] || { first=NEW second=OLD; }
+    start "$first" "$([ $first = OLD ] && echo "$OLD" || echo "$NEW")"
+    start "$second" "$([ $second = OLD ] && echo "$OLD" || echo "$NEW")"
     sleep 1
-    add "$who" rest.rss "$(status_kib "$SRV_PID" VmRSS)"
-    add "$who" rest.anon "$(status_kib "$SRV_PID" RssAnon)"
-    load "$who" g1 "$G1" "$GRPC_LOAD" "$SRV_GRPC" --streams 1 --numbers "$G1" --window 1000
-    load "$who" g64 $((64 * G64)) "$GRPC_LOAD" "$SRV_GRPC" --streams 64 --conns 8 \
-        --numbers "$G64" --window 100
-    local url=ws://$SRV_HTTP$WS_PATH
-    load "$who" w1 "$W1" "$WS_LOAD" "$url" --conns 1 --numbers "$W1" --window 1000
-    load "$who" w256 $((256 * W256)) "$WS_LOAD" "$url" --conns 256 --numbers "$W256" --window 32
-    stop
+    for k in OLD NEW; do
+        add "$k" rest.rss "$(status_kib "${PID[$k]}" VmRSS)"
+        add "$k" rest.anon "$(status_kib "${PID[$k]}" RssAnon)"
+    done
+    for k in g1 g64 w1 w256; do
+        if [ $((i++ % 2)) -eq 0 ]; then
+            run_load "$first" $k; run_load "$second" $k
+        else
+            run_load "$second" $k; run_load "$first" $k
+        fi
+    done
+    stop OLD; stop NEW
 }
 
 echo "ab: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)," \
@@ -121,17 +142,13 @@ echo "ab: OLD $OLD ($(sha256sum "$OLD" | cut -c1-12))" >&2
 echo "ab: NEW $NEW ($(sha256sum "$NEW" | cut -c1-12))" >&2
 for r in $(seq "$ROUNDS"); do
     echo "== round $r of $ROUNDS" >&2
-    if [ $((r % 2)) -eq 1 ]; then
-        one OLD "$OLD"; one NEW "$NEW"
-    else
-        one NEW "$NEW"; one OLD "$OLD"
-    fi
+    round "$r"
 done
 
 # stats LIST: "median min max" (median of an even count: mean of the middle two).
 stats() {
     tr ' ' '\n' <<< "$1" | grep . | sort -g | awk '
-        function f(x) { return x == int(x) ? sprintf("%d", x) : sprintf("%.2f", x) }
+        function f(x) { return x >= 100 || x == int(x) ? sprintf("%.0f", x) : sprintf("%.2f", x) }
         { a[NR] = $1 }
         END {
             m = NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2
