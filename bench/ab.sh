@@ -16,6 +16,8 @@
 # Prints, per load and metric, the median of OLD and of NEW, NEW/OLD, and the
 # min-max of each; writes it as markdown to $BUILD/bench/ab.md. "vs range"
 # says where NEW's median falls against OLD's min-max: "in" is within noise.
+# "paired" is the median of the per-round NEW/OLD and "NEW better" the rounds
+# NEW won: drift between rounds moves neither.
 set -euo pipefail
 [ $# -ge 2 ] || { sed -n '11,14p' "$0" >&2; exit 2; }
 OLD=$(realpath "$1") NEW=$(realpath "$2") ROUNDS=${3:-5}
