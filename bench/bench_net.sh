@@ -18,6 +18,7 @@
 # 1 is better for rates, below 1 is better for latency, CPU and memory.
 # "srv CPU us/num" is the server's user+system CPU time over the run divided
 # by the numbers answered: less noisy than rates on a shared machine.
+# Two pfgate binaries against each other, alternating in one run: bench/ab.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
