@@ -493,11 +493,19 @@ void pf_grpc_front_drain(pf_grpc_front *f)
     grpc_server_shutdown_and_notify(f->server, f->shutdown_cq, f);
 }
 
-/* Drained: no stream is open and every byte written has reached its client,
- * so that closing the idle connections loses no answer or status. */
+static int live(const struct pf_grpc_service *s)
+{
+    return s ? atomic_load(&s->live) : 0;
+}
+
+/* Drained: no call of any service is open (a health Watch still has its
+ * NOT_SERVING to send) and every byte written has reached its client, so
+ * that closing the idle connections loses no answer or status. */
 static bool drained(pf_grpc_front *f)
 {
-    return atomic_load(&f->prime_factors.live) == 0 && pf_grpc_listener_unsent(f->listener) == 0;
+    return live(&f->prime_factors) + live(&f->unknown) + live(f->health) + live(f->reflection) ==
+               0 &&
+           pf_grpc_listener_unsent(f->listener) == 0;
 }
 
 bool pf_grpc_front_wait_drained(pf_grpc_front *f, double seconds)
