@@ -433,7 +433,7 @@ size_t pf_h2_guard_from_client(pf_h2_guard *g, int64_t now_ms, const uint8_t *in
     while (i < n && !g->failed) {
         if (g->preface_have < PF_H2_PREFACE_LEN) {
             size_t take = min_size(PF_H2_PREFACE_LEN - g->preface_have, n - i);
-            if (memcmp(in + i, PF_H2_PREFACE + g->preface_have, take) != 0) {
+            if (memcmp(in + i, &PF_H2_PREFACE[g->preface_have], take) != 0) {
                 fail(g, PF_H2_PROTOCOL_ERROR, "not the HTTP/2 client preface");
                 break;
             }
