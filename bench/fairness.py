@@ -491,7 +491,7 @@ async def start_heavy(a, grpc_addr, http_addr):
             p = await spawn(sys.executable, os.path.abspath(__file__), "--heavy-worker", kind,
                             "--addr", addr, "--streams", str(streams), "--conns", str(max(1, c)),
                             "--heavy-window", str(a.heavy_window), "--seed", str(j),
-                            "--duration", str(a.seconds + 30),
+                            "--duration", str(a.seconds + a.timeout + a.warmup + 30),
                             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
             procs.append(p)
     for p in procs:
@@ -561,6 +561,8 @@ async def bench(a):
     nums = semiprimes()
     verify_with_gnu_factor(nums[:8])
     os.makedirs(a.out, exist_ok=True)
+    print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: fairness.py "
+          + " ".join(sys.argv[1:]), file=sys.stderr, flush=True)
     log = open(os.path.join(a.out, "fairness-pfgate.err"), "wb")
     n_grpc = a.heavy // 2
     heavy_label = (f"{a.heavy}: {n_grpc} gRPC streams on {min(8, n_grpc)} conns"
@@ -572,14 +574,14 @@ async def bench(a):
     for rnd in range(a.rounds):
         for kind, heavy in cells:
             for b in order:
-                s, to, rate, cpu, errs = await measure(b, kind, heavy, a, log)
+                s, to, rate, cpu, errs = await measure(b[1], kind, heavy, a, log)
                 r = res[(kind, heavy, b)]
                 r[0] += s
                 r[1] += to
                 r[2].append(rate)
                 r[3].append(cpu)
-                failed += [f"{b} {kind} heavy={heavy}: {e}" for e in errs]
-                print(f"# round {rnd + 1} {LIGHT_NAMES[kind]} heavy={heavy} {b}: "
+                failed += [f"{b[0]} {kind} heavy={heavy}: {e}" for e in errs]
+                print(f"# round {rnd + 1} {LIGHT_NAMES[kind]} heavy={heavy} {b[0]}: "
                       f"p50 {ms(pct(s, .5))} p99 {ms(pct(s, .99))} n={len(s)} "
                       f"timeouts={to} heavy num/s={rate and round(rate)} cpu={cpu:.0f}%",
                       file=sys.stderr, flush=True)
@@ -593,7 +595,7 @@ async def bench(a):
             if to:
                 rt += f", {to} timed out (>{a.timeout:g} s)"
             rate = "—" if not heavy else f"{sum(rates) / len(rates):,.0f}"
-            lines.append(f"| {LIGHT_NAMES[kind]} | {heavy_label if heavy else 'none'} | {b} "
+            lines.append(f"| {LIGHT_NAMES[kind]} | {heavy_label if heavy else 'none'} | {b[0]} "
                          f"| {rt} | {rate} | {sum(cpus) / len(cpus):.0f}% |")
     print("\n".join(lines))
     for f in failed:
@@ -603,8 +605,8 @@ async def bench(a):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--pfgate", action="append", help="pfgate binary (repeat to compare; "
-                    "default build/pfgate)")
+    ap.add_argument("--pfgate", action="append", metavar="[NAME=]PATH",
+                    help="pfgate binary (repeat to compare; default build/pfgate)")
     ap.add_argument("--pfgate-args", default="", help="extra pfgate flags, space-separated")
     ap.add_argument("--seconds", type=float, default=5, help="light client time per cell")
     ap.add_argument("--heavy", type=int, default=64, help="heavy clients (half gRPC, half WS)")
@@ -628,11 +630,14 @@ def main():
     if a.heavy_worker:
         asyncio.run(heavy_worker(a))
         return 0
-    a.pfgate = a.pfgate or ["build/pfgate"]
+    # (label, path); a path given twice gets #2, so that A/A runs show the noise.
+    named = [x.split("=", 1) if "=" in x else [x, x] for x in a.pfgate or ["build/pfgate"]]
+    a.pfgate = [(f"{n}#{i + 1}" if [m for m, _ in named].count(n) > 1 else n, p)
+                for i, (n, p) in enumerate(named)]
     for k in a.light.split(","):
         if k not in LIGHTS:
             ap.error(f"--light: {k} is not one of {','.join(LIGHTS)}")
-    for b in a.pfgate:
+    for _, b in a.pfgate:
         if not os.access(b, os.X_OK):
             ap.error(f"{b} is not an executable")
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(130))
