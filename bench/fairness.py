@@ -3,12 +3,13 @@
 
     bench/fairness.py [--pfgate PATH ...] [--seconds S] [--heavy N] [--rounds R]
                       [--light grpc,ws,ndjson,healthz] [--heavy-window W]
+                      [--heavy-mix both|grpc|ws] [--pfgate-args "FLAGS"]
 
 For each light client in turn (a gRPC stream, a WebSocket, one NDJSON POST, and
 `GET /healthz` on a new connection each time, as curl or a probe does) it sends
 `360` every --interval (10 ms), waits for the whole answer and checks it, for S
 seconds: first with no other load, then beside N heavy clients (half gRPC
-streams on 8 connections, half WebSockets) streaming balanced 62-bit semiprimes
+streams on 8 connections, half WebSockets; or all of one kind) streaming balanced 62-bit semiprimes
 (p*q, p and q primes near 2^31) closed loop, W numbers in flight per stream,
 every answer read and checked (factors == [p, q], in order).
 
@@ -475,10 +476,17 @@ def cpu_seconds(pid):
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def heavy_split(a):
+    """Heavy clients per kind: half and half, or all of one kind (--heavy-mix)."""
+    if a.heavy_mix == "both":
+        return {"grpc": a.heavy // 2, "ws": a.heavy - a.heavy // 2}
+    return {a.heavy_mix: a.heavy}
+
+
 async def start_heavy(a, grpc_addr, http_addr):
     """Heavy worker processes, started and 'ready' (all streams open)."""
-    per_kind = {"grpc": a.heavy // 2, "ws": a.heavy - a.heavy // 2}
-    conns = min(8, per_kind["grpc"])
+    per_kind = heavy_split(a)
+    conns = min(8, per_kind.get("grpc", 0))
     procs = []
     for kind, total in per_kind.items():
         nproc = max(1, min(a.heavy_procs, total))
@@ -564,9 +572,10 @@ async def bench(a):
     print(f"# {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}: fairness.py "
           + " ".join(sys.argv[1:]), file=sys.stderr, flush=True)
     log = open(os.path.join(a.out, "fairness-pfgate.err"), "wb")
-    n_grpc = a.heavy // 2
-    heavy_label = (f"{a.heavy}: {n_grpc} gRPC streams on {min(8, n_grpc)} conns"
-                   f" + {a.heavy - n_grpc} WebSockets")
+    split = heavy_split(a)
+    heavy_label = " + ".join(
+        f"{n} gRPC streams on {min(8, n)} conns" if k == "grpc" else f"{n} WebSockets"
+        for k, n in split.items() if n)
     cells = [(k, h) for k in a.light.split(",") for h in (False, True)]
     res = {(k, h, b): [[], 0, [], []] for k, h in cells for b in a.pfgate}
     failed = []
@@ -612,6 +621,8 @@ def main():
     ap.add_argument("--heavy", type=int, default=64, help="heavy clients (half gRPC, half WS)")
     ap.add_argument("--heavy-window", type=int, default=16, help="numbers in flight per heavy "
                     "stream")
+    ap.add_argument("--heavy-mix", choices=("both", "grpc", "ws"), default="both",
+                    help="heavy clients: half gRPC half WebSocket, or one kind")
     ap.add_argument("--heavy-procs", type=int, default=1, help="processes per heavy kind")
     ap.add_argument("--light", default=",".join(LIGHTS), help="light clients to measure")
     ap.add_argument("--rounds", type=int, default=1)
