@@ -619,7 +619,7 @@ def main():
     ap.add_argument("--pfgate-args", default="", help="extra pfgate flags, space-separated")
     ap.add_argument("--seconds", type=float, default=5, help="light client time per cell")
     ap.add_argument("--heavy", type=int, default=64, help="heavy clients (half gRPC, half WS)")
-    ap.add_argument("--heavy-window", type=int, default=16, help="numbers in flight per heavy "
+    ap.add_argument("--heavy-window", type=int, default=100, help="numbers in flight per heavy "
                     "stream")
     ap.add_argument("--heavy-mix", choices=("both", "grpc", "ws"), default="both",
                     help="heavy clients: half gRPC half WebSocket, or one kind")
