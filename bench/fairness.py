@@ -19,10 +19,13 @@ from cell to cell and round to round, so that before/after figures come from
 the same run. Prints a markdown table: light round trip p50/p99 (samples),
 heavy numbers answered per second, and pfgate's CPU (% of one core) meanwhile.
 
-The heavy clients are Python (grpc.aio and websockets) in their own processes
-(--heavy-procs per kind), because build/grpc_load and build/ws_load can only
-send consecutive numbers; "heavy num/s" and "pfgate CPU" tell whether they kept
-pfgate busy. Every wait is bounded (--timeout per round trip; heavy processes
+The heavy gRPC clients are bench/grpc_semiprime_load.c (grpc_load sending
+semiprimes; built here into BUILD/bench, its answers checked once before the
+cells since it is killed at each cell's end) unless --heavy-grpc python; the
+heavy WebSockets are Python (websockets), in their own processes (--heavy-procs
+per kind): ws_load can only send consecutive numbers and Python's gRPC client
+cannot keep pfgate busy. "heavy num/s" (the Python clients' answered numbers)
+and "pfgate CPU" tell whether the load kept pfgate busy. Every wait is bounded (--timeout per round trip; heavy processes
 are stopped after each cell and killed if they do not stop); every process
 started here is killed on exit. Exits 1 when any answer was wrong or missing.
 """
@@ -496,6 +499,15 @@ async def start_heavy(a, grpc_addr, http_addr):
             if streams == 0:
                 continue
             addr = grpc_addr if kind == "grpc" else http_addr
+            if kind == "grpc" and a.c_client:
+                # Runs until stopped; its own check is seen in c_client_selfcheck.
+                p = await spawn(a.c_client, addr, "--streams", str(streams), "--conns",
+                                str(max(1, c)), "--numbers", "1000000000", "--window",
+                                str(a.heavy_window), stdout=asyncio.subprocess.DEVNULL,
+                                stderr=asyncio.subprocess.PIPE)
+                p.c_client = True
+                procs.append(p)
+                continue
             p = await spawn(sys.executable, os.path.abspath(__file__), "--heavy-worker", kind,
                             "--addr", addr, "--streams", str(streams), "--conns", str(max(1, c)),
                             "--heavy-window", str(a.heavy_window), "--seed", str(j),
@@ -503,6 +515,8 @@ async def start_heavy(a, grpc_addr, http_addr):
                             stdin=asyncio.subprocess.PIPE, stdout=asyncio.subprocess.PIPE)
             procs.append(p)
     for p in procs:
+        if getattr(p, "c_client", False):
+            continue
         line = await asyncio.wait_for(p.stdout.readline(), 30)
         if line.strip() != b"ready":
             raise RuntimeError(f"heavy worker did not start: {line!r}")
@@ -512,8 +526,16 @@ async def start_heavy(a, grpc_addr, http_addr):
 async def stop_heavy(procs):
     answered, seconds, errors = 0, 0.0, []
     for p in procs:
-        p.stdin.close()
+        if getattr(p, "c_client", False):
+            if p.returncode is not None:
+                errors.append(f"C gRPC client ended early: {p.returncode} "
+                              f"{(await p.stderr.read())[-300:]!r}")
+            await stop_proc(p)
+        else:
+            p.stdin.close()
     for p in procs:
+        if getattr(p, "c_client", False):
+            continue
         try:
             line = await asyncio.wait_for(p.stdout.readline(), 10)
             r = json.loads(line)
@@ -524,6 +546,39 @@ async def stop_heavy(procs):
             errors.append(f"heavy worker gave no result: {e!r}")
         await stop_proc(p)
     return answered, seconds, errors
+
+
+def build_c_client(a):
+    """build/bench/grpc_semiprime_load (grpc_load with semiprimes), or None."""
+    out = os.path.join(a.build, "bench", "grpc_semiprime_load")
+    obj = os.path.join(a.build, "bench", "grpc_semiprime_load.o")
+    libs = subprocess.run(["pkg-config", "--libs", "libprotobuf-c", "libwebsockets", "jansson",
+                           "openssl"], capture_output=True, text=True).stdout.split()
+    try:
+        subprocess.run(["make", "-s", f"BUILD={a.build}", obj], check=True, timeout=120)
+        subprocess.run(["cc", obj, f"{a.build}/gateway/grpc/pb_codec.o",
+                        f"{a.build}/proto/primefactor.pb-c.o", *libs, "-lgrpc", "-lgpr",
+                        "-o", out], check=True, timeout=60)
+    except (subprocess.SubprocessError, OSError) as e:
+        print(f"# no C gRPC load client ({e}); heavy gRPC clients are Python", file=sys.stderr)
+        return None
+    return out
+
+
+async def c_client_selfcheck(a, binary, log):
+    """The C client's answers, checked once: killed at a cell's end, it reports nothing."""
+    pf, grpc_addr, _ = await start_pfgate(binary, a, log)
+    try:
+        p = await spawn(a.c_client, grpc_addr, "--streams", "8", "--conns", "2", "--numbers",
+                        "500", "--window", "50", stdout=asyncio.subprocess.PIPE,
+                        stderr=asyncio.subprocess.STDOUT)
+        out = await asyncio.wait_for(p.stdout.read(), 60)
+        await p.wait()
+        PROCS.remove(p)
+        if p.returncode != 0:
+            raise SystemExit(f"fairness: C gRPC client self-check failed: {out[-300:]!r}")
+    finally:
+        await stop_proc(pf)
 
 
 async def measure(binary, kind, heavy, a, log):
@@ -576,6 +631,9 @@ async def bench(a):
     heavy_label = " + ".join(
         f"{n} gRPC streams on {min(8, n)} conns" if k == "grpc" else f"{n} WebSockets"
         for k, n in split.items() if n)
+    a.c_client = build_c_client(a) if a.heavy_grpc == "c" else None
+    if a.c_client:
+        await c_client_selfcheck(a, a.pfgate[0][1], log)
     cells = [(k, h) for k in a.light.split(",") for h in (False, True)]
     res = {(k, h, b): [[], 0, [], []] for k, h in cells for b in a.pfgate}
     failed = []
@@ -595,15 +653,17 @@ async def bench(a):
                       f"timeouts={to} heavy num/s={rate and round(rate)} cpu={cpu:.0f}%",
                       file=sys.stderr, flush=True)
             order.reverse()
+    hcol = "heavy num/s" + (" (WebSockets)" if a.c_client and split.get("ws") else "")
     lines = ["| light client on | heavy load | pfgate | light round trip p50 / p99 (samples)"
-             " | heavy num/s | pfgate CPU |", "|---|---|---|---|---:|---:|"]
+             f" | {hcol} | pfgate CPU |", "|---|---|---|---|---:|---:|"]
     for kind, heavy in cells:
         for b in a.pfgate:
             s, to, rates, cpus = res[(kind, heavy, b)]
             rt = f"{ms(pct(s, .5))} / {ms(pct(s, .99))} ({len(s)})"
             if to:
                 rt += f", {to} timed out (>{a.timeout:g} s)"
-            rate = "—" if not heavy else f"{sum(rates) / len(rates):,.0f}"
+            rate = "—" if not heavy or a.c_client and not split.get("ws") else \
+                f"{sum(rates) / len(rates):,.0f}"
             lines.append(f"| {LIGHT_NAMES[kind]} | {heavy_label if heavy else 'none'} | {b[0]} "
                          f"| {rt} | {rate} | {sum(cpus) / len(cpus):.0f}% |")
     print("\n".join(lines))
@@ -623,6 +683,10 @@ def main():
                     "stream")
     ap.add_argument("--heavy-mix", choices=("both", "grpc", "ws"), default="both",
                     help="heavy clients: half gRPC half WebSocket, or one kind")
+    ap.add_argument("--heavy-grpc", choices=("c", "python"), default="c",
+                    help="heavy gRPC client: bench/grpc_semiprime_load.c (built into "
+                    "BUILD/bench) or Python grpc.aio")
+    ap.add_argument("--build", default="build", help="build directory (for the C client)")
     ap.add_argument("--heavy-procs", type=int, default=1, help="processes per heavy kind")
     ap.add_argument("--light", default=",".join(LIGHTS), help="light clients to measure")
     ap.add_argument("--rounds", type=int, default=1)
