@@ -40,6 +40,12 @@ import subprocess
 import sys
 import time
 
+# The numbers and protobuf helpers the integration tests use (one copy of each).
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..",
+                                "tests", "integration"))
+from pfhttp import is_prime  # noqa: E402
+from pfutil import v2  # noqa: E402
+
 RPC = "/primefactor.Factors/PrimeFactors"
 FACTORS_360 = [2, 2, 2, 3, 3, 5]
 SEED = 14
@@ -53,28 +59,6 @@ class AnswerError(Exception):
 
 
 # ---- numbers -------------------------------------------------------------
-
-def is_prime(n):
-    if n < 2:
-        return False
-    for p in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):
-        if n % p == 0:
-            return n == p
-    d, s = n - 1, 0
-    while d % 2 == 0:
-        d, s = d // 2, s + 1
-    for a in (2, 3, 5, 7, 11, 13, 17, 19, 23, 29, 31, 37):  # deterministic below 3.3e24
-        x = pow(a, d, n)
-        if x in (1, n - 1):
-            continue
-        for _ in range(s - 1):
-            x = x * x % n
-            if x == n - 1:
-                break
-        else:
-            return False
-    return True
-
 
 def semiprimes(count=4096, seed=SEED):
     """(p*q, p, q) with p < q primes in [2^30.5, 2^31): p*q in [2^61, 2^62)."""
@@ -103,21 +87,7 @@ def verify_with_gnu_factor(nums):
 
 # ---- protobuf by hand (Request{num=1}, Response{result=1,num=2,last=3,error=4}) ----
 
-def varint(n):
-    n &= (1 << 64) - 1
-    out = bytearray()
-    while True:
-        b = n & 0x7F
-        n >>= 7
-        if n:
-            out.append(b | 0x80)
-        else:
-            out.append(b)
-            return bytes(out)
-
-
-def pb_request(n):
-    return b"\x08" + varint(n)
+pb_request = v2  # Request{num}
 
 
 def pb_response(buf):
