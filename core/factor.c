@@ -82,29 +82,37 @@ static size_t factor_large(uint64_t n, uint64_t *f, size_t count)
     return count;
 }
 
+/* Divides out 2 and the odd primes below TRIAL_LIMIT, appending them to
+ * factors; returns the cofactor, 1, prime, or odd with no factor below
+ * TRIAL_LIMIT. n >= 2. */
+static uint64_t trial_divide(uint64_t n, uint64_t *factors, size_t *count)
+{
+    int twos = __builtin_ctzll(n);
+    n >>= twos;
+    for (int i = 0; i < twos; i++)
+        factors[(*count)++] = 2;
+
+    for (size_t i = 0; i < TRIAL_COUNT && n > 1; i++) {
+        uint64_t p = pf_odd_prime_values[i];
+        if (p * p > n) {
+            factors[(*count)++] = n;
+            return 1;
+        }
+        const pf_divisor *d = &pf_odd_primes[i];
+        while (n * d->inv <= d->lim) {
+            n *= d->inv; /* exact division */
+            factors[(*count)++] = p;
+        }
+    }
+    return n;
+}
+
 size_t pf_factor(uint64_t n, uint64_t factors[PF_FACTORS_MAX])
 {
     size_t count = 0;
     if (n < 2)
         return 0;
-
-    int twos = __builtin_ctzll(n);
-    n >>= twos;
-    for (int i = 0; i < twos; i++)
-        factors[count++] = 2;
-
-    for (size_t i = 0; i < TRIAL_COUNT && n > 1; i++) {
-        uint64_t p = pf_odd_prime_values[i];
-        if (p * p > n) {
-            factors[count++] = n;
-            return count;
-        }
-        const pf_divisor *d = &pf_odd_primes[i];
-        while (n * d->inv <= d->lim) {
-            n *= d->inv; /* exact division */
-            factors[count++] = p;
-        }
-    }
+    n = trial_divide(n, factors, &count);
     if (n == 1)
         return count;
 
@@ -112,4 +120,14 @@ size_t pf_factor(uint64_t n, uint64_t factors[PF_FACTORS_MAX])
     count = factor_large(n, factors, count);
     sort_tail(factors, start, count);
     return count;
+}
+
+bool pf_factor_is_quick(uint64_t n)
+{
+    uint64_t factors[PF_FACTORS_MAX];
+    size_t count = 0;
+    if (n < 2)
+        return true;
+    n = trial_divide(n, factors, &count);
+    return n < (uint64_t)TRIAL_LIMIT * TRIAL_LIMIT || pfi_is_prime_odd(n);
 }

@@ -3,33 +3,48 @@
 #include <stdlib.h>
 
 #include "factor.h"
+#include "scheduler_internal.h"
 
 /* The ring starts small and doubles up to max_pending, so that an idle stream
  * (most WebSockets) costs a few hundred bytes, not the full limit. */
 #define RING_MIN 8
 
+struct slot {
+    pf_request req;
+    bool job; /* the workers factor it */
+};
+
 struct pf_stream {
-    pf_request *ring;
+    struct slot *ring;
     size_t cap;   /* slots allocated, a power of two */
     size_t head;  /* index of the oldest request */
     size_t count; /* requests held */
     size_t max_pending;
 
-    /* Answers of the request at head, computed when it is first popped. */
+    pf_sched *sched;   /* NULL: no jobs */
+    pf_stream_wake_fn *wake;
+    void *wake_arg;
+    struct pf_jobs *jobs; /* made at the first job */
+
+    /* Answers of the request at head, known when it is first popped. */
     bool head_ready;
-    size_t head_next; /* next factor to send */
-    size_t head_nfactors;
-    uint64_t head_factors[PF_FACTORS_MAX];
+    const struct pf_factored *head_factors; /* &head_own, or its job's result */
+    unsigned head_prime, head_exp;          /* the next factor to send */
+    struct pf_factored head_own;            /* a cheap number's */
 };
 
-int pf_stream_new(size_t max_pending, pf_stream **out)
+int pf_stream_new(size_t max_pending, pf_sched *sched, pf_stream_wake_fn *wake, void *arg,
+                  pf_stream **out)
 {
-    if (max_pending == 0 || !out)
+    if (max_pending == 0 || !out || (sched && !wake))
         return PF_EINVAL;
     pf_stream *s = calloc(1, sizeof(*s));
     if (!s)
         return PF_ENOMEM;
     s->max_pending = max_pending;
+    s->sched = sched;
+    s->wake = wake;
+    s->wake_arg = arg;
     *out = s;
     return PF_OK;
 }
@@ -38,14 +53,23 @@ void pf_stream_free(pf_stream *s)
 {
     if (!s)
         return;
+    pf_jobs_release(s->jobs);
     free(s->ring);
     free(s);
+}
+
+/* A number the workers factor: one that takes more than trial division and
+ * a primality test (checking costs about what those cost). */
+static bool wants_worker(const pf_stream *s, const pf_request *req)
+{
+    return s->sched && req->err == PF_OK && req->num >= PF_CHEAP_BELOW &&
+           !pf_factor_is_quick((uint64_t)req->num);
 }
 
 static int grow(pf_stream *s)
 {
     size_t cap = s->cap ? s->cap * 2 : RING_MIN;
-    pf_request *ring = malloc(cap * sizeof(*ring));
+    struct slot *ring = malloc(cap * sizeof(*ring));
     if (!ring)
         return PF_ENOMEM;
     for (size_t i = 0; i < s->count; i++)
@@ -57,63 +81,109 @@ static int grow(pf_stream *s)
     return PF_OK;
 }
 
+bool pf_stream_want_read(pf_stream *s)
+{
+    return s->count < s->max_pending && (!s->jobs || pf_jobs_room(s->jobs));
+}
+
 int pf_stream_push(pf_stream *s, const pf_request *req)
 {
     if (s->count >= s->max_pending)
         return PF_EFULL;
+    bool job = wants_worker(s, req);
+    if (job) {
+        if (!s->jobs && !(s->jobs = pf_jobs_new(s->sched, s->wake, s->wake_arg)))
+            return PF_ENOMEM;
+        if (pf_jobs_full(s->jobs))
+            return PF_EFULL;
+    }
     if (s->count == s->cap) {
         int rc = grow(s);
         if (rc < 0)
             return rc;
     }
-    s->ring[(s->head + s->count) & (s->cap - 1)] = *req;
+    s->ring[(s->head + s->count) & (s->cap - 1)] = (struct slot){ *req, job };
     s->count++;
+    if (job)
+        pf_jobs_add(s->jobs, (uint64_t)req->num);
     return PF_OK;
 }
 
-static void prepare_head(pf_stream *s, const pf_request *req)
+/* Finds the head's factors: false while its job is not done (and !now). */
+static bool prepare_head(pf_stream *s, const struct slot *slot, bool now)
 {
+    const pf_request *req = &slot->req;
+    const struct pf_factored *f = &s->head_own;
+    if (slot->job) {
+        f = now ? pf_jobs_oldest_now(s->jobs) : pf_jobs_oldest_done(s->jobs);
+        if (!f)
+            return false;
+    } else if (req->err == PF_OK && req->num >= 2) {
+        pf_factored_of((uint64_t)req->num, &s->head_own);
+    } else {
+        s->head_own.count = 0;
+    }
+    s->head_factors = f;
+    s->head_prime = s->head_exp = 0;
     s->head_ready = true;
-    s->head_next = 0;
-    s->head_nfactors = 0;
-    if (req->err == PF_OK && req->num >= 2)
-        s->head_nfactors = pf_factor((uint64_t)req->num, s->head_factors);
+    return true;
 }
 
-static void advance(pf_stream *s)
+static void advance(pf_stream *s, const struct slot *slot)
 {
+    if (slot->job)
+        pf_jobs_take_done(s->jobs);
     s->head = (s->head + 1) & (s->cap - 1);
     s->count--;
     s->head_ready = false;
 }
 
-int pf_stream_pop(pf_stream *s, pf_response *out)
+static int pop(pf_stream *s, pf_response *out, bool now)
 {
     if (s->count == 0)
         return PF_EAGAIN;
-    const pf_request *req = &s->ring[s->head];
-    if (!s->head_ready)
-        prepare_head(s, req);
+    const struct slot *slot = &s->ring[s->head];
+    const pf_request *req = &slot->req;
+    if (!s->head_ready && !prepare_head(s, slot, now))
+        return PF_EAGAIN;
 
     pf_response r = { .num = req->num, .stamp = req->stamp };
+    const struct pf_factored *f = s->head_factors;
     if (req->err != PF_OK || req->num < 0) {
         r.error = pf_strerror(req->err != PF_OK ? req->err : PF_ENEGATIVE);
         r.last = true;
-    } else if (s->head_nfactors == 0) {
+    } else if (f->count == 0) {
         r.last = true; /* 0 and 1: no factors */
     } else {
-        r.result = (int64_t)s->head_factors[s->head_next++];
-        r.last = s->head_next == s->head_nfactors;
+        r.result = (int64_t)f->prime[s->head_prime];
+        if (++s->head_exp == f->exp[s->head_prime]) {
+            s->head_prime++;
+            s->head_exp = 0;
+        }
+        r.last = s->head_prime == f->count;
     }
     if (r.last)
-        advance(s);
+        advance(s, slot);
     *out = r;
     return PF_OK;
 }
 
-bool pf_stream_want_read(const pf_stream *s)
+int pf_stream_pop(pf_stream *s, pf_response *out)
 {
-    return s->count < s->max_pending;
+    return pop(s, out, false);
+}
+
+int pf_stream_pop_now(pf_stream *s, pf_response *out)
+{
+    return pop(s, out, true);
+}
+
+bool pf_stream_answer_ready(pf_stream *s)
+{
+    if (s->count == 0)
+        return false;
+    const struct slot *slot = &s->ring[s->head];
+    return s->head_ready || !slot->job || pf_jobs_oldest_done(s->jobs);
 }
 
 size_t pf_stream_pending(const pf_stream *s)

@@ -44,8 +44,8 @@ static void default_web_root(const struct pf_flag *f, char *out, size_t size)
     }
 }
 
-/* One gRPC completion-queue thread per core, within --threads' bounds. */
-static void default_threads(const struct pf_flag *f, char *out, size_t size)
+/* One thread per core, within the flag's bounds (--threads, --workers). */
+static void one_per_core(const struct pf_flag *f, char *out, size_t size)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
     snprintf(out, size, "%ld", cores < f->min ? f->min : cores > f->max ? f->max : cores);
@@ -71,8 +71,23 @@ const struct pf_flag pf_flags[] = {
     { "web-root", "DIR", PF_FLAG_PATH, FIELD(web_root), .def_of_machine = default_web_root,
       .help = "static page folder (default: the repo's web/)" },
     { "threads", "N", PF_FLAG_COUNT, FIELD(grpc_threads), .min = 1, .max = 64,
-      .def_of_machine = default_threads,
+      .def_of_machine = one_per_core,
       .help = "gRPC completion-queue threads (default: one per core)" },
+    { "workers", "N", PF_FLAG_COUNT, FIELD(workers), .min = 1, .max = 256,
+      .def_of_machine = one_per_core,
+      .help = "factoring threads (default: one per core); streams\n"
+              "take turns on them, one number each" },
+    { "max-queued", "N", PF_FLAG_COUNT, FIELD(max_queued), .min = 1, .max = 1L << 24,
+      .def = "16384",
+      .help = "numbers waiting for a factoring thread, in all\n"
+              "(default %D); past it streams stop reading until\n"
+              "some are factored (numbers below 2^40 never wait)" },
+    { "max-queued-per-stream", "N", PF_FLAG_COUNT, FIELD(max_queued_per_stream), .min = 1,
+      .max = 4096, .def = "16",
+      .help = "numbers of one stream waiting for a factoring thread\n"
+              "(default %D); past it the stream stops reading. A\n"
+              "WebSocket's Close is answered at once: pfgate factors\n"
+              "these itself then" },
     { "max-pending", "N", PF_FLAG_COUNT, FIELD(max_pending), .min = 1, .max = 1L << 20,
       .def = "1024",
       .help = "numbers held per stream before pfgate stops reading\n"

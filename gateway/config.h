@@ -18,6 +18,9 @@ struct pf_config {
     bool admin;                /* --admin-addr given */
     char web_root[4096];
     int grpc_threads;        /* completion-queue threads */
+    int workers;             /* factoring threads */
+    size_t max_queued;       /* numbers waiting for a factoring thread, in all */
+    int max_queued_per_stream; /* ... of one stream */
     size_t max_pending;      /* requests held per stream before pfgate stops reading */
     int max_message;         /* largest gRPC message accepted, in bytes */
     double drain_timeout;    /* seconds */

@@ -18,6 +18,7 @@
 #include "http_conns.h"
 #include "log.h"
 #include "lws_server.h"
+#include "scheduler.h"
 
 static double now_seconds(void)
 {
@@ -165,12 +166,18 @@ int main(int argc, char **argv)
     signal(SIGPIPE, SIG_IGN);
 
     grpc_init();
+    pf_sched *sched = NULL;
     pf_grpc_front *grpc = NULL;
     pf_lws_server *http = NULL;
     int grpc_port = 0, http_port = 0, admin_port = 0;
     int status = 1;
-    if (pf_grpc_front_start(&cfg, &grpc, &grpc_port) < 0 ||
-        pf_lws_server_start(&cfg, &http, &http_port, &admin_port) < 0)
+    if (pf_sched_new((unsigned)cfg.workers, cfg.max_queued, (unsigned)cfg.max_queued_per_stream,
+                     &sched) < 0) {
+        pf_error("cannot start %d factoring threads", cfg.workers);
+        goto out;
+    }
+    if (pf_grpc_front_start(&cfg, sched, &grpc, &grpc_port) < 0 ||
+        pf_lws_server_start(&cfg, sched, &http, &http_port, &admin_port) < 0)
         goto out;
 
     char grpc_addr[300], http_addr[300], admin_addr[300] = "";
@@ -182,8 +189,9 @@ int main(int argc, char **argv)
     }
     printf("listening grpc=%s http=%s%s\n", grpc_addr, http_addr, admin_addr);
     fflush(stdout);
-    pf_info("serving gRPC on %s (%d threads), HTTP and WebSocket on %s, web root %s", grpc_addr,
-            cfg.grpc_threads, http_addr, cfg.web_root);
+    pf_info("serving gRPC on %s (%d threads), HTTP and WebSocket on %s, web root %s; "
+            "%d factoring threads", grpc_addr, cfg.grpc_threads, http_addr, cfg.web_root,
+            cfg.workers);
 
     int sig = wait_stop_signal(&signals, NULL);
     pf_info("%s: draining (up to %.1f s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
@@ -191,6 +199,9 @@ int main(int argc, char **argv)
     drain(&cfg, grpc, http, &signals);
     status = 0;
 out:
+    /* No wake from a worker may reach a front end being freed. */
+    if (sched)
+        pf_sched_stop(sched);
     pf_lws_server_free(http);
     if (pf_grpc_front_free(grpc) < 0 || !grpc_shutdown_within(GRPC_SHUTDOWN_WAIT_S)) {
         /* grpc core's threads still run: exit() would run its static
@@ -198,6 +209,7 @@ out:
         pf_error("grpc core did not shut down: exiting with status 1");
         _exit(1);
     }
+    pf_sched_free(sched); /* after the streams on it */
     pf_info("stopped");
     return status;
 }

@@ -7,10 +7,15 @@
 
 static void call_free(struct pf_grpc_call *c)
 {
-    if (c->kind->destroy)
-        c->kind->destroy(c);
-    if (c->serving)
-        pf_grpc_serving_ended(c);
+    if (!c->destroyed) {
+        c->destroyed = true;
+        if (c->kind->destroy)
+            c->kind->destroy(c);
+        if (c->serving)
+            pf_grpc_serving_ended(c);
+    }
+    if (atomic_load(&c->wake_pending))
+        return; /* its event comes back here */
     if (c->send_bb)
         grpc_byte_buffer_destroy(c->send_bb);
     if (c->call)
@@ -38,7 +43,13 @@ static void on_event(struct pf_grpc_tag *t, bool ok)
         call_free(c); /* the server is shutting down: this request will never be a call */
         return;
     }
-    if (op != PF_GRPC_OP_NEW) {
+    if (op == PF_GRPC_OP_WAKE) {
+        atomic_store(&c->wake_pending, false);
+        if (c->destroyed) {
+            call_free(c);
+            return;
+        }
+    } else if (op != PF_GRPC_OP_NEW) {
         c->batches--;
         if (!ok)
             pf_debug("grpc: %s call %p: batch %d failed (cancelled %d)", c->kind->name,
@@ -109,6 +120,14 @@ bool pf_grpc_call_start_batch(struct pf_grpc_call *c, const grpc_op *ops, size_t
         return false;
     }
     return true;
+}
+
+void pf_grpc_call_wake(struct pf_grpc_call *c)
+{
+    if (atomic_exchange(&c->wake_pending, true))
+        return;
+    if (grpc_call_start_batch(c->call, NULL, 0, &c->tags[PF_GRPC_OP_WAKE].tag, NULL) != GRPC_CALL_OK)
+        atomic_store(&c->wake_pending, false); /* not seen: an empty batch always starts */
 }
 
 bool pf_grpc_call_watch_close(struct pf_grpc_call *c)

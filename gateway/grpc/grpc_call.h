@@ -13,6 +13,7 @@
 #define PF_GRPC_CALL_H
 
 #include <grpc/grpc.h>
+#include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 
@@ -27,6 +28,7 @@ enum pf_grpc_op {
     PF_GRPC_OP_SEND,   /* send_bb (and maybe the status) sent; the base frees send_bb */
     PF_GRPC_OP_STATUS, /* the status sent */
     PF_GRPC_OP_CLOSE,  /* the call closed (RECV_CLOSE_ON_SERVER) */
+    PF_GRPC_OP_WAKE,   /* pf_grpc_call_wake(): not counted in batches */
     PF_GRPC_NOPS
 };
 
@@ -39,7 +41,8 @@ struct pf_grpc_call_kind {
     void (*on[PF_GRPC_NOPS])(struct pf_grpc_call *c, bool ok);
     /* After every event, and at the drain: moves the call forward. May be NULL. */
     void (*pump)(struct pf_grpc_call *c);
-    /* Gives back what the kind holds, before the base frees the call. May be NULL. */
+    /* Gives back what the kind holds, before the base frees the call; after
+     * it nothing may call pf_grpc_call_wake() on c any more. May be NULL. */
     void (*destroy)(struct pf_grpc_call *c);
 };
 
@@ -62,6 +65,8 @@ struct pf_grpc_call {
     int cancelled;                   /* set by a RECV_CLOSE_ON_SERVER op */
     bool send_pending;               /* a SEND batch is in flight */
     bool dead; /* a batch failed to start, or the call was cancelled: send nothing more */
+    bool destroyed;         /* the kind's destroy ran; the rest waits for the wake's event */
+    atomic_bool wake_pending; /* a WAKE event is on its way */
 };
 
 /* A zeroed call of `size` bytes (the kind's struct) of that kind; NULL
@@ -79,6 +84,13 @@ bool pf_grpc_call_request(struct pf_grpc_call *c, grpc_server *server, void *met
  * its event never comes, nothing is counted, the call is cancelled and dead. */
 bool pf_grpc_call_start_batch(struct pf_grpc_call *c, const grpc_op *ops, size_t n,
                               enum pf_grpc_op op);
+
+/* From any thread: a WAKE event for c comes on its queue (its kind's
+ * handler, then its pump), unless one is already on its way. An empty batch,
+ * which grpc posts to the call's queue at once, from any thread
+ * (grpc.h: "with an empty batch is thread-compatible"). The caller makes
+ * sure c is not destroyed meanwhile (the kind's destroy hook). */
+void pf_grpc_call_wake(struct pf_grpc_call *c);
 
 /* Starts the RECV_CLOSE_ON_SERVER batch (into c->cancelled). */
 bool pf_grpc_call_watch_close(struct pf_grpc_call *c);

@@ -92,6 +92,7 @@ struct pf_grpc_front {
     struct worker *workers;
     int nworkers;
     size_t max_pending;
+    pf_sched *sched;
     bool shutdown_started;
 };
 
@@ -107,6 +108,13 @@ static void init_call(struct pf_grpc_serving *s, size_t i, struct pf_grpc_call *
     c->status_details = "";
 }
 
+/* The stream and its queued numbers go: no wake comes after this. */
+static void drop_stream(struct call *c)
+{
+    pf_stream_free(c->stream);
+    c->stream = NULL;
+}
+
 static void call_destroy(struct pf_grpc_call *base)
 {
     struct call *c = (struct call *)base;
@@ -118,7 +126,7 @@ static void call_destroy(struct pf_grpc_call *base)
         pf_grpc_conns_stream_end(c->w->front->conns, c->conn);
     if (c->recv_bb)
         grpc_byte_buffer_destroy(c->recv_bb);
-    pf_stream_free(c->stream);
+    drop_stream(c);
 }
 
 /* Out of memory: the call ends RESOURCE_EXHAUSTED at once (oom.md). */
@@ -151,7 +159,7 @@ static void send_next_answer(struct call *c)
         return;
     pf_metrics_answer(PF_FRONT_GRPC, &r);
     c->base.send_bb = pf_pb_encode_response(&r);
-    /* While more answers are ready, each one is a hinted message: the
+    /* While the next answer is ready too, each one is a hinted message: the
      * transport buffers it (up to WRITE_BUFFER_BYTES) and completes it
      * at once, and the last ready answer, unhinted, takes them all out in
      * one write: a sendmsg per run of ready answers, not one per answer. Not
@@ -160,7 +168,7 @@ static void send_next_answer(struct call *c)
     struct pf_grpc_batch b;
     pf_grpc_batch_send(&b, &c->md_sent);
     pf_grpc_batch_message(&b, c->base.send_bb);
-    if (!first && pf_stream_pending(c->stream) > 0)
+    if (!first && pf_stream_answer_ready(c->stream))
         b.ops[b.n - 1].flags = GRPC_WRITE_BUFFER_HINT;
     c->base.send_pending = pf_grpc_call_start_batch(&c->base, b.ops, b.n, PF_GRPC_OP_SEND);
     if (!c->base.send_pending) {
@@ -170,11 +178,16 @@ static void send_next_answer(struct call *c)
 }
 
 /* Moves the call forward after any event: send the next answer, read the next
- * request when there is room, and end the call when all is answered. */
+ * request when there is room, and end the call when all is answered. A
+ * stream's WAKE event (a worker finished one of its numbers) comes here too. */
 static void pump(struct pf_grpc_call *base)
 {
     struct call *c = (struct call *)base;
-    if (base->dead || c->status_sent || c->admit_deadline_ns)
+    if (base->dead || c->status_sent) {
+        drop_stream(c); /* a cancel drops the queued numbers at once */
+        return;
+    }
+    if (c->admit_deadline_ns)
         return;
     if (!base->send_pending)
         send_next_answer(c);
@@ -267,6 +280,12 @@ static void admit_waiting(struct worker *w)
     }
 }
 
+/* On a factoring worker: one of the call's numbers is factored. */
+static void wake_call(void *arg)
+{
+    pf_grpc_call_wake(arg);
+}
+
 static void on_new_call(struct pf_grpc_call *base, bool ok)
 {
     (void)ok; /* a failed one never comes here (grpc_call.h) */
@@ -283,7 +302,8 @@ static void on_new_call(struct pf_grpc_call *base, bool ok)
         c->admit_deadline_ns = pf_now_ns() + ADMIT_WAIT_NS;
         w->admitting++;
     }
-    if (rc == PF_ENOMEM || pf_stream_new(w->front->max_pending, &c->stream) < 0)
+    if (rc == PF_ENOMEM || pf_stream_new(w->front->max_pending, w->front->sched, wake_call,
+                                         base, &c->stream) < 0)
         fail_no_memory(c);
 }
 
@@ -398,7 +418,8 @@ static void grpc_log(gpr_log_func_args *args)
     pf_log(level, "grpc: %s", args->message);
 }
 
-int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *port)
+int pf_grpc_front_start(const struct pf_config *cfg, pf_sched *sched, pf_grpc_front **out,
+                        int *port)
 {
     gpr_set_log_function(grpc_log);
     if (pf_grpc151_check_runtime() < 0)
@@ -408,6 +429,7 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *p
     if (!f)
         return -1;
     f->max_pending = cfg->max_pending;
+    f->sched = sched;
 
     grpc_arg args[] = {
         { GRPC_ARG_INTEGER, GRPC_ARG_MAX_RECEIVE_MESSAGE_LENGTH, { .integer = cfg->max_message } },

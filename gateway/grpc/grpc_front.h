@@ -9,12 +9,15 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "scheduler.h"
 
 typedef struct pf_grpc_front pf_grpc_front;
 
-/* Binds cfg->grpc_addr and starts the workers. *port gets the bound port.
- * Returns 0, or -1 after logging why (the port is busy, say). */
-int pf_grpc_front_start(const struct pf_config *cfg, pf_grpc_front **out, int *port);
+/* Binds cfg->grpc_addr and starts the completion-queue threads; numbers are
+ * factored on sched. *port gets the bound port. Returns 0, or -1 after
+ * logging why (the port is busy, say). */
+int pf_grpc_front_start(const struct pf_config *cfg, pf_sched *sched, pf_grpc_front **out,
+                        int *port);
 
 /* Stops accepting connections and streams; open streams go on until their
  * client half-closes or is quiet for 200 ms, answer all they read, then end

@@ -39,7 +39,7 @@ static int get_factors(struct lws *wsi, const char *text, size_t len)
         req.err = PF_ETOOLONG;
 
     pf_stream *stream = NULL;
-    int rc = pf_stream_new(1, &stream);
+    int rc = pf_stream_new(1, NULL, NULL, NULL, &stream);
     if (rc == 0)
         rc = pf_stream_push(stream, &req);
     if (rc < 0) {

@@ -1,5 +1,6 @@
 /* What the libwebsockets front ends (ws_front, http_routes, ndjson_front)
- * share. Everything here is touched only on the lws service thread. */
+ * share. Everything here is touched only on the lws service thread, but
+ * wakes (lws_wake.h). */
 #ifndef PF_LWS_ENV_H
 #define PF_LWS_ENV_H
 
@@ -8,9 +9,13 @@
 
 #include "config.h"
 #include "list.h"
+#include "lws_wake.h"
+#include "scheduler.h"
 
 struct pf_lws_env {
     const struct pf_config *cfg;
+    pf_sched *sched;            /* the factoring workers */
+    struct pf_lws_wakes wakes;  /* sessions they woke */
     struct pf_list ws_sessions;     /* open WebSockets (pf_ws_session), for the drain */
     struct pf_list ndjson_sessions; /* open NDJSON streams, likewise */
     int open_streams;

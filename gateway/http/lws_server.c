@@ -171,6 +171,7 @@ static int callback(struct lws *wsi, enum lws_callback_reasons reason, void *use
     switch (reason) {
     case LWS_CALLBACK_EVENT_WAIT_CANCELLED:
         on_wake(lws_get_context(wsi));
+        pf_lws_wakes_run(&server->env.wakes);
         goto out;
     case LWS_CALLBACK_WSI_DESTROY:
         on_connection_gone(wsi, server, session);
@@ -326,13 +327,14 @@ static int watch_listener(struct pf_lws_server *s, int fd)
     return -1;
 }
 
-int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *port,
-                        int *admin_port)
+int pf_lws_server_start(const struct pf_config *cfg, pf_sched *sched, pf_lws_server **out,
+                        int *port, int *admin_port)
 {
     struct pf_lws_server *s = calloc(1, sizeof(*s));
     if (!s)
         return -1;
     s->env.cfg = cfg;
+    s->env.sched = sched;
     pf_list_init(&s->env.ws_sessions);
     pf_list_init(&s->env.ndjson_sessions);
     pf_http_conns_init(&s->conns, cfg->max_connections);
@@ -400,6 +402,7 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *p
         pf_error("http: libwebsockets could not start (see its log above)");
         goto fail;
     }
+    pf_lws_wakes_init(&s->env.wakes, s->ctx);
     if (watch_listener(s, s->listen_fd) < 0 || (s->admin_fd >= 0 && watch_listener(s, s->admin_fd) < 0))
         goto fail_ctx;
     if (pthread_create(&s->thread, NULL, service_main, s) != 0) {
@@ -447,5 +450,6 @@ void pf_lws_server_free(pf_lws_server *s)
         pthread_join(s->thread, NULL);
     }
     lws_context_destroy(s->ctx);
+    pf_lws_wakes_destroy(&s->env.wakes);
     free(s);
 }

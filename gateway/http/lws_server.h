@@ -5,14 +5,15 @@
 #define PF_LWS_SERVER_H
 
 #include "config.h"
+#include "scheduler.h"
 
 typedef struct pf_lws_server pf_lws_server;
 
 /* Binds cfg->http_addr (and cfg->admin_addr when set) and starts the
  * service thread. *port and *admin_port get the bound ports. Returns 0, or
  * -1 after logging why. */
-int pf_lws_server_start(const struct pf_config *cfg, pf_lws_server **out, int *port,
-                        int *admin_port);
+int pf_lws_server_start(const struct pf_config *cfg, pf_sched *sched, pf_lws_server **out,
+                        int *port, int *admin_port);
 
 /* Wakes the service thread to close WebSockets (1001) and end NDJSON streams
  * once their answers are out. New streams are refused from now on (503). */

@@ -23,6 +23,7 @@ struct pf_ndjson_session {
     struct lws *wsi;
     struct pf_list link; /* in pf_lws_env.ndjson_sessions */
     pf_stream *stream;
+    struct pf_lws_waker waker; /* a worker finished one of its numbers */
     struct pf_bytes in; /* body bytes not yet parsed into requests */
     size_t max_line;
     bool skipping;  /* discarding the rest of an overlong line */
@@ -214,7 +215,8 @@ static void schedule(struct lws *wsi, struct pf_ndjson_session *s)
 {
     if (!parse_lines(s))
         resume_rx(wsi, s);
-    if (s->rx_paused || pf_stream_pending(s->stream) > 0 || finished(s))
+    /* Answers still with the workers: their wake calls this again. */
+    if (pf_stream_answer_ready(s->stream) || finished(s))
         pf_lws416_want_write(wsi, s->rx_paused);
     if (drain_waits_for_quiet(s))
         lws_set_timer_usecs(wsi, (lws_usec_t)(quiet_left(s) / 1000) + 1);
@@ -259,7 +261,7 @@ int pf_ndjson_body(struct lws *wsi, struct pf_ndjson_session *s, const char *in,
     }
     if (parse_lines(s))
         pause_rx(wsi, s);
-    if (!s->rx_paused && pf_stream_pending(s->stream) > 0)
+    if (!s->rx_paused && pf_stream_answer_ready(s->stream))
         lws_callback_on_writable(wsi);
     return 0;
 }
@@ -281,6 +283,14 @@ int pf_ndjson_body_done(struct lws *wsi, struct pf_ndjson_session *s)
 }
 
 
+/* On the service thread: a worker finished one of its numbers, or the
+ * stream may read again. */
+static void on_wake(struct pf_lws_waker *w)
+{
+    struct pf_ndjson_session *s = PF_CONTAINER_OF(w, struct pf_ndjson_session, waker);
+    schedule(s->wsi, s);
+}
+
 int pf_ndjson_start(struct lws *wsi, struct pf_ndjson_session **out)
 {
     struct pf_lws_env *env = pf_lws_env(wsi);
@@ -291,7 +301,10 @@ int pf_ndjson_start(struct lws *wsi, struct pf_ndjson_session **out)
     lws_hdr_copy(wsi, length, sizeof(length), WSI_TOKEN_HTTP_CONTENT_LENGTH);
 
     struct pf_ndjson_session *s = calloc(1, sizeof(*s));
-    if (!s || pf_stream_new(env->cfg->max_pending, &s->stream) < 0) {
+    if (s)
+        pf_lws_waker_init(&s->waker, &env->wakes, on_wake);
+    if (!s || pf_stream_new(env->cfg->max_pending, env->sched, pf_lws_wake, &s->waker,
+                            &s->stream) < 0) {
         free(s);
         return pf_http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, pf_strerror(PF_ENOMEM));
     }
@@ -324,7 +337,8 @@ void pf_ndjson_free(struct lws *wsi, struct pf_ndjson_session *s)
     pf_list_remove(&s->link);
     env->open_streams--;
     pf_metrics_streams(PF_FRONT_HTTP, -1);
-    pf_stream_free(s->stream);
+    pf_stream_free(s->stream); /* no wake after this */
+    pf_lws_waker_forget(&s->waker);
     pf_bytes_free(&s->in);
     free(s);
 }

@@ -109,12 +109,19 @@ static int fail_stream(struct lws *wsi, struct pf_ws_session *s, enum pf_ws_even
     return 0;
 }
 
+/* On the service thread: a worker finished one of its numbers. */
+static void on_wake(struct pf_lws_waker *w)
+{
+    lws_callback_on_writable(PF_CONTAINER_OF(w, struct pf_ws_session, waker)->wsi);
+}
+
 static int on_established(struct lws *wsi, struct pf_ws_session *s)
 {
     struct pf_lws_env *env = pf_lws_env(wsi);
     memset(s, 0, sizeof(*s));
     s->wsi = wsi;
-    if (pf_stream_new(env->cfg->max_pending, &s->stream) < 0) {
+    pf_lws_waker_init(&s->waker, &env->wakes, on_wake);
+    if (pf_stream_new(env->cfg->max_pending, env->sched, pf_lws_wake, &s->waker, &s->stream) < 0) {
         pf_ws_to(&s->fsm, PF_WS_OUT_OF_MEMORY); /* owes nothing: closes at once */
         pf_ws_to(&s->fsm, PF_WS_ANSWERED);
         return close_now(wsi, s);
@@ -137,7 +144,8 @@ static void on_closed(struct lws *wsi, struct pf_ws_session *s)
         env->open_streams--;
         pf_metrics_streams(PF_FRONT_WEBSOCKET, -1);
     }
-    pf_stream_free(s->stream);
+    pf_stream_free(s->stream); /* no wake after this */
+    pf_lws_waker_forget(&s->waker);
     pf_bytes_free(&s->msg);
     memset(s, 0, sizeof(*s));
 }
@@ -169,8 +177,9 @@ static void resume_rx(struct lws *wsi, struct pf_ws_session *s)
     }
 }
 
-/* --max-pending numbers are held unanswered: reading waits for the answers. */
-static bool stream_full(const struct pf_ws_session *s)
+/* --max-pending numbers are held unanswered, or the workers have enough of
+ * them: reading waits for answers. */
+static bool stream_full(struct pf_ws_session *s)
 {
     return !pf_stream_want_read(s->stream);
 }
@@ -221,15 +230,16 @@ static bool unread_input(struct lws *wsi)
     return ioctl(lws_get_socket_fd(wsi), FIONREAD, &n) == 0 && n > 0;
 }
 
-/* Pops answers into frames packed in one buffer, and writes it. */
-static int write_batch(struct lws *wsi, struct pf_ws_session *s)
+/* Pops answers into frames packed in one buffer, and writes it; `now`:
+ * answers not yet factored are factored here (pf_stream_pop_now). */
+static int write_batch(struct lws *wsi, struct pf_ws_session *s, bool now)
 {
     unsigned char buf[LWS_PRE + BATCH_BYTES];
     unsigned char *start = buf + LWS_PRE, *p = start;
     const unsigned char *end = start + BATCH_BYTES;
     pf_response r;
     while (end - p >= PF_WS_FRAME_HEADER_MAX + PF_JSON_RESPONSE_MAX &&
-           pf_stream_pop(s->stream, &r) == 0) {
+           (now ? pf_stream_pop_now : pf_stream_pop)(s->stream, &r) == 0) {
         char json[PF_JSON_RESPONSE_MAX];
         size_t n = pf_json_encode_response(&r, json);
         p += pf_ws_text_frame_header(p, n);
@@ -266,7 +276,7 @@ static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
         return write_cancelled(wsi, s);
     if (s->fsm.state == PF_WS_CLOSING)
         return 0; /* lws is closing it */
-    if (write_batch(wsi, s) < 0)
+    if (write_batch(wsi, s, false) < 0)
         return -1;
     if (lws_partial_buffered(wsi)) {
         /* lws closes hard if it parses a Close while a write is partly
@@ -278,7 +288,8 @@ static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
     if (pf_stream_pending(s->stream) > 0) {
         if (!stream_full(s))
             resume_rx(wsi, s);
-        lws_callback_on_writable(wsi);
+        if (pf_stream_answer_ready(s->stream))
+            lws_callback_on_writable(wsi); /* else the wake asks for it */
         return 0;
     }
     switch (pf_ws_to(&s->fsm, PF_WS_ANSWERED)) {
@@ -297,7 +308,9 @@ static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
 }
 
 /* The client's Close: lws replies to it once this returns, and accepts no
- * answer after, so every number read before it is answered now. */
+ * answer after, so every number read before it is answered now, those the
+ * workers have not taken factored here: at most --max-queued-per-stream
+ * (the stream stops reading at that many), about a millisecond's work. */
 static int on_peer_close(struct lws *wsi, struct pf_ws_session *s)
 {
     bool cancelled = s->fsm.state == PF_WS_CANCELLED;
@@ -305,7 +318,7 @@ static int on_peer_close(struct lws *wsi, struct pf_ws_session *s)
     if (cancelled)
         return 0;
     while (pf_stream_pending(s->stream) > 0)
-        if (write_batch(wsi, s) < 0)
+        if (write_batch(wsi, s, true) < 0)
             return -1;
     return 0;
 }

@@ -9,6 +9,7 @@
 
 #include "bytes.h"
 #include "list.h"
+#include "lws_wake.h"
 #include "stream.h"
 #include "ws_session.h"
 
@@ -16,6 +17,7 @@ struct pf_ws_session {
     struct lws *wsi;
     struct pf_list link; /* in pf_lws_env.ws_sessions */
     pf_stream *stream;
+    struct pf_lws_waker waker; /* a worker finished one of its numbers */
     struct pf_bytes msg; /* the message being assembled from its fragments */
     struct pf_ws_fsm fsm;
     bool rx_paused; /* lws's flow control: reading waits for answers to leave */

@@ -196,7 +196,7 @@ static void test_bounds_of_every_number(void **state)
             assert_memory_equal(&c, &before, sizeof(c));
         }
     }
-    assert_int_equal(walked, 12); /* 11 counts, --drain-timeout */
+    assert_int_equal(walked, 15); /* 14 counts, --drain-timeout */
 }
 
 static void test_seconds_take_fractions(void **state)

@@ -573,7 +573,7 @@ static bool run_data_case(const char *name, uint64_t stamp)
     req.stamp = stamp;
 
     pf_stream *s = NULL;
-    assert_int_equal(pf_stream_new(1, &s), PF_OK);
+    assert_int_equal(pf_stream_new(1, NULL, NULL, NULL, &s), PF_OK);
     assert_int_equal(pf_stream_push(s, &req), PF_OK);
     size_t cap = 64 * (PF_JSON_RESPONSE_MAX + 1), got_len = 0;
     char *got = malloc(cap);

@@ -64,7 +64,7 @@ static struct expected expect_for(int64_t num, int err, uint64_t stamp)
 static pf_stream *new_stream(size_t max_pending)
 {
     pf_stream *s = NULL;
-    assert_int_equal(pf_stream_new(max_pending, &s), PF_OK);
+    assert_int_equal(pf_stream_new(max_pending, NULL, NULL, NULL, &s), PF_OK);
     assert_non_null(s);
     assert_int_equal(pf_stream_pending(s), 0);
     assert_true(pf_stream_want_read(s));
@@ -122,9 +122,9 @@ static void test_new_and_free(void **state)
 {
     (void)state;
     pf_stream *s = NULL;
-    assert_int_equal(pf_stream_new(0, &s), PF_EINVAL);
+    assert_int_equal(pf_stream_new(0, NULL, NULL, NULL, &s), PF_EINVAL);
     assert_null(s);
-    assert_int_equal(pf_stream_new(8, NULL), PF_EINVAL);
+    assert_int_equal(pf_stream_new(8, NULL, NULL, NULL, NULL), PF_EINVAL);
     pf_stream_free(NULL);
 
     s = new_stream(1);
