@@ -1,6 +1,7 @@
 #include "scheduler.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdatomic.h>
 #include <stdlib.h>
 
@@ -42,6 +43,7 @@ struct pf_sched {
     struct link turns;       /* streams with queued jobs, in turn order */
     struct link room;        /* streams waiting for queued < max_queued */
     atomic_size_t queued;    /* jobs queued or being factored; changed under the lock */
+    atomic_ullong jobs;      /* ever added */
     size_t max_queued;
     unsigned per_stream;
     unsigned idle;           /* workers waiting for work */
@@ -145,6 +147,10 @@ static void job_done(pf_sched *s, struct pf_jobs *j, struct pf_job *job)
 static void *worker_main(void *arg)
 {
     pf_sched *s = arg;
+    /* Factoring is batch work: a worker does not preempt the I/O threads
+     * when it wakes, so that they answer /healthz and quick numbers at once. */
+    struct sched_param batch = { 0 };
+    pthread_setschedparam(pthread_self(), SCHED_BATCH, &batch);
     pthread_mutex_lock(&s->lock);
     for (;;) {
         while (!s->stopping && list_empty(&s->turns)) {
@@ -229,6 +235,11 @@ size_t pf_sched_queued(const pf_sched *s)
     return queued(s);
 }
 
+unsigned long long pf_sched_jobs_total(const pf_sched *s)
+{
+    return atomic_load_explicit(&s->jobs, memory_order_relaxed);
+}
+
 /* ---- one stream's jobs, on its owner's thread ----------------------------- */
 
 struct pf_jobs *pf_jobs_new(pf_sched *s, pf_wake_fn *wake, void *arg)
@@ -295,6 +306,7 @@ void pf_jobs_add(struct pf_jobs *j, uint64_t n)
         list_append(&s->turns, &j->turn);
     j->tail++;
     add_queued(s, 1);
+    atomic_fetch_add_explicit(&s->jobs, 1, memory_order_relaxed);
     if (s->idle)
         pthread_cond_signal(&s->work);
     pthread_mutex_unlock(&s->lock);

@@ -34,4 +34,7 @@ void pf_sched_free(pf_sched *s);
 /* Jobs queued or being factored now (a gauge for /metrics). */
 size_t pf_sched_queued(const pf_sched *s);
 
+/* Jobs ever added: the numbers the workers factored or were asked to. */
+unsigned long long pf_sched_jobs_total(const pf_sched *s);
+
 #endif

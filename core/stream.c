@@ -9,10 +9,14 @@
  * (most WebSockets) costs a few hundred bytes, not the full limit. */
 #define RING_MIN 8
 
+/* A request as held: pf_request's fields and the job flag in 24 bytes. */
 struct slot {
-    pf_request req;
+    int64_t num;
+    uint64_t stamp;
+    int32_t err;
     bool job; /* the workers factor it */
 };
+_Static_assert(sizeof(struct slot) == 24, "tests/integration/test_alloc_faults.py: REQUEST_BYTES");
 
 struct pf_stream {
     struct slot *ring;
@@ -102,7 +106,8 @@ int pf_stream_push(pf_stream *s, const pf_request *req)
         if (rc < 0)
             return rc;
     }
-    s->ring[(s->head + s->count) & (s->cap - 1)] = (struct slot){ *req, job };
+    s->ring[(s->head + s->count) & (s->cap - 1)] =
+        (struct slot){ .num = req->num, .stamp = req->stamp, .err = req->err, .job = job };
     s->count++;
     if (job)
         pf_jobs_add(s->jobs, (uint64_t)req->num);
@@ -110,11 +115,10 @@ int pf_stream_push(pf_stream *s, const pf_request *req)
 }
 
 /* Finds the head's factors: false while its job is not done (and !now). */
-static bool prepare_head(pf_stream *s, const struct slot *slot, bool now)
+static bool prepare_head(pf_stream *s, const struct slot *req, bool now)
 {
-    const pf_request *req = &slot->req;
     const struct pf_factored *f = &s->head_own;
-    if (slot->job) {
+    if (req->job) {
         f = now ? pf_jobs_oldest_now(s->jobs) : pf_jobs_oldest_done(s->jobs);
         if (!f)
             return false;
@@ -142,9 +146,8 @@ static int pop(pf_stream *s, pf_response *out, bool now)
 {
     if (s->count == 0)
         return PF_EAGAIN;
-    const struct slot *slot = &s->ring[s->head];
-    const pf_request *req = &slot->req;
-    if (!s->head_ready && !prepare_head(s, slot, now))
+    const struct slot *req = &s->ring[s->head];
+    if (!s->head_ready && !prepare_head(s, req, now))
         return PF_EAGAIN;
 
     pf_response r = { .num = req->num, .stamp = req->stamp };
@@ -163,7 +166,7 @@ static int pop(pf_stream *s, pf_response *out, bool now)
         r.last = s->head_prime == f->count;
     }
     if (r.last)
-        advance(s, slot);
+        advance(s, req);
     *out = r;
     return PF_OK;
 }

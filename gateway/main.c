@@ -18,6 +18,7 @@
 #include "http_conns.h"
 #include "log.h"
 #include "lws_server.h"
+#include "metrics.h"
 #include "scheduler.h"
 
 static double now_seconds(void)
@@ -176,6 +177,7 @@ int main(int argc, char **argv)
         pf_error("cannot start %d factoring threads", cfg.workers);
         goto out;
     }
+    pf_metrics_watch_scheduler(sched, cfg.workers);
     if (pf_grpc_front_start(&cfg, sched, &grpc, &grpc_port) < 0 ||
         pf_lws_server_start(&cfg, sched, &http, &http_port, &admin_port) < 0)
         goto out;

@@ -27,11 +27,19 @@ struct front_metrics {
 };
 
 static struct front_metrics fronts[PF_FRONT_COUNT];
+static const pf_sched *_Atomic scheduler;
+static int scheduler_workers;
 static const char *const front_names[PF_FRONT_COUNT] = { "grpc", "websocket", "http" };
 
 /* Relaxed: these are statistics, ordered with nothing else. */
 #define ADD(counter, n) atomic_fetch_add_explicit(&(counter), (n), memory_order_relaxed)
 #define GET(counter) atomic_load_explicit(&(counter), memory_order_relaxed)
+
+void pf_metrics_watch_scheduler(const pf_sched *s, int workers)
+{
+    scheduler_workers = workers;
+    atomic_store(&scheduler, s);
+}
 
 void pf_metrics_request(enum pf_front front)
 {
@@ -142,6 +150,23 @@ static void emit_histogram(struct text *t)
     }
 }
 
+static void emit_scheduler(struct text *t)
+{
+    const pf_sched *s = atomic_load(&scheduler);
+    if (!s)
+        return;
+    emit(t, "# HELP pfgate_factoring_workers Factoring threads (--workers).\n"
+            "# TYPE pfgate_factoring_workers gauge\npfgate_factoring_workers %d\n",
+         scheduler_workers);
+    emit(t, "# HELP pfgate_factoring_queued Numbers waiting for or on a factoring thread.\n"
+            "# TYPE pfgate_factoring_queued gauge\npfgate_factoring_queued %zu\n",
+         pf_sched_queued(s));
+    emit(t, "# HELP pfgate_factoring_jobs_total Numbers handed to the factoring threads "
+            "(the rest are quick: factored where they arrive).\n"
+            "# TYPE pfgate_factoring_jobs_total counter\npfgate_factoring_jobs_total %llu\n",
+         pf_sched_jobs_total(s));
+}
+
 char *pf_metrics_render(size_t *len)
 {
     struct text t = { 0 };
@@ -164,6 +189,7 @@ char *pf_metrics_render(size_t *len)
     emit_gauge(&t, "pfgate_open_connections", "Client connections open now.",
                offsetof(struct front_metrics, connections));
     emit_histogram(&t);
+    emit_scheduler(&t);
     emit(&t, "# HELP pfgate_draining 1 while pfgate drains before exiting.\n"
              "# TYPE pfgate_draining gauge\npfgate_draining %d\n", pf_health_draining() ? 1 : 0);
     emit(&t, "# HELP pfgate_build_info The running version.\n"

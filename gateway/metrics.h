@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include "pf.h"
+#include "scheduler.h"
 
 enum pf_front { PF_FRONT_GRPC, PF_FRONT_WEBSOCKET, PF_FRONT_HTTP, PF_FRONT_COUNT };
 
@@ -19,6 +20,9 @@ void pf_metrics_stream_error(enum pf_front front);
 void pf_metrics_streams(enum pf_front front, int delta);
 void pf_metrics_connections(enum pf_front front, int delta);
 void pf_metrics_connection_refused(enum pf_front front); /* over --max-connections */
+
+/* /metrics shows s's queue from now on (it must outlive the HTTP front end). */
+void pf_metrics_watch_scheduler(const pf_sched *s, int workers);
 
 /* Writes the exposition text into a new buffer the caller frees, or NULL. */
 char *pf_metrics_render(size_t *len);

@@ -74,7 +74,7 @@ CONNECTION_FUNCS = ("pf_grpc_conns_open",)
 REPLY_FUNCS = ("write_reply", "pf_json_encode_factors", "pf_json_encode_error")
 # jansson reaches the shim through this json_codec.c function: the site is its caller's.
 JANSSON_HOOK = "watched_malloc"
-# sizeof(pf_request) and the ring's first size (core/stream.c RING_MIN): a ring of B bytes
+# sizeof(struct slot) (a request as core/stream.c holds it) and the ring's first size (core/stream.c RING_MIN): a ring of B bytes
 # replaces a full one of B / 2 / REQUEST_BYTES requests.
 REQUEST_BYTES = 24
 RING_MIN = 8
