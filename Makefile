@@ -101,6 +101,10 @@ UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PFGATE      := $(BUILD)/pfgate
 GRPC_LOAD   := $(BUILD)/grpc_load
 WS_LOAD     := $(BUILD)/ws_load
+# The load clients again, sending balanced 62-bit semiprimes (bench/semiprimes.h)
+# or numbers uniform in [2, 2^40] (bench/uniform40.h): bench/fair_workers.sh.
+LOAD_KINDS  := semiprime uniform
+KIND_LOADS  := $(foreach k,$(LOAD_KINDS),$(BUILD)/bench/grpc_$(k)_load $(BUILD)/bench/ws_$(k)_load)
 PFFACTOR    := $(BUILD)/pffactor
 
 # --wrap reroutes only the calls in pfgate's own objects (gateway/, core/,
@@ -246,6 +250,14 @@ $(GRPC_LOAD): $(BUILD)/bench/grpc_load.o $(BUILD)/gateway/grpc/pb_codec.o $(BUIL
 	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(WS_LOAD): bench/ws_load.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $< $(LDFLAGS) $(PKG_LIBS) -o $@
+
+$(BUILD)/bench/grpc_%_load: $(BUILD)/bench/grpc_%_load.o $(BUILD)/gateway/grpc/pb_codec.o \
+		$(BUILD)/proto/primefactor.pb-c.o
+	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(BUILD)/bench/ws_%_load: bench/ws_%_load.c
 	@mkdir -p $(@D)
 	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $< $(LDFLAGS) $(PKG_LIBS) -o $@
 
