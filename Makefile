@@ -123,7 +123,11 @@ FUZZ_TIME   ?= 60
 
 SOAK_SECONDS ?= 60
 
-.PHONY: all deps run test fault-build check-layers test-unit test-integration bench fuzz soak valgrind clean help
+# The build issue 14's benchmarks compare against: a git revision (built into
+# $(BUILD)/before) or a pfgate binary; BEFORE= measures this tree alone.
+BEFORE ?= 7a05b10
+
+.PHONY: all deps run test fault-build check-layers test-unit test-integration bench bench-fair fuzz soak valgrind clean help
 
 all: $(PFGATE) $(PFFACTOR) $(UNIT_BIN)
 
@@ -134,7 +138,8 @@ help:
 	@echo 'make test       deps + build + check-layers + every test (SANITIZE=1: under ASan+UBSan)'
 	@echo 'make fault-build  build/fault/pfgate: ASan, its own allocations fail on demand (PF_FAULT_ALLOC)'
 	@echo 'make check-layers  fail if core/ or a front end includes a layer it must not know'
-	@echo 'make bench      benchmarks, side by side with their peers'
+	@echo 'make bench      benchmarks, side by side with their peers and with BEFORE (default 7a05b10)'
+	@echo 'make bench-fair issue 14 benchmarks only: fairness, workers, small numbers, idle memory'
 	@echo 'make soak       mixed load for SOAK_SECONDS (default 60), every answer checked'
 	@echo 'make valgrind   integration tests against pfgate under valgrind memcheck'
 	@echo 'make fuzz       each libFuzzer target for FUZZ_TIME seconds (default 60)'
@@ -164,9 +169,14 @@ test-unit: all
 test-integration: all $(GRPC_LOAD) $(WS_LOAD) fault-build
 	$(Q)BUILD=$(BUILD) tests/run-all.sh integration
 
-bench: all $(GRPC_LOAD) $(WS_LOAD)
+bench: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
 	$(Q)BUILD=$(BUILD) tools/bench.sh
 	$(Q)BUILD=$(BUILD) bench/bench_net.sh
+	$(Q)BUILD=$(BUILD) BEFORE=$(BEFORE) bench/fair_workers.sh
+
+# Issue 14's benchmarks alone (fairness, workers, small numbers, idle memory).
+bench-fair: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
+	$(Q)BUILD=$(BUILD) BEFORE=$(BEFORE) bench/fair_workers.sh
 
 soak: all
 	$(Q)/usr/bin/python3 tools/soak.py $(PFGATE) --seconds $(SOAK_SECONDS)
