@@ -153,7 +153,7 @@ run: deps
 	$(PFGATE)
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(GRPC_LOAD) $(WS_LOAD)
+	$(Q)$(MAKE) --no-print-directory all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
 	$(Q)$(MAKE) --no-print-directory fault-build
 	$(Q)BUILD=$(BUILD) tests/run-all.sh
 
@@ -166,7 +166,7 @@ check-layers: $(PROTO_C)
 test-unit: all
 	$(Q)BUILD=$(BUILD) tests/run-all.sh unit
 
-test-integration: all $(GRPC_LOAD) $(WS_LOAD) fault-build
+test-integration: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS) fault-build
 	$(Q)BUILD=$(BUILD) tests/run-all.sh integration
 
 bench: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
