@@ -23,7 +23,7 @@ BUILD=${BUILD:-build}
 BENCH=$BUILD/bench
 AFTER=$BUILD/pfgate
 SCALE=${SCALE:-1}
-FAIR_SECONDS=${FAIR_SECONDS:-$(awk -v s="$SCALE" 'BEGIN { x = 10 / s; print x < 1 ? 1 : x }')}
+FAIR_SECONDS=${FAIR_SECONDS:-$(awk -v s="$SCALE" 'BEGIN { x = 10 / s; print (x < 1 ? 1 : x) }')}
 FAIR_ROUNDS=${FAIR_ROUNDS:-1}
 SCALING_ROUNDS=${SCALING_ROUNDS:-3}
 AB_ROUNDS=${AB_ROUNDS:-5}
