@@ -212,7 +212,9 @@ scaling_row() {
         awk '{ a[NR] = $1 } END { printf "%.2fx", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }')
     what="--workers"
     if [ "$2" = after ]; then
-        tgt=$(awk -v p="${paired%x}" 'BEGIN { printf ">= 1.7x: %s", (p >= 1.7 ? "met" : "NOT met") }')
+        # Two workers can only scale when pfgate gets two cores: say when it did not.
+        tgt=$(awk -v p="${paired%x}" -v c="$c2" 'BEGIN { printf ">= 1.7x: %s%s",
+            (p >= 1.7 ? "met" : "NOT met"), (c < 150 ? " (pfgate got < 1.5 cores)" : "") }')
     else
         what="--threads"
     fi
