@@ -101,6 +101,10 @@ UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 PFGATE      := $(BUILD)/pfgate
 GRPC_LOAD   := $(BUILD)/grpc_load
 WS_LOAD     := $(BUILD)/ws_load
+# The load clients again, sending balanced 62-bit semiprimes (bench/semiprimes.h)
+# or numbers uniform in [2, 2^40] (bench/uniform40.h): bench/fair_workers.sh.
+LOAD_KINDS  := semiprime uniform
+KIND_LOADS  := $(foreach k,$(LOAD_KINDS),$(BUILD)/bench/grpc_$(k)_load $(BUILD)/bench/ws_$(k)_load)
 PFFACTOR    := $(BUILD)/pffactor
 
 # --wrap reroutes only the calls in pfgate's own objects (gateway/, core/,
@@ -119,7 +123,11 @@ FUZZ_TIME   ?= 60
 
 SOAK_SECONDS ?= 60
 
-.PHONY: all deps run test fault-build check-layers test-unit test-integration bench fuzz soak valgrind clean help
+# The build issue 14's benchmarks compare against: a git revision (built into
+# $(BUILD)/before) or a pfgate binary; BEFORE= measures this tree alone.
+BEFORE ?= 7a05b10
+
+.PHONY: all deps run test fault-build check-layers test-unit test-integration bench bench-fair fuzz soak valgrind clean help
 
 all: $(PFGATE) $(PFFACTOR) $(UNIT_BIN)
 
@@ -130,7 +138,8 @@ help:
 	@echo 'make test       deps + build + check-layers + every test (SANITIZE=1: under ASan+UBSan)'
 	@echo 'make fault-build  build/fault/pfgate: ASan, its own allocations fail on demand (PF_FAULT_ALLOC)'
 	@echo 'make check-layers  fail if core/ or a front end includes a layer it must not know'
-	@echo 'make bench      benchmarks, side by side with their peers'
+	@echo 'make bench      benchmarks, side by side with their peers and with BEFORE (default 7a05b10)'
+	@echo 'make bench-fair issue 14 benchmarks only: fairness, workers, small numbers, idle memory'
 	@echo 'make soak       mixed load for SOAK_SECONDS (default 60), every answer checked'
 	@echo 'make valgrind   integration tests against pfgate under valgrind memcheck'
 	@echo 'make fuzz       each libFuzzer target for FUZZ_TIME seconds (default 60)'
@@ -144,7 +153,7 @@ run: deps
 	$(PFGATE)
 
 test: deps
-	$(Q)$(MAKE) --no-print-directory all $(GRPC_LOAD) $(WS_LOAD)
+	$(Q)$(MAKE) --no-print-directory all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
 	$(Q)$(MAKE) --no-print-directory fault-build
 	$(Q)BUILD=$(BUILD) tests/run-all.sh
 
@@ -157,12 +166,17 @@ check-layers: $(PROTO_C)
 test-unit: all
 	$(Q)BUILD=$(BUILD) tests/run-all.sh unit
 
-test-integration: all $(GRPC_LOAD) $(WS_LOAD) fault-build
+test-integration: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS) fault-build
 	$(Q)BUILD=$(BUILD) tests/run-all.sh integration
 
-bench: all $(GRPC_LOAD) $(WS_LOAD)
+bench: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
 	$(Q)BUILD=$(BUILD) tools/bench.sh
 	$(Q)BUILD=$(BUILD) bench/bench_net.sh
+	$(Q)BUILD=$(BUILD) BEFORE=$(BEFORE) bench/fair_workers.sh
+
+# Issue 14's benchmarks alone (fairness, workers, small numbers, idle memory).
+bench-fair: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
+	$(Q)BUILD=$(BUILD) BEFORE=$(BEFORE) bench/fair_workers.sh
 
 soak: all
 	$(Q)/usr/bin/python3 tools/soak.py $(PFGATE) --seconds $(SOAK_SECONDS)
@@ -246,6 +260,14 @@ $(GRPC_LOAD): $(BUILD)/bench/grpc_load.o $(BUILD)/gateway/grpc/pb_codec.o $(BUIL
 	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
 
 $(WS_LOAD): bench/ws_load.c
+	@mkdir -p $(@D)
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $< $(LDFLAGS) $(PKG_LIBS) -o $@
+
+$(BUILD)/bench/grpc_%_load: $(BUILD)/bench/grpc_%_load.o $(BUILD)/gateway/grpc/pb_codec.o \
+		$(BUILD)/proto/primefactor.pb-c.o
+	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $^ $(PKG_LIBS) -o $@
+
+$(BUILD)/bench/ws_%_load: bench/ws_%_load.c
 	@mkdir -p $(@D)
 	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) $< $(LDFLAGS) $(PKG_LIBS) -o $@
 

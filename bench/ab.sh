@@ -10,7 +10,9 @@
 #
 # Usage: bench/ab.sh OLD_PFGATE NEW_PFGATE [ROUNDS]   (ROUNDS default 5)
 # Env: BUILD (load clients and output, default build), SCALE (divides every
-#      count as in bench_net.sh, default 1).
+#      count as in bench_net.sh, default 1), MIN_RATIO (e.g. 0.95: adds a
+#      "target" column, whether each rate's paired NEW/OLD is at least that),
+#      GRPC_LOAD and WS_LOAD (the load clients, e.g. $BUILD/bench/grpc_uniform_load).
 # Needs $BUILD/grpc_load and $BUILD/ws_load (make build/grpc_load build/ws_load).
 #
 # Prints, per load and metric, the median of OLD and of NEW, NEW/OLD, and the
@@ -19,14 +21,14 @@
 # "paired" is the median of the per-round NEW/OLD and "NEW better" the rounds
 # NEW won: drift between rounds moves neither.
 set -euo pipefail
-[ $# -ge 2 ] || { sed -n '11,14p' "$0" >&2; exit 2; }
+[ $# -ge 2 ] || { sed -n '11,17p' "$0" >&2; exit 2; }
 OLD=$(realpath "$1") NEW=$(realpath "$2") ROUNDS=${3:-5}
 cd "$(dirname "$0")/.."
 BUILD=${BUILD:-build}
 BENCH=$BUILD/bench
 SCALE=${SCALE:-1}
-GRPC_LOAD=$BUILD/grpc_load
-WS_LOAD=$BUILD/ws_load
+GRPC_LOAD=${GRPC_LOAD:-$BUILD/grpc_load}
+WS_LOAD=${WS_LOAD:-$BUILD/ws_load}
 WS_PATH=/primefactor.Factors/PrimeFactors
 LIMIT=180 # seconds, for any one load
 mkdir -p "$BENCH"
@@ -177,7 +179,12 @@ row() {
     pm=$([ -n "${pm// /}" ] && stats "$pm" | awk '{ printf "%.3f", $1 }' || echo -)
     wins=$(awk -v better="$4" '(better == "high" ? $2 > $1 : $2 < $1) { w++ }
         END { printf "%d/%d", w, NR }' <<< "$pairs")
-    ROWS+=("$1|$2|$om|$nm|$ratio|$omin-$omax|$nmin-$nmax|$where|$pm|$wins")
+    local tgt=
+    if [ -n "${MIN_RATIO:-}" ] && [ "$4" = high ]; then
+        tgt=$(awk -v p="$pm" -v m="$MIN_RATIO" 'BEGIN {
+            printf ">= %s: %s", m, ((p != "-" && p + 0 >= m + 0) ? "met" : "NOT met") }')
+    fi
+    ROWS+=("$1|$2|$om|$nm|$ratio|$omin-$omax|$nmin-$nmax|$where|$pm|$wins${MIN_RATIO:+|$tgt}")
 }
 
 row "gRPC 1 stream, $G1 numbers, window 1000" "numbers/s" g1.nums high
@@ -191,20 +198,20 @@ row "WS 256 conns, 256x$W256, window 32" "srv CPU us/num" w256.cpu low
 row "at rest, 1 s after start" "VmRSS KiB" rest.rss low
 row "at rest, 1 s after start" "RssAnon KiB" rest.anon low
 
-HEAD="case|metric|OLD median|NEW median|NEW/OLD|OLD min-max|NEW min-max|vs range|paired NEW/OLD|NEW better"
+HEAD="case|metric|OLD median|NEW median|NEW/OLD|OLD min-max|NEW min-max|vs range|paired NEW/OLD|NEW better${MIN_RATIO:+|target}"
 echo
 {
-    printf '%-44s %-15s %9s %9s %7s %15s %15s %-6s %7s %s\n' case metric "OLD med" "NEW med" \
-        NEW/OLD "OLD min-max" "NEW min-max" range paired "NEW better"
+    printf '%-44s %-15s %9s %9s %7s %15s %15s %-6s %7s %-10s %s\n' case metric "OLD med" \
+        "NEW med" NEW/OLD "OLD min-max" "NEW min-max" range paired "NEW better" "${MIN_RATIO:+target}"
     for x in "${ROWS[@]}"; do
-        IFS='|' read -r c m a b q ra rb w pr pw <<< "$x"
-        printf '%-44s %-15s %9s %9s %7s %15s %15s %-6s %7s %s\n' "$c" "$m" "$a" "$b" "$q" "$ra" "$rb" \
-            "$w" "$pr" "$pw"
+        IFS='|' read -r c m a b q ra rb w pr pw tg <<< "$x"
+        printf '%-44s %-15s %9s %9s %7s %15s %15s %-6s %7s %-10s %s\n' "$c" "$m" "$a" "$b" "$q" \
+            "$ra" "$rb" "$w" "$pr" "$pw" "${tg:-}"
     done
 }
 {
     echo "| ${HEAD//|/ | } |"
-    echo "|---|---|---:|---:|---:|---:|---:|---|---:|---:|"
+    echo "|---|---|---:|---:|---:|---:|---:|---|---:|---:|${MIN_RATIO:+---|}"
     for x in "${ROWS[@]}"; do
         echo "| ${x//|/ | } |"
     done

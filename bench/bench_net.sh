@@ -104,8 +104,6 @@ start_node_grpc() { start node_grpc node "$PEERS/grpc_server.js" 0; }
 start_node_ws() { start node_ws node "$PEERS/ws_server.js" 0; }
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
-rss_kib() { awk '/^VmRSS:/ { print $2 }' "/proc/$1/status"; }
-anon_kib() { awk '/^RssAnon:/ { print $2 }' "/proc/$1/status"; }
 
 # load PID CMD...: runs a load client against the server PID; sets R_NUMS,
 # R_ANS (per s), R_P50, R_P99 (us), R_CPU (server CPU us per number).
@@ -269,45 +267,24 @@ bench_ws() {
 bench_idle() {
     local conns=$IDLE_CONNS
     echo "== memory: at rest, and $conns idle WebSockets" >&2
-    local who rest=() anon=() per=() per_anon=()
+    local who line rest=() anon=() per=() per_anon=()
     for who in pf node; do
         if [ $who = pf ]; then
-            start_pfgate --max-connections $((conns * 2))
+            set -- "$PFGATE" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 \
+                --max-connections $((conns * 2))
         else
-            start_node_ws
+            set -- node "$PEERS/ws_server.js" 0
         fi
-        local pid=$SRV_PID r0 a0 r1 a1 out=$BENCH/idle.out
-        sleep 1
-        r0=$(rss_kib "$pid") a0=$(anon_kib "$pid")
-        : > "$out"
-        timeout "$LIMIT" "$WS_LOAD" "ws://$SRV_HTTP$WS_PATH" --conns "$conns" --hold 3 \
-            > "$out" 2> "$BENCH/idle.err" &
-        local lpid=$!
-        local i
-        for i in $(seq $((LIMIT * 5))); do
-            grep -q established "$out" && break
-            kill -0 "$lpid" 2>/dev/null || break
-            sleep 0.2
-        done
-        sleep 1
-        r1=$(rss_kib "$pid") a1=$(anon_kib "$pid")
-        wait "$lpid" || true
-        local est
-        est=$(sed -n 's/.*established=\([0-9]*\).*/\1/p' "$out")
-        echo "    $(printf '%-10s' $who) rest: VmRSS ${r0} KiB (anon ${a0}); with $(cat "$out"): VmRSS ${r1} KiB (anon ${a1})" >&2
-        rest+=("$r0") anon+=("$a0")
-        if [ "${est:-0}" -gt 0 ]; then
-            per+=("$(awk -v a="$r0" -v b="$r1" -v n="$est" 'BEGIN { printf "%.1f", (b - a) / n }')")
-            per_anon+=("$(awk -v a="$a0" -v b="$a1" -v n="$est" 'BEGIN { printf "%.1f", (b - a) / n }')")
-        else
-            per+=(-) per_anon+=(-)
-        fi
-        [ "${est:-0}" = "$conns" ] || echo "bench_net: only ${est:-0} of $conns connections opened ($who)" >&2
-        stop "$pid"
+        line=$(WS_LOAD=$WS_LOAD OUT=$BENCH bench/idle_mem.sh "$conns" "$@") ||
+            { echo "bench_net: idle: $who failed" >&2; line=; }
+        echo "    $(printf '%-10s' $who) $line" >&2
+        field() { sed -n "s/.*\\b$1=\\([0-9.-]*\\).*/\\1/p" <<< "$line"; }
+        rest+=("$(field rest_rss)") anon+=("$(field rest_anon)")
+        per+=("$(field per_conn_rss)") per_anon+=("$(field per_conn_anon)")
     done
     row "RSS at rest, just started (target < 10 MiB)" "VmRSS KiB" "${rest[0]}" "${rest[1]}"
     row "RSS at rest, just started" "RssAnon KiB" "${anon[0]}" "${anon[1]}"
-    row "$conns idle WebSockets (target < 16 KiB)" "VmRSS KiB/conn" "${per[0]}" "${per[1]}"
+    row "$conns idle WebSockets (target <= 4 KiB)" "VmRSS KiB/conn" "${per[0]}" "${per[1]}"
     row "$conns idle WebSockets" "RssAnon KiB/conn" "${per_anon[0]}" "${per_anon[1]}"
 }
 

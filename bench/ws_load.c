@@ -56,6 +56,10 @@ struct conn {
 };
 
 static long n_numbers = 100000, window = 1000, n_conns = 1, start_num = 2;
+/* Number i of a connection: X+i; ws_semiprime_load.c puts its own in. */
+#ifndef WS_LOAD_NUMBER
+#define WS_LOAD_NUMBER(i) (start_num + (i))
+#endif
 static double rate, hold, timeout_s = 300;
 static char host[256], path[512];
 static int port;
@@ -143,7 +147,7 @@ static int on_writeable(struct conn *c)
            frames < MAX_FRAMES_PER_WRITE) {
         if (rate > 0 && t < t0 + (double)c->sent / rate)
             break;
-        len += put_frame(p + len, c->mask, start_num + c->sent);
+        len += put_frame(p + len, c->mask, WS_LOAD_NUMBER(c->sent));
         c->sent_at[c->sent++] = t;
         frames++;
     }
@@ -178,7 +182,7 @@ static void on_answer(struct conn *c, const char *msg, size_t len)
     memcpy(m, msg, len);
     m[len] = '\0';
     c->answers++;
-    long long expected = start_num + c->answered;
+    long long expected = WS_LOAD_NUMBER(c->answered);
     bool last = strstr(m, "\"last\":true") != NULL;
     if (!pf_answer_fits(&c->product, expected, json_int(m, "\"num\":\""),
                         json_int(m, "\"result\":\""), last) &&

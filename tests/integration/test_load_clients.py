@@ -1,4 +1,5 @@
-"""The benchmark's load clients (bench/grpc_load.c, bench/ws_load.c) against the real pfgate.
+"""The benchmark's load clients (bench/grpc_load.c, bench/ws_load.c and their semiprime and
+uniform variants) against the real pfgate.
 
 `make bench` reports what they measure, so they must finish with every number answered and
 every answer checked, whatever the window: a run of hinted gRPC sends that is never flushed
@@ -54,6 +55,17 @@ def test_ws_load_answers_every_number(pfgate, window):
     url = f"ws://{pfgate.http}/primefactor.Factors/PrimeFactors"
     assert run_load("ws_load", url, "--conns", 3, "--numbers", 301, "--window", window,
                     "--start", 2**63 - 301) == 3 * 301
+
+
+@pytest.mark.parametrize("kind", ["semiprime", "uniform"])
+def test_number_swapping_clients_answer_every_number(pfgate, kind):
+    """bench/{grpc,ws}_{semiprime,uniform}_load send other numbers than X, X+1, ...; each
+    checks pfgate's answers against the numbers it sent, so a swap on one side only fails."""
+    assert run_load(f"bench/grpc_{kind}_load", pfgate.grpc, "--streams", 3, "--conns", 2,
+                    "--numbers", 200, "--window", 16) == 3 * 200
+    url = f"ws://{pfgate.http}/primefactor.Factors/PrimeFactors"
+    assert run_load(f"bench/ws_{kind}_load", url, "--conns", 3, "--numbers", 200,
+                    "--window", 16) == 3 * 200
 
 
 def test_load_clients_take_error_and_zero_answers(pfgate):
