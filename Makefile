@@ -265,6 +265,7 @@ test_grpc_listener_LDFLAGS := -pthread \
 # The codec's jansson allocations, counted and failed as the fault build does.
 test_json_codec_LDFLAGS := -Wl,--wrap=malloc
 test_grpc_service_USES := grpc_call health log clock
+test_scheduler_LDFLAGS := -pthread
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(call gateway_obj_of,$$*) \
 		$$(foreach u,$$(test_$$*_USES),$$(call gateway_obj_of,$$(u))) $(CORE_LIB)
