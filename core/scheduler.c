@@ -229,6 +229,11 @@ size_t pf_sched_queued(const pf_sched *s)
     return queued(s);
 }
 
+bool pf_sched_full(const pf_sched *s)
+{
+    return queued(s) >= s->max_queued;
+}
+
 /* ---- one stream's jobs, on its owner's thread ----------------------------- */
 
 struct pf_jobs *pf_jobs_new(pf_sched *s, pf_wake_fn *wake, void *arg)

@@ -34,6 +34,9 @@ typedef void pf_wake_fn(void *arg);
 
 struct pf_jobs;
 
+/* True when max_queued jobs are queued or being factored. */
+bool pf_sched_full(const pf_sched *s);
+
 /* The jobs of one stream on s; NULL when out of memory. */
 struct pf_jobs *pf_jobs_new(pf_sched *s, pf_wake_fn *wake, void *arg);
 

@@ -732,6 +732,115 @@ static void test_per_stream_bound(void **state)
     owner_destroy(&o);
 }
 
+/* Live workers, max_queued 2: a stream that has had jobs and one that never
+ * had one stop reading when 2 are queued, and each is woken when a job is
+ * done, with room by then. Neither has a job of its own: only room wakes them. */
+static void test_max_queued_wakes_blocked(void **state)
+{
+    (void)state;
+    enum { MAXQ = 2, N = 512 };
+    uint64_t rng = 14;
+    pf_sched *s = sched_new(1, MAXQ, N);
+    struct owner oa, ob, oc;
+    owner_init(&oa);
+    owner_init(&ob);
+    owner_init(&oc);
+    struct waker wa, wb, wc;
+    waker_init(&wa, &oa, NULL, 0);
+    waker_init(&wb, &ob, NULL, 1);
+    waker_init(&wc, &oc, NULL, 2);
+    pf_stream *a = stream_new(N, s, &wa), *b = stream_new(N, s, &wb), *c = stream_new(N, s, &wc);
+
+    struct want first;
+    push_hard(b, &rng, &first, 1, 0);
+    pop_hard(b, &ob, &first, 1);
+    assert_true(pf_stream_want_read(b));
+
+    /* a fills the queue until b and c see it full; jobs finish meanwhile. */
+    static struct want wants[N];
+    size_t n = 0;
+    bool blocked = false;
+    unsigned kb = 0, kc = 0;
+    while (n < N && !blocked) {
+        if (pf_stream_want_read(a)) {
+            push_hard(a, &rng, &wants[n], 1, 1000 + n);
+            n++;
+            assert_true(pf_sched_queued(s) <= MAXQ);
+        } else {
+            kb = atomic_load(&wb.wakes);
+            kc = atomic_load(&wc.wakes);
+            blocked = !pf_stream_want_read(b) && !pf_stream_want_read(c);
+        }
+    }
+    assert_true(blocked);
+    unsigned long seen_b = 0, seen_c = 0;
+    while (atomic_load(&wb.wakes) == kb)
+        if (!owner_wait(&ob, &seen_b))
+            fail_msg("the blocked stream had no wake in %d s", WAKE_TIMEOUT_S);
+    while (atomic_load(&wc.wakes) == kc)
+        if (!owner_wait(&oc, &seen_c))
+            fail_msg("the blocked new stream had no wake in %d s", WAKE_TIMEOUT_S);
+    assert_true(pf_sched_queued(s) < MAXQ);
+    assert_true(pf_stream_want_read(b));
+    assert_true(pf_stream_want_read(c));
+
+    pop_hard(a, &oa, wants, n);
+    assert_int_equal(pf_sched_queued(s), 0);
+    stream_free(a, &wa);
+    stream_free(b, &wb);
+    stream_free(c, &wc);
+    pf_sched_free(s);
+    owner_destroy(&oa);
+    owner_destroy(&ob);
+    owner_destroy(&oc);
+}
+
+/* At max_queued every stream with a scheduler stops reading, one that never
+ * had a job too; pop_now and free make room. A stopped scheduler keeps its
+ * queue as it is. */
+static void test_max_queued_holds_new_stream(void **state)
+{
+    (void)state;
+    enum { MAXQ = 2 };
+    uint64_t rng = 15;
+    pf_sched *s = sched_new(1, MAXQ, 16);
+    pf_sched_stop(s);
+    struct waker wa, wn, wf;
+    waker_init(&wa, NULL, NULL, 0);
+    waker_init(&wn, NULL, NULL, 1);
+    waker_init(&wf, NULL, NULL, 2);
+    pf_stream *a = stream_new(64, s, &wa), *fresh = stream_new(64, s, &wn),
+              *filler = stream_new(64, s, &wf);
+    assert_true(pf_stream_want_read(fresh));
+
+    struct want wants[MAXQ];
+    push_hard(a, &rng, wants, MAXQ, 0);
+    assert_int_equal(pf_sched_queued(s), MAXQ);
+    assert_false(pf_stream_want_read(a));
+    assert_false(pf_stream_want_read(fresh));
+
+    /* pop_now factors a's oldest on this thread: room again. */
+    pop_want(a, &wants[0], true);
+    assert_int_equal(pf_sched_queued(s), MAXQ - 1);
+    assert_true(pf_stream_want_read(fresh));
+    assert_true(pf_stream_want_read(a));
+
+    /* Full again; freeing the stream with the queued job makes room. */
+    struct want more;
+    push_hard(filler, &rng, &more, 1, 10);
+    assert_false(pf_stream_want_read(fresh));
+    stream_free(filler, &wf);
+    assert_int_equal(pf_sched_queued(s), MAXQ - 1);
+    assert_true(pf_stream_want_read(fresh));
+    struct want last = push_want(fresh, (pf_request){.num = hard_number(&rng), .stamp = 20});
+    pop_want(fresh, &last, true);
+    pop_want(a, &wants[1], true);
+    assert_int_equal(pf_sched_queued(s), 0);
+    stream_free(a, &wa);
+    stream_free(fresh, &wn);
+    pf_sched_free(s);
+}
+
 /* pf_stream_free drops queued jobs at once (a stopped scheduler: exactly),
  * with live workers the queue empties too, and no wake comes after free. */
 static void test_free_drops_queued(void **state)
@@ -1043,6 +1152,8 @@ int main(void)
         cmocka_unit_test(test_one_job_waits_one_turn),
         cmocka_unit_test(test_turns_alternate),
         cmocka_unit_test(test_per_stream_bound),
+        cmocka_unit_test(test_max_queued_wakes_blocked),
+        cmocka_unit_test(test_max_queued_holds_new_stream),
         cmocka_unit_test(test_free_drops_queued),
         cmocka_unit_test(test_free_while_factoring),
         cmocka_unit_test(test_pop_now_not_taken),
