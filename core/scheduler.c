@@ -100,9 +100,12 @@ static void add_queued(pf_sched *s, long delta)
     atomic_fetch_add_explicit(&s->queued, (size_t)delta, memory_order_relaxed);
 }
 
-/* Jobs finished or dropped: streams waiting for room may read again. */
+/* Jobs finished or dropped: streams waiting for room may read again. Not
+ * once stopped: pop_now and free still make room, but no wake may come. */
 static void wake_waiting_for_room(pf_sched *s)
 {
+    if (s->stopping)
+        return;
     while (!list_empty(&s->room) && queued(s) < s->max_queued) {
         struct pf_jobs *j = JOBS_OF(s->room.next, waiting);
         list_remove(&j->waiting);

@@ -1034,6 +1034,41 @@ static void test_stop_then_pop_now(void **state)
     pf_sched_free(s);
 }
 
+/* No wake comes after pf_sched_stop returns (scheduler.h), not even to a
+ * stream waiting for room that pop_now or free then make. */
+static void test_no_wake_after_stop(void **state)
+{
+    (void)state;
+    enum { MAXQ = 2 };
+    uint64_t rng = 21;
+    pf_sched *s = sched_new(1, MAXQ, 16);
+    struct owner o;
+    owner_init(&o);
+    struct waker wa, wb;
+    waker_init(&wa, NULL, NULL, 0);
+    waker_init(&wb, &o, NULL, 1);
+    pf_stream *a = stream_new(64, s, &wa), *b = stream_new(64, s, &wb);
+    struct want first, wants[MAXQ];
+    push_hard(b, &rng, &first, 1, 0);
+    pop_hard(b, &o, &first, 1);
+
+    pf_sched_stop(s);
+    atomic_store(&wa.stopped, true);
+    atomic_store(&wb.stopped, true);
+    push_hard(a, &rng, wants, MAXQ, 10);
+    assert_false(pf_stream_want_read(a));
+    assert_false(pf_stream_want_read(b));
+    pop_want(a, &wants[0], true); /* room */
+    assert_true(pf_stream_want_read(b));
+    stream_free(a, &wa);
+    assert_int_equal(pf_sched_queued(s), 0);
+    assert_int_equal(atomic_load(&wa.after_stop), 0);
+    assert_int_equal(atomic_load(&wb.after_stop), 0);
+    stream_free(b, &wb);
+    pf_sched_free(s);
+    owner_destroy(&o);
+}
+
 /* ---- stress (for ThreadSanitizer) ----------------------------------------- */
 
 /* Owner threads, each with SLOTS streams at a time on a scheduler whose
@@ -1159,6 +1194,7 @@ int main(void)
         cmocka_unit_test(test_pop_now_not_taken),
         cmocka_unit_test(test_pop_now_being_factored),
         cmocka_unit_test(test_stop_then_pop_now),
+        cmocka_unit_test(test_no_wake_after_stop),
         cmocka_unit_test(test_stress),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
