@@ -21,6 +21,12 @@ SAN      := -fsanitize=address,undefined -fno-sanitize-recover=all
 # A small quarantine: ASan otherwise holds freed memory back by the hundred
 # MiB, and the tests that bound pfgate's RSS would measure ASan instead.
 export ASAN_OPTIONS ?= quarantine_size_mb=8
+else ifeq ($(SANITIZE),thread)
+# ThreadSanitizer, for the core and the unit tests that link only the core:
+# grpc core, abseil and libwebsockets are not built with it here.
+BUILD    ?= build/tsan
+OPT      := -O1 -g -fno-omit-frame-pointer
+SAN      := -fsanitize=thread
 else
 BUILD    ?= build
 SAN      :=
@@ -42,8 +48,8 @@ PKG_LIBS   := $(shell pkg-config --libs $(PKGS) 2>/dev/null) -lgrpc -lgpr
 # members pfgate uses are loaded (less RSS at rest: BENCHMARKS.md, "Memory at
 # rest"); OpenSSL, libc and libm stay shared, so Debian's OpenSSL updates reach
 # pfgate without a rebuild. The ASan build links shared: its runtime replaces
-# operator new/delete, which a static libstdc++ also defines.
-ifeq ($(SANITIZE),1)
+# operator new/delete, which a static libstdc++ also defines (TSan's too).
+ifneq ($(filter 1 thread,$(SANITIZE)),)
 LINK     := shared
 endif
 LINK     ?= static
@@ -129,13 +135,19 @@ BEFORE ?= 7a05b10
 
 .PHONY: all deps run test fault-build check-layers test-unit test-integration bench bench-fair fuzz soak valgrind clean help
 
+# SANITIZE=thread: the core's unit tests only (CORE_UNIT_BIN, further down).
+ifeq ($(SANITIZE),thread)
+all:
+else
 all: $(PFGATE) $(PFFACTOR) $(UNIT_BIN)
+endif
 
 help:
 	@echo 'make            build $(PFGATE), $(PFFACTOR) and the unit tests'
 	@echo 'make deps       install the missing Debian and npm packages'
 	@echo 'make run        deps + build + start pfgate with defaults'
 	@echo 'make test       deps + build + check-layers + every test (SANITIZE=1: under ASan+UBSan)'
+	@echo '                SANITIZE=thread: the core and its unit tests under TSan'
 	@echo 'make fault-build  build/fault/pfgate: ASan, its own allocations fail on demand (PF_FAULT_ALLOC)'
 	@echo 'make check-layers  fail if core/ or a front end includes a layer it must not know'
 	@echo 'make bench      benchmarks, side by side with their peers and with BEFORE (default 7a05b10)'
@@ -153,9 +165,15 @@ run: deps
 	$(PFGATE)
 
 test: deps
+ifeq ($(SANITIZE),thread)
+	$(Q)$(MAKE) --no-print-directory all
+	@echo 'SANITIZE=thread: gateway and integration tests skipped (grpc core, abseil and libwebsockets are not built with TSan here)'
+	$(Q)BUILD=$(BUILD) tests/run-all.sh unit
+else
 	$(Q)$(MAKE) --no-print-directory all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
 	$(Q)$(MAKE) --no-print-directory fault-build
 	$(Q)BUILD=$(BUILD) tests/run-all.sh
+endif
 
 fault-build:
 	$(Q)$(MAKE) --no-print-directory FAULT=1 build/fault/pfgate
@@ -287,6 +305,14 @@ test_grpc_listener_LDFLAGS := -pthread \
 # The codec's jansson allocations, counted and failed as the fault build does.
 test_json_codec_LDFLAGS := -Wl,--wrap=malloc
 test_grpc_service_USES := grpc_call health log clock
+test_scheduler_LDFLAGS := -pthread
+# The unit tests that link no gateway object: what SANITIZE=thread builds and runs.
+links_gateway = $(call gateway_obj_of,$(1))$(test_$(1)_USES)
+CORE_UNIT_BIN := $(foreach x,$(UNIT_SRC:tests/unit/test_%.c=%),\
+                   $(if $(call links_gateway,$(x)),,$(BUILD)/tests/test_$(x)))
+ifeq ($(SANITIZE),thread)
+all: $(CORE_UNIT_BIN)
+endif
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(call gateway_obj_of,$$*) \
 		$$(foreach u,$$(test_$$*_USES),$$(call gateway_obj_of,$$(u))) $(CORE_LIB)

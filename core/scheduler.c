@@ -102,9 +102,12 @@ static void add_queued(pf_sched *s, long delta)
     atomic_fetch_add_explicit(&s->queued, (size_t)delta, memory_order_relaxed);
 }
 
-/* Jobs finished or dropped: streams waiting for room may read again. */
+/* Jobs finished or dropped: streams waiting for room may read again. Not
+ * once stopped: pop_now and free still make room, but no wake may come. */
 static void wake_waiting_for_room(pf_sched *s)
 {
+    if (s->stopping)
+        return;
     while (!list_empty(&s->room) && queued(s) < s->max_queued) {
         struct pf_jobs *j = JOBS_OF(s->room.next, waiting);
         list_remove(&j->waiting);
@@ -238,6 +241,11 @@ size_t pf_sched_queued(const pf_sched *s)
 unsigned long long pf_sched_jobs_total(const pf_sched *s)
 {
     return atomic_load_explicit(&s->jobs, memory_order_relaxed);
+}
+
+bool pf_sched_full(const pf_sched *s)
+{
+    return queued(s) >= s->max_queued;
 }
 
 /* ---- one stream's jobs, on its owner's thread ----------------------------- */

@@ -26,13 +26,17 @@ struct pf_factored {
 /* Factors n into *out. */
 void pf_factored_of(uint64_t n, struct pf_factored *out);
 
-/* Called on a worker, with the scheduler's lock held, when the stream's
- * owner may have something to do: a job of its finished, or jobs may be
- * added again. Must only wake the owner's thread, quickly; may come when
- * there is nothing new. */
+/* Called with the scheduler's lock held, when the stream's owner may have
+ * something to do: a job of its finished (on a worker), or jobs may be added
+ * again (on a worker, or on the thread of any stream's owner whose
+ * pf_jobs_oldest_now or pf_jobs_release made room). Must only wake the
+ * owner's thread, quickly; may come when there is nothing new. */
 typedef void pf_wake_fn(void *arg);
 
 struct pf_jobs;
+
+/* True when max_queued jobs are queued or being factored. */
+bool pf_sched_full(const pf_sched *s);
 
 /* The jobs of one stream on s; NULL when out of memory. */
 struct pf_jobs *pf_jobs_new(pf_sched *s, pf_wake_fn *wake, void *arg);

@@ -87,7 +87,13 @@ static int grow(pf_stream *s)
 
 bool pf_stream_want_read(pf_stream *s)
 {
-    return s->count < s->max_pending && (!s->jobs || pf_jobs_room(s->jobs));
+    if (s->count >= s->max_pending)
+        return false;
+    /* At max_queued a stream with no job yet waits too: its jobs are made
+     * now, to be woken (an idle stream has none while there is room). */
+    if (!s->jobs && s->sched && pf_sched_full(s->sched))
+        s->jobs = pf_jobs_new(s->sched, s->wake, s->wake_arg);
+    return !s->jobs || pf_jobs_room(s->jobs);
 }
 
 int pf_stream_push(pf_stream *s, const pf_request *req)

@@ -26,10 +26,12 @@
 
 typedef struct pf_stream pf_stream;
 
-/* Called on a scheduler's worker when the owner may have something to do: an
- * answer may be ready, or the stream may read again. It must only wake the
- * owner's thread, and quickly (a scheduler lock is held: no pf_ call); it may
- * come when there is nothing new, and never after pf_stream_free() returns. */
+/* Called when the owner may have something to do: an answer may be ready (on
+ * a scheduler's worker), or the stream may read again (on a worker, or on the
+ * thread of any stream's owner whose pf_stream_pop_now or pf_stream_free made
+ * room). It must only wake the owner's thread, and quickly (a scheduler lock
+ * is held: no pf_ call); it may come when there is nothing new, and never
+ * after pf_stream_free() returns. */
 typedef void pf_stream_wake_fn(void *arg);
 
 /* max_pending: requests held (received, not yet fully answered) at most.
