@@ -106,9 +106,10 @@ static void add_queued(pf_sched *s, long delta)
  * once stopped: pop_now and free still make room, but no wake may come. */
 static void wake_waiting_for_room(pf_sched *s)
 {
-    if (s->stopping)
+    if (s->stopping || queued(s) >= s->max_queued)
         return;
-    while (!list_empty(&s->room) && queued(s) < s->max_queued) {
+    /* One stream per free place, oldest first: the rest wait for the next. */
+    for (size_t room = s->max_queued - queued(s); room > 0 && !list_empty(&s->room); room--) {
         struct pf_jobs *j = JOBS_OF(s->room.next, waiting);
         list_remove(&j->waiting);
         j->wake(j->arg);

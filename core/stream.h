@@ -41,9 +41,11 @@ int pf_stream_new(size_t max_pending, pf_sched *sched, pf_stream_wake_fn *wake, 
 /* Drops what is not answered. NULL-safe. */
 void pf_stream_free(pf_stream *s);
 
-/* Queues one request. PF_EFULL when the stream does not want to read (see
- * pf_stream_want_read; the request is not taken), PF_ENOMEM when the queue
- * could not grow. */
+/* Queues one request. PF_EFULL when max_pending requests are held, or the
+ * number would be one job too many for the stream (the request is not taken:
+ * check pf_stream_want_read first); past max_queued a request is still taken
+ * (the owner may have checked want_read a while ago). PF_ENOMEM when the
+ * queue could not grow. */
 int pf_stream_push(pf_stream *s, const pf_request *req);
 
 /* Writes the next answer to *out. PF_EAGAIN when no request is held, or the
