@@ -74,9 +74,9 @@ CONNECTION_FUNCS = ("pf_grpc_conns_open",)
 REPLY_FUNCS = ("write_reply", "pf_json_encode_factors", "pf_json_encode_error")
 # jansson reaches the shim through this json_codec.c function: the site is its caller's.
 JANSSON_HOOK = "watched_malloc"
-# sizeof(pf_request) and the ring's first size (core/stream.c RING_MIN): a ring of B bytes
-# replaces a full one of B / 2 / REQUEST_BYTES requests.
-REQUEST_BYTES = 24
+# sizeof(struct slot) (a pf_request and its job flag) and the ring's first size (core/stream.c
+# RING_MIN): a ring of B bytes replaces a full one of B / 2 / SLOT_BYTES requests.
+SLOT_BYTES = 32
 RING_MIN = 8
 
 pytestmark = pytest.mark.timeout_s(BUDGET + 60)
@@ -166,7 +166,7 @@ class Site:
 
     def ring_held(self):
         """Requests the full ring held when its growth failed (pf_stream_push)."""
-        return self.size // (2 * REQUEST_BYTES) if self.size > RING_MIN * REQUEST_BYTES else 0
+        return self.size // (2 * SLOT_BYTES) if self.size > RING_MIN * SLOT_BYTES else 0
 
 
 # ------------------------------------------------------------------ exchanges ---
