@@ -16,7 +16,7 @@ struct slot {
     int32_t err;
     bool job; /* the workers factor it */
 };
-_Static_assert(sizeof(struct slot) == 24, "tests/integration/test_alloc_faults.py: REQUEST_BYTES");
+_Static_assert(sizeof(struct slot) == 24, "tests/integration/test_alloc_faults.py: SLOT_BYTES");
 
 struct pf_stream {
     struct slot *ring;

@@ -278,7 +278,11 @@ static const struct lws_protocols protocols[] = {
     { .name = PROTOCOL,
       .callback = callback,
       .per_session_data_size = sizeof(struct session),
-      .rx_buffer_size = 4096,
+      /* Each WebSocket holds this much for its whole life (lws's rx_ubuf),
+       * idle or not, and lws reads at most this much per read() (ops-ws.c).
+       * Clients' bursts of numbers rarely fill 2 KiB: 4096 took as many
+       * read() calls under ws_load. A longer message comes in pieces. */
+      .rx_buffer_size = 2048,
       /* Larger than one NDJSON batch, so that lws never splits a batch
        * whose tail it could not flush while reading is paused. */
       .tx_packet_size = 32768 },

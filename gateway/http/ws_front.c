@@ -115,17 +115,26 @@ static void on_wake(struct pf_lws_waker *w)
     lws_callback_on_writable(PF_CONTAINER_OF(w, struct pf_ws_session, waker)->wsi);
 }
 
+/* The stream is made at the first number, not at ESTABLISHED: most sockets
+ * sit idle, and each byte of an idle one counts 10,000 times. */
+static int make_stream(struct lws *wsi, struct pf_ws_session *s)
+{
+    struct pf_lws_env *env = pf_lws_env(wsi);
+    return pf_stream_new(env->cfg->max_pending, env->sched, pf_lws_wake, &s->waker, &s->stream);
+}
+
+/* Numbers taken and not yet answered (none before the first). */
+static size_t pending(const struct pf_ws_session *s)
+{
+    return s->stream ? pf_stream_pending(s->stream) : 0;
+}
+
 static int on_established(struct lws *wsi, struct pf_ws_session *s)
 {
     struct pf_lws_env *env = pf_lws_env(wsi);
     memset(s, 0, sizeof(*s));
     s->wsi = wsi;
     pf_lws_waker_init(&s->waker, &env->wakes, on_wake);
-    if (pf_stream_new(env->cfg->max_pending, env->sched, pf_lws_wake, &s->waker, &s->stream) < 0) {
-        pf_ws_to(&s->fsm, PF_WS_OUT_OF_MEMORY); /* owes nothing: closes at once */
-        pf_ws_to(&s->fsm, PF_WS_ANSWERED);
-        return close_now(wsi, s);
-    }
     pf_list_append(&env->ws_sessions, &s->link);
     env->open_streams++;
     pf_metrics_streams(PF_FRONT_WEBSOCKET, 1);
@@ -181,7 +190,7 @@ static void resume_rx(struct lws *wsi, struct pf_ws_session *s)
  * them: reading waits for answers. */
 static bool stream_full(struct pf_ws_session *s)
 {
-    return !pf_stream_want_read(s->stream);
+    return s->stream && !pf_stream_want_read(s->stream);
 }
 
 static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, size_t len)
@@ -213,6 +222,8 @@ static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, 
             return fail_stream(wsi, s, PF_WS_OUT_OF_MEMORY);
         req.stamp = pf_now_ns();
         pf_metrics_request(PF_FRONT_WEBSOCKET);
+        if (!s->stream && make_stream(wsi, s) < 0)
+            return fail_stream(wsi, s, PF_WS_OUT_OF_MEMORY);
         int rc = pf_stream_push(s->stream, &req);
         if (rc < 0)
             return fail_stream(wsi, s, pf_ws_push_failure(rc));
@@ -238,7 +249,7 @@ static int write_batch(struct lws *wsi, struct pf_ws_session *s, bool now)
     unsigned char *start = buf + LWS_PRE, *p = start;
     const unsigned char *end = start + BATCH_BYTES;
     pf_response r;
-    while (end - p >= PF_WS_FRAME_HEADER_MAX + PF_JSON_RESPONSE_MAX &&
+    while (s->stream && end - p >= PF_WS_FRAME_HEADER_MAX + PF_JSON_RESPONSE_MAX &&
            (now ? pf_stream_pop_now : pf_stream_pop)(s->stream, &r) == 0) {
         char json[PF_JSON_RESPONSE_MAX];
         size_t n = pf_json_encode_response(&r, json);
@@ -285,7 +296,7 @@ static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
         lws_callback_on_writable(wsi);
         return 0;
     }
-    if (pf_stream_pending(s->stream) > 0) {
+    if (pending(s) > 0) {
         if (!stream_full(s))
             resume_rx(wsi, s);
         if (pf_stream_answer_ready(s->stream))
@@ -317,7 +328,7 @@ static int on_peer_close(struct lws *wsi, struct pf_ws_session *s)
     pf_ws_to(&s->fsm, PF_WS_PEER_CLOSE);
     if (cancelled)
         return 0;
-    while (pf_stream_pending(s->stream) > 0)
+    while (pending(s) > 0)
         if (write_batch(wsi, s, true) < 0)
             return -1;
     return 0;

@@ -16,7 +16,7 @@
 struct pf_ws_session {
     struct lws *wsi;
     struct pf_list link; /* in pf_lws_env.ws_sessions */
-    pf_stream *stream;
+    pf_stream *stream; /* NULL until the first number (ws_front.c make_stream) */
     struct pf_lws_waker waker; /* a worker finished one of its numbers */
     struct pf_bytes msg; /* the message being assembled from its fragments */
     struct pf_ws_fsm fsm;

@@ -445,6 +445,42 @@ def test_sigterm_open_websocket_answers_then_1001(pfgate_factory):
     assert rc == 0, f"SIGTERM exit code {rc}"
 
 
+def test_sigterm_websocket_that_sent_nothing_closes_1001(pfgate_factory):
+    """A socket that has sent no number has no stream yet (ws_front.c make_stream): the drain
+    closes it 1001 once it is quiet."""
+    srv = pfgate_factory()
+    try:
+        with RawWS(srv.http) as ws:
+            assert ws.status == 101
+            srv.signal(signal.SIGTERM)
+            texts, close, how = ws.read_until_close(8)
+            assert texts == [], f"messages to a socket that sent nothing: {texts[:3]}"
+            assert close is not None, f"no Close frame (ended by {how})"
+            assert (close.code, close.reason) == (1001, b"server is shutting down")
+    finally:
+        rc, _ = srv.wait(6)
+        srv.kill()
+    assert rc == 0, f"SIGTERM exit code {rc}"
+
+
+def test_sigterm_first_number_as_the_drain_starts_is_answered_then_1001(pfgate_factory):
+    """The stream is made at the first number, here one sent as the drain starts."""
+    srv = pfgate_factory()
+    try:
+        with RawWS(srv.http) as ws:
+            assert ws.status == 101
+            srv.signal(signal.SIGTERM)
+            ws.send_texts(["360", str(PRIME_NEAR_2_63)])
+            texts, close, how = ws.read_until_close(8)
+            check(texts, expected_answers([360, PRIME_NEAR_2_63]), "answers during the drain")
+            assert close is not None, f"no Close frame (ended by {how})"
+            assert close.code == 1001, f"close code {close.code} {close.reason!r}"
+    finally:
+        rc, _ = srv.wait(6)
+        srv.kill()
+    assert rc == 0, f"SIGTERM exit code {rc}"
+
+
 def test_abrupt_disconnects_mid_stream_leave_server_serving(pfgate):
     nums = _mixed_nums(3000, 3)
     for i in range(5):
