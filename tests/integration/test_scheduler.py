@@ -198,6 +198,58 @@ def open_streams(srv):
     return {f: s.get(f'pfgate_open_streams{{front="{f}"}}') for f in ("grpc", "websocket", "http")}
 
 
+class OpenStreams:
+    """Streams their clients do not end: gRPC calls never half-closed, WebSockets and NDJSON
+    POSTs (promising a longer body) whose numbers are written from threads. Reading is the
+    test's. close() lets go of them all, politely or (abort) by cancel and TCP reset."""
+
+    def __init__(self, srv):
+        self.srv = srv
+        self.chans, self.held, self.calls = [], [], []
+        self.wss, self.posts, self.senders = [], [], []
+
+    def grpc(self, nums, hold=30):
+        ch = grpc.insecure_channel(self.srv.grpc)
+        self.chans.append(ch)
+        self.held.append(HeldRequests([v2(x) for x in nums], hold=hold))
+        self.calls.append(raw_call(ch, self.held[-1], hold))
+        return self.calls[-1]
+
+    def ws(self, texts):
+        ws = RawWS(self.srv.http)
+        assert ws.status == 101, f"WebSocket upgrade: HTTP {ws.status}"
+        ws.sent_close = True  # no pongs from recv(): the sender thread writes
+        self.wss.append(ws)
+        self.senders.append(_sender(ws.sock, b"".join(ws_frame(OP_TEXT, x) for x in texts)))
+        return ws
+
+    def ndjson(self, lines):
+        body = "".join(x + "\n" for x in lines).encode()
+        s = connect(self.srv.http, 15)
+        self.posts.append(s)
+        self.senders.append(_sender(s, _post_head(2 * len(body)) + body))
+        return SockReader(s)
+
+    def wait_sent(self, timeout=10):
+        """Every number written (WebSocket, NDJSON) or taken by grpc."""
+        for t in self.senders:
+            t.join(timeout)
+            assert not t.is_alive(), f"a client could not send its numbers in {timeout} s"
+        assert all(r.all_sent.wait(timeout) for r in self.held), \
+            "a gRPC client could not send its numbers"
+
+    def close(self, abort=False):
+        if abort:
+            for c in self.calls:
+                c.cancel()
+        for r in self.held:
+            r.release()
+        for ws in self.wss:
+            (ws.abort if abort else ws.close)()
+        for x in self.chans + self.posts:
+            x.close()
+
+
 # ---------------------------------------------------- 1. order per stream ---
 
 def test_order_per_stream_many_streams_every_front(pfgate_factory, pb):
@@ -365,39 +417,21 @@ def test_drain_with_queued_work_every_front(pfgate_factory, pb):
     w = [mix(rng, 1500, semi=0.6) for _ in range(2)]
     n = [mix(rng, 1500, semi=0.6) for _ in range(2)]
     oracle()
-    chans, calls, held, wss, posts, senders = [], [], [], [], [], []
+    streams = OpenStreams(srv)
     try:
-        for nums in g:
-            ch = grpc.insecure_channel(srv.grpc)
-            chans.append(ch)
-            reqs = HeldRequests([v2(x) for x in nums], hold=15)   # never half-closed
-            held.append(reqs)
-            calls.append(raw_call(ch, reqs, 15))
-        for items in w:
-            ws = RawWS(srv.http)
-            assert ws.status == 101
-            ws.sent_close = True  # no pongs from recv(): the sender thread writes
-            wss.append(ws)
-            senders.append(_sender(ws.sock, b"".join(ws_frame(OP_TEXT, x)
-                                                     for x in json_texts(items))))
-        for items in n:
-            body = "".join(x + "\n" for x in json_texts(items)).encode()
-            s = connect(srv.http, 15)
-            posts.append((s, SockReader(s)))
-            senders.append(_sender(s, _post_head(2 * len(body)) + body))  # never ended
-        # Everything sent and under way (a POST not yet answered would get 503 in the drain).
-        for t in senders:
-            t.join(10)
-            assert not t.is_alive(), "a client could not send its numbers in 10 s"
-        assert all(r.all_sent.wait(10) for r in held), "a gRPC client could not send its numbers"
+        calls = [streams.grpc(nums, hold=15) for nums in g]
+        wss = [streams.ws(json_texts(items)) for items in w]
+        posts = [streams.ndjson(json_texts(items)) for items in n]
+        # All sent and under way (a POST not answered yet would get 503 in the drain).
+        streams.wait_sent()
         first_g = [pb.Response.FromString(next(c)) for c in calls]
         first_w = [ws.recv_n(1) for ws in wss]
-        heads = [read_http_head(r, time.monotonic() + 10) for _, r in posts]
+        heads = [read_http_head(r, time.monotonic() + 10) for r in posts]
         srv.signal(signal.SIGTERM)
 
         def rest_of_post(i):
             status, _, headers, _ = heads[i]
-            return status, read_http_body(posts[i][1], status, headers, time.monotonic() + 15)
+            return status, read_http_body(posts[i], status, headers, time.monotonic() + 15)
 
         with ThreadPoolExecutor(6) as ex:
             fg = [ex.submit(drain, c) for c in calls]
@@ -407,10 +441,7 @@ def test_drain_with_queued_work_every_front(pfgate_factory, pb):
         for ws in wss:   # the Close handshake's reply (the sender thread is done)
             ws.sock.sendall(ws_frame(OP_CLOSE, close_payload(1001)))
     finally:
-        for r in held:
-            r.release()
-        for x in chans + wss + [s for s, _ in posts]:
-            x.close()
+        streams.close()
         rc, _ = srv.wait(6)
         srv.kill()
     for i, nums in enumerate(g):
@@ -422,6 +453,56 @@ def test_drain_with_queued_work_every_front(pfgate_factory, pb):
     for i, items in enumerate(n):
         check_json(ndjson_texts(*rn[i], f"NDJSON {i}"), items, f"NDJSON {i} across SIGTERM")
     assert rc == 0, f"SIGTERM with queued work: {'no exit in 6 s' if rc is None else f'exit {rc}'}"
+
+
+def test_drain_deadline_with_queued_work_every_front(pfgate_factory, pb):
+    """SIGTERM with far more semiprimes sent than --drain-timeout 1 lets pfgate factor, on 4
+    gRPC streams, 4 WebSockets and 4 NDJSON POSTs, jobs queued at the workers when the
+    deadline cancels them: what each stream got is exact, gRPC ends OK or UNAVAILABLE, the
+    WebSockets close 1001, the POSTs' responses end, and pfgate exits 0 (under ASan: with
+    nothing leaked)."""
+    srv = pfgate_factory("--drain-timeout", "1", "--max-queued-per-stream", "64")
+    rng = random.Random(7)
+    # 96,000 semiprimes: about 10 s of both workers' time
+    g, w, n = ([[rng.choice(SEMIPRIMES) for _ in range(8000)] for _ in range(4)]
+               for _ in range(3))
+    oracle()
+    streams = OpenStreams(srv)
+    try:
+        calls = [streams.grpc(nums, hold=15) for nums in g]
+        wss = [streams.ws([str(x) for x in nums]) for nums in w]
+        posts = [streams.ndjson([str(x) for x in nums]) for nums in n]
+        first_g = [next(c) for c in calls]
+        first_w = [ws.recv_n(1) for ws in wss]
+        heads = [read_http_head(r, time.monotonic() + 10) for r in posts]
+        srv.signal(signal.SIGTERM)
+
+        def rest_of_post(i):
+            status, _, headers, _ = heads[i]
+            return status, read_http_body(posts[i], status, headers, time.monotonic() + 15)
+
+        with ThreadPoolExecutor(12) as ex:
+            fg = [ex.submit(drain, c) for c in calls]
+            fw = [ex.submit(ws.read_until_close, 15) for ws in wss]
+            fn = [ex.submit(rest_of_post, i) for i in range(len(posts))]
+            rg, rw, rn = ([f.result() for f in fs] for fs in (fg, fw, fn))
+    finally:
+        streams.close(abort=True)
+        rc, _ = srv.wait(6)
+        srv.kill()
+    for i, nums in enumerate(g):
+        got = [tup(pb.Response.FromString(b)) for b in [first_g[i]] + rg[i].responses]
+        assert got == expected(nums, oracle())[:len(got)], f"gRPC stream {i}: wrong answers"
+        assert rg[i].code in (grpc.StatusCode.OK, grpc.StatusCode.UNAVAILABLE), \
+            f"gRPC stream {i}: {rg[i].code} {rg[i].details!r} at the drain deadline"
+    for i, nums in enumerate(w):
+        texts, close, how = rw[i]
+        check_json_prefix(first_w[i] + texts, nums, f"WebSocket {i}")
+        assert close is not None and close.code == 1001, \
+            f"WebSocket {i}: {close or how} at the drain deadline, expected Close 1001"
+    for i, nums in enumerate(n):
+        check_json_prefix(ndjson_texts(*rn[i], f"NDJSON {i}"), nums, f"NDJSON {i}")
+    assert rc == 0, f"drain deadline: {'no exit in 6 s' if rc is None else f'exit {rc}'}"
 
 
 # -------------------------------------------------------- 5. queue limits ---
@@ -475,25 +556,16 @@ class _Load:
     counted and kept; stop() cancels and aborts them."""
 
     def __init__(self, srv, pb):
-        self.pb, self.lock = pb, threading.Lock()
+        self.pb = pb
         rng = random.Random(6)
         self.nums = [[rng.choice(SEMIPRIMES) for _ in range(LOAD_SEMIPRIMES)]
                      for _ in range(2 * LOAD_STREAMS)]
         self.got = [[] for _ in self.nums]
-        self.chans, self.calls, self.held, self.wss, self.threads = [], [], [], [], []
+        self.streams, self.threads = OpenStreams(srv), []
         for i in range(LOAD_STREAMS):
-            ch = grpc.insecure_channel(srv.grpc)
-            reqs = HeldRequests([v2(x) for x in self.nums[i]], hold=30)
-            self.chans.append(ch)
-            self.held.append(reqs)
-            self.calls.append(raw_call(ch, reqs, 30))
-            self._read(i, self.calls[-1])
+            self._read(i, self.streams.grpc(self.nums[i]))
         for i in range(LOAD_STREAMS, 2 * LOAD_STREAMS):
-            ws = RawWS(srv.http)
-            assert ws.status == 101
-            ws.sent_close = True  # no pongs from recv(): the sender thread writes
-            self.wss.append(ws)
-            _sender(ws.sock, b"".join(ws_frame(OP_TEXT, str(x)) for x in self.nums[i]))
+            ws = self.streams.ws([str(x) for x in self.nums[i]])
             self._read(i, iter(lambda ws=ws: ws.recv(30), None))
 
     def _read(self, i, it):
@@ -511,16 +583,9 @@ class _Load:
         return [len(g) for g in self.got]
 
     def stop(self):
-        for c in self.calls:
-            c.cancel()
-        for r in self.held:
-            r.release()
-        for ws in self.wss:
-            ws.abort()
+        self.streams.close(abort=True)
         for t in self.threads:
             t.join(10)
-        for ch in self.chans:
-            ch.close()
 
     def check_prefixes(self):
         """What each stream got before it was cut short is exact."""
