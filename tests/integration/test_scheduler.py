@@ -402,6 +402,7 @@ def test_cancel_with_queued_work(pfgate_factory, pb, how):
     # measured growth: < 0.3 MiB in 4 rounds. Keeping a victim's 20,000 numbers with their
     # answers (~200 B each) would cost 4 MiB a round: the bound is passed within 2 rounds.
     base.check(f"after {ROUNDS} rounds of {how}", rss_slack_kib=4 * 1024)
+    assert open_streams(srv) == {"grpc": 0, "websocket": 0, "http": 0}
 
 
 # ------------------------------------------------- 4. drain with queued work ---
@@ -547,7 +548,7 @@ def test_queue_flag_bad_value_is_a_startup_error(flag, value):
 # ---------------------------------------- 6. probes beside busy workers ---
 
 LOAD_STREAMS = 32          # per front (gRPC, WebSocket): 64 streams in all
-LOAD_SEMIPRIMES = 400      # each: 64 x 400 x ~0.2 ms is seconds of both workers' time
+LOAD_SEMIPRIMES = 600      # 64 x 600 x ~0.2 ms: seconds of both workers, many times the probes
 PROBE_TIMEOUT = 5          # generous: a bound on a hang, not a latency figure
 
 
