@@ -44,13 +44,17 @@ HOSTILE_PROCESS='sighup or keepalive_flood or admin_port or silent_connection_fl
 # TLS on both ports, the gRPC port's own TLS (handshakes cut short, resets mid-record, caps)
 # included; the header-timeout test times to the second and is left out.
 TLS='not header_timeout'
+# Streams that go while their numbers wait for the factoring workers (issue 14); the Close
+# that must answer 3,000 semiprimes first is left out (minutes of factoring under valgrind).
+SCHEDULER='cancel_with_queued_work and not ws_close'
 
 t0=$(date +%s)
 export PFGATE=$work/pfgate PFGATE_VALGRIND=1 PFGATE_START_TIMEOUT=60 PFGATE_TEST_TIMEOUT=240
 rc=0
 for spec in "test_grpc.py:$GRPC" "test_ws.py:$WS" "test_http.py:$HTTP" "test_faults.py:$FAULTS" \
             "test_hostile_grpc.py:$HOSTILE_GRPC" "test_hostile_http.py:$HOSTILE_HTTP" \
-            "test_hostile_process.py:$HOSTILE_PROCESS" "test_tls.py:$TLS"; do
+            "test_hostile_process.py:$HOSTILE_PROCESS" "test_tls.py:$TLS" \
+            "test_scheduler.py:$SCHEDULER"; do
     file=${spec%%:*} expr=$(echo "${spec#*:}" | tr -s ' \n' ' ')
     [ -n "${ONLY:-}" ] && [ "$file" != "$ONLY" ] && continue
     echo "== valgrind: $file -k '$expr'"
