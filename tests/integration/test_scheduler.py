@@ -407,6 +407,22 @@ def test_cancel_with_queued_work(pfgate_factory, pb, how):
 
 # ------------------------------------------------- 4. drain with queued work ---
 
+def sigterm_and_read_the_rest(srv, calls, wss, posts, heads):
+    """SIGTERM, then every stream read to its end at once: (gRPC drains, WebSocket
+    read_until_close results, NDJSON (status, body))."""
+    srv.signal(signal.SIGTERM)
+
+    def rest_of_post(i):
+        status, _, headers, _ = heads[i]
+        return status, read_http_body(posts[i], status, headers, time.monotonic() + 15)
+
+    with ThreadPoolExecutor(len(calls) + len(wss) + len(posts)) as ex:
+        fg = [ex.submit(drain, c) for c in calls]
+        fw = [ex.submit(ws.read_until_close, 15) for ws in wss]
+        fn = [ex.submit(rest_of_post, i) for i in range(len(posts))]
+        return tuple([f.result() for f in fs] for fs in (fg, fw, fn))
+
+
 def test_drain_with_queued_work_every_front(pfgate_factory, pb):
     """SIGTERM while 2 gRPC streams, 2 WebSockets and 2 NDJSON POSTs, none ended by its
     client, have semiprimes waiting for the workers: every number sent before the signal is
@@ -428,17 +444,7 @@ def test_drain_with_queued_work_every_front(pfgate_factory, pb):
         first_g = [pb.Response.FromString(next(c)) for c in calls]
         first_w = [ws.recv_n(1) for ws in wss]
         heads = [read_http_head(r, time.monotonic() + 10) for r in posts]
-        srv.signal(signal.SIGTERM)
-
-        def rest_of_post(i):
-            status, _, headers, _ = heads[i]
-            return status, read_http_body(posts[i], status, headers, time.monotonic() + 15)
-
-        with ThreadPoolExecutor(6) as ex:
-            fg = [ex.submit(drain, c) for c in calls]
-            fw = [ex.submit(ws.read_until_close, 15) for ws in wss]
-            fn = [ex.submit(rest_of_post, i) for i in range(len(posts))]
-            rg, rw, rn = ([f.result() for f in fs] for fs in (fg, fw, fn))
+        rg, rw, rn = sigterm_and_read_the_rest(srv, calls, wss, posts, heads)
         for ws in wss:   # the Close handshake's reply (the sender thread is done)
             ws.sock.sendall(ws_frame(OP_CLOSE, close_payload(1001)))
     finally:
@@ -476,17 +482,7 @@ def test_drain_deadline_with_queued_work_every_front(pfgate_factory, pb):
         first_g = [next(c) for c in calls]
         first_w = [ws.recv_n(1) for ws in wss]
         heads = [read_http_head(r, time.monotonic() + 10) for r in posts]
-        srv.signal(signal.SIGTERM)
-
-        def rest_of_post(i):
-            status, _, headers, _ = heads[i]
-            return status, read_http_body(posts[i], status, headers, time.monotonic() + 15)
-
-        with ThreadPoolExecutor(12) as ex:
-            fg = [ex.submit(drain, c) for c in calls]
-            fw = [ex.submit(ws.read_until_close, 15) for ws in wss]
-            fn = [ex.submit(rest_of_post, i) for i in range(len(posts))]
-            rg, rw, rn = ([f.result() for f in fs] for fs in (fg, fw, fn))
+        rg, rw, rn = sigterm_and_read_the_rest(srv, calls, wss, posts, heads)
     finally:
         streams.close(abort=True)
         rc, _ = srv.wait(6)
