@@ -498,6 +498,7 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_sched *sched, pf_grpc_fr
             goto fail;
         }
         w->thread_started = true;
+        pthread_setname_np(w->thread, "pfgate-grpc"); /* top -H, perf */
     }
     *out = f;
     return 0;

@@ -491,6 +491,7 @@ int pf_grpc_listener_run(pf_grpc_listener *l, grpc_server *server, pf_grpc_conns
         return -1;
     }
     l->thread_started = true;
+    pthread_setname_np(l->thread, "pfgate-relay");
     return 0;
 }
 

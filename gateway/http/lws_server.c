@@ -414,6 +414,7 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_sched *sched, pf_lws_ser
         goto fail_ctx;
     }
     s->thread_started = true;
+    pthread_setname_np(s->thread, "pfgate-http");
     *out = s;
     return 0;
 fail_ctx:
