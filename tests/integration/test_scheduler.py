@@ -629,3 +629,33 @@ def test_probes_answer_while_64_streams_keep_the_workers_busy(pfgate_factory, pb
     finally:
         load.stop()
     load.check_prefixes()
+
+
+def test_get_factors_of_hard_numbers_pipelined(pfgate_factory, pb):
+    """GET /v1/factors/{num} of 62-bit semiprimes while the workers are busy with them too: 40
+    pipelined on one keep-alive connection are answered exactly and in order, and clients that
+    close while their GET is in work leave pfgate serving exactly. (The service thread
+    factors a GET's one number itself: README, "Fairness".)"""
+    srv = pfgate_factory("--workers", "1")
+    rng = random.Random(8)
+    nums = [rng.choice(SEMIPRIMES) for _ in range(40)]
+    fac = oracle()
+    load = OpenStreams(srv)  # keeps the worker busy meanwhile
+    load.ws([str(rng.choice(SEMIPRIMES)) for _ in range(2000)])
+    for _ in range(5):
+        s = connect(srv.http)
+        s.sendall(f"GET /v1/factors/{nums[0]} HTTP/1.1\r\nHost: x\r\n\r\n".encode())
+        s.close()
+    requests = "".join(f"GET /v1/factors/{n} HTTP/1.1\r\nHost: x\r\n\r\n" for n in nums)
+    with connect(srv.http, 15) as s:
+        s.sendall(requests.encode())
+        r = SockReader(s)
+        deadline = time.monotonic() + 15
+        for n in nums:
+            status, _, headers, _ = read_http_head(r, deadline)
+            body = read_http_body(r, status, headers, deadline)
+            assert status == 200, f"GET {n}: HTTP {status} {body!r}"
+            assert parse_json_text(body.decode(), "GET body") == \
+                {"num": str(n), "factors": [str(p) for p in fac[n]]}, f"GET {n}: {body!r}"
+    load.close(abort=True)
+    serving_exactly(srv, pb, "after GETs of hard numbers")
