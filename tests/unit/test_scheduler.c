@@ -162,7 +162,7 @@ struct owner {
 struct wake_log {
     pthread_mutex_t lock;
     size_t n;
-    int id[1024];
+    int id[4096];
 };
 
 /* A stream's wake argument; it outlives the stream, so that a wake after
@@ -236,16 +236,6 @@ static bool owner_wait(struct owner *o, unsigned long *seen)
     *seen = o->woken;
     pthread_mutex_unlock(&o->lock);
     return woken;
-}
-
-static size_t log_count(struct wake_log *log, int id)
-{
-    pthread_mutex_lock(&log->lock);
-    size_t k = 0;
-    for (size_t i = 0; i < log->n; i++)
-        k += log->id[i] == id;
-    pthread_mutex_unlock(&log->lock);
-    return k;
 }
 
 static void waker_init(struct waker *w, struct owner *o, struct wake_log *log, int id)
@@ -544,116 +534,294 @@ static void pop_hard(pf_stream *s, struct owner *o, struct want *w, size_t k)
     }
 }
 
-/* --workers 1: streams with one number each, queued behind one with 16, get
- * their answers after at most the number being factored and one turn of the
- * busy stream (its whole backlog without turns); the singles keep their
- * order. Each wake is one job done here (no stream waits for room). */
+/* ---- the order of jobs, read from wakes ----------------------------------- */
+
+/* A stream is woken only when its last job in work is done or every 8 done
+ * jobs, so its wakes do not mark each job; the wakes of streams waiting for
+ * room do. One worker, T traced jobs queued with max_queued T, and "clock"
+ * streams waiting for room: after the k-th job is done k places are free, and
+ * wake_waiting_for_room wakes one waiting stream per free place, oldest
+ * first: k clocks. The wake log is then, for each job in the order done, its
+ * stream's own wake if it has one, then k clocks. "Gate" streams with one job
+ * each (512: some 20 ms of work), queued first, keep the worker busy while
+ * the test queues the traced jobs and arms the clocks (a clock's first
+ * want_read allocates its jobs: microseconds): no traced job is started
+ * before all are queued, and the order is exact. Attempts where the gates
+ * did not last are seen (trace_arm) and made again. */
+enum { GATES = 512, TRACED_MAX = 17, CLOCKS_MAX = TRACED_MAX * (TRACED_MAX + 1) / 2 };
+enum { GATE_ID = 100, CLOCK_ID = 1000 }; /* wake ids */
+_Static_assert(GATE_ID + GATES <= CLOCK_ID, "gate and clock ids overlap");
+
+struct trace {
+    pf_sched *s;
+    struct owner owner;
+    struct wake_log log;
+    size_t jobs;   /* jobs queued to be traced, T */
+    size_t traced; /* the first J of them are: J (J + 1) / 2 clocks */
+    size_t clocks;
+    struct waker gate_w[GATES], clock_w[CLOCKS_MAX];
+    pf_stream *gate[GATES], *clock[CLOCKS_MAX];
+};
+
+/* k hard numbers in w[], made before the gates are queued (making one costs
+ * about as much as factoring it). */
+static void make_hard(uint64_t *rng, struct want *w, size_t k, uint64_t stamp0)
+{
+    for (size_t i = 0; i < k; i++)
+        want_of(&w[i], (pf_request){.num = hard_number(rng), .stamp = stamp0 + i});
+}
+
+static void push_made(pf_stream *s, const struct want *w, size_t k)
+{
+    for (size_t i = 0; i < k; i++)
+        assert_int_equal(pf_stream_push(s, &w[i].req), PF_OK);
+}
+
+/* A scheduler with one worker for `jobs` jobs to be queued next, the first
+ * `traced` done of them to be traced; its clocks ready, its gates queued. */
+static void trace_start(struct trace *t, size_t jobs, size_t traced, unsigned per_stream,
+                        uint64_t *rng)
+{
+    memset(t, 0, sizeof(*t));
+    pthread_mutex_init(&t->log.lock, NULL);
+    owner_init(&t->owner);
+    t->jobs = jobs;
+    t->traced = traced;
+    t->clocks = traced * (traced + 1) / 2;
+    assert_true(traced <= jobs && traced <= TRACED_MAX);
+    t->s = sched_new(1, jobs, per_stream);
+    for (size_t i = 0; i < t->clocks; i++) {
+        waker_init(&t->clock_w[i], NULL, &t->log, CLOCK_ID + (int)i);
+        t->clock[i] = stream_new(64, t->s, &t->clock_w[i]);
+    }
+    for (int i = 0; i < GATES; i++) {
+        waker_init(&t->gate_w[i], NULL, &t->log, GATE_ID + i);
+        t->gate[i] = stream_new(64, t->s, &t->gate_w[i]);
+    }
+    struct want w;
+    make_hard(rng, &w, 1, 0);
+    /* A first job each makes the gates' jobs: queued again, they queue fast. */
+    for (int i = 0; i < GATES; i++)
+        push_made(t->gate[i], &w, 1);
+    for (int i = 0; i < GATES; i++)
+        pop_want(t->gate[i], &w, true);
+    for (int i = 0; i < GATES; i++)
+        push_made(t->gate[i], &w, 1);
+}
+
+/* A traced stream: id < GATE_ID. */
+static pf_stream *trace_stream(struct trace *t, struct waker *w, int id)
+{
+    waker_init(w, &t->owner, &t->log, id);
+    return stream_new(64, t->s, w);
+}
+
+/* After the traced jobs are queued: the clocks wait for room. False, and the
+ * trace is void, if the gates did not last: a traced job was started before
+ * all were queued, or done before the clocks waited. */
+static bool trace_arm(struct trace *t)
+{
+    bool gated = !pf_stream_answer_ready(t->gate[GATES - 1]);
+    for (size_t i = 0; i < t->clocks; i++)
+        if (pf_stream_want_read(t->clock[i]))
+            return false;
+    return gated;
+}
+
+/* Frees the streams and the scheduler: every wake is in the log then. */
+static void trace_end(struct trace *t)
+{
+    for (int i = 0; i < GATES; i++)
+        stream_free(t->gate[i], &t->gate_w[i]);
+    for (size_t i = 0; i < t->clocks; i++)
+        stream_free(t->clock[i], &t->clock_w[i]);
+    pf_sched_free(t->s);
+    t->s = NULL;
+    owner_destroy(&t->owner);
+    pthread_mutex_destroy(&t->log.lock);
+}
+
+/* The stream of each traced job, in the order the worker did them: the id of
+ * the stream whose wake came with it, or -1 for a job done without one. */
+static void trace_order(const struct trace *t, int *order)
+{
+    size_t pos = 0, clock = 0;
+    const struct wake_log *log = &t->log;
+    while (pos < log->n && log->id[pos] >= GATE_ID && log->id[pos] < CLOCK_ID)
+        pos++; /* the gates, all done before */
+    for (size_t k = 1; k <= t->traced; k++) {
+        order[k - 1] = -1;
+        if (pos < log->n && log->id[pos] < GATE_ID)
+            order[k - 1] = log->id[pos++];
+        for (size_t i = 0; i < k; i++, pos++, clock++)
+            if (pos >= log->n || log->id[pos] != CLOCK_ID + (int)clock)
+                fail_msg("job %zu: wake %zu is %d, want clock %zu", k, pos,
+                         pos < log->n ? log->id[pos] : -1, clock);
+    }
+}
+
+/* Pops every answer of the traced streams st[0..n), sleeping for wakes. */
+static void trace_pop(struct trace *t, pf_stream **st, struct want **want, const size_t *k, size_t n)
+{
+    for (size_t i = 0; i < n; i++)
+        pop_hard(st[i], &t->owner, want[i], k[i]);
+}
+
+/* --workers 1, a busy stream with 16 numbers, then streams with one number
+ * each: once the busy stream has had a turn, each single has its turn, in the
+ * order they came, before the busy stream's next (its whole backlog without
+ * turns). */
 static void test_one_job_waits_one_turn(void **state)
 {
     (void)state;
-    enum { BUSY = 16, SINGLES = 3 };
-    static struct wake_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    enum { BUSY = 16, SINGLES = 3, TRACED = 11 };
+    static struct trace t;
     uint64_t rng = 11;
     bool measured = false;
     for (int attempt = 0; attempt < 20 && !measured; attempt++) {
-        pf_sched *s = sched_new(1, 1024, BUSY);
-        struct owner o;
-        owner_init(&o);
-        log.n = 0;
+        struct want busy[BUSY], single[SINGLES];
+        make_hard(&rng, busy, BUSY, 0);
+        make_hard(&rng, single, SINGLES, 100);
+        trace_start(&t, BUSY + SINGLES, TRACED, BUSY, &rng);
         struct waker w[1 + SINGLES];
         pf_stream *st[1 + SINGLES];
-        for (int i = 0; i <= SINGLES; i++) {
-            waker_init(&w[i], &o, &log, i);
-            st[i] = stream_new(64, s, &w[i]);
-        }
-        struct want busy[BUSY], single[SINGLES];
-        size_t busy_done_after[SINGLES]; /* the busy stream's jobs done once single i was queued */
-        push_hard(st[0], &rng, busy, BUSY, 0);
-        for (int i = 0; i < SINGLES; i++) {
-            push_hard(st[1 + i], &rng, &single[i], 1, 100 + i);
-            busy_done_after[i] = log_count(&log, 0);
-        }
+        struct want *want[1 + SINGLES] = {busy, &single[0], &single[1], &single[2]};
+        size_t k[1 + SINGLES] = {BUSY, 1, 1, 1};
+        for (int i = 0; i <= SINGLES; i++)
+            st[i] = trace_stream(&t, &w[i], i);
+        push_made(st[0], busy, BUSY);
         for (int i = 0; i < SINGLES; i++)
-            pop_hard(st[1 + i], &o, &single[i], 1);
-        pop_hard(st[0], &o, busy, BUSY);
+            push_made(st[1 + i], &single[i], 1);
+        measured = trace_arm(&t);
+        trace_pop(&t, st, want, k, 1 + SINGLES);
         for (int i = 0; i <= SINGLES; i++)
             stream_free(st[i], &w[i]);
-        pf_sched_free(s); /* joins the workers: every wake is in the log */
-        owner_destroy(&o);
-        assert_int_equal(log.n, BUSY + SINGLES);
-
-        /* Meaningful only if the busy stream still had a backlog of 4. */
-        if (busy_done_after[SINGLES - 1] <= BUSY - 4) {
-            measured = true;
-            size_t busy_before = 0;
-            int next_single = 1;
-            for (size_t k = 0; k < log.n; k++) {
-                if (log.id[k] == 0) {
-                    busy_before++;
-                    continue;
-                }
-                assert_int_equal(log.id[k], next_single); /* in the order they came */
-                if (busy_before > busy_done_after[next_single - 1] + 2)
-                    fail_msg("single %d: done after %zu of the busy stream's jobs, %zu were done "
-                             "when it was queued", next_single, busy_before,
-                             busy_done_after[next_single - 1]);
-                next_single++;
-            }
-        }
+        trace_end(&t);
+        if (!measured)
+            continue;
+        /* The busy stream's 1st, the singles, its 2nd to 8th (with its wake). */
+        int order[TRACED];
+        trace_order(&t, order);
+        static const int want_order[TRACED] = {-1, 1, 2, 3, -1, -1, -1, -1, -1, -1, 0};
+        for (size_t i = 0; i < TRACED; i++)
+            if (order[i] != want_order[i])
+                fail_msg("job %zu done is stream %d's, want %d's (-1: the busy stream, unwoken)",
+                         i + 1, order[i], want_order[i]);
     }
     assert_true(measured);
 }
 
-/* --workers 1, two streams with 16 numbers each: once the second has had its
- * first turn, they alternate until one has no more. */
+/* --workers 1, a stream with m numbers and one with 16, queued while the
+ * worker is busy: they alternate, one job each turn, the first stream first,
+ * until it has no more; then the second does the rest. Jobs without a wake
+ * of their own cannot be told apart, so the first stream's length varies:
+ * its last job, with its wake, is its m-th turn, for each m up to 8. */
 static void test_turns_alternate(void **state)
 {
     (void)state;
     enum { K = 16 };
-    static struct wake_log log = {.lock = PTHREAD_MUTEX_INITIALIZER};
+    static struct trace t;
     uint64_t rng = 12;
-    bool measured = false;
-    for (int attempt = 0; attempt < 20 && !measured; attempt++) {
-        pf_sched *s = sched_new(1, 1024, K);
-        struct owner o;
-        owner_init(&o);
-        log.n = 0;
-        struct waker w[2];
-        pf_stream *st[2];
-        struct want want[2][K];
-        for (int i = 0; i < 2; i++) {
-            waker_init(&w[i], &o, &log, i);
-            st[i] = stream_new(64, s, &w[i]);
-        }
-        push_hard(st[0], &rng, want[0], K, 0);
-        push_hard(st[1], &rng, want[1], K, 100);
-        size_t a_done = log_count(&log, 0);
-        pop_hard(st[1], &o, want[1], K);
-        pop_hard(st[0], &o, want[0], K);
-        for (int i = 0; i < 2; i++)
-            stream_free(st[i], &w[i]);
-        pf_sched_free(s); /* joins the workers: every wake is in the log */
-        owner_destroy(&o);
-        assert_int_equal(log.n, 2 * K);
-        if (a_done <= K - 6) {
-            measured = true;
-            size_t count[2] = {0, 0};
-            bool b_started = false;
-            for (size_t k = 0; k < log.n; k++) {
-                int id = log.id[k];
-                if (b_started && count[0] < K && count[1] < K && log.id[k - 1] == id)
-                    fail_msg("wake %zu: stream %d twice in a row while both have jobs", k, id);
-                if (id == 1 && !b_started) {
-                    b_started = true;
-                    if (count[0] > a_done + 2)
-                        fail_msg("second stream's first job done after %zu of the first's "
-                                 "(%zu when it was queued)", count[0], a_done);
-                }
-                count[id]++;
+    for (size_t m = 1; m <= 8; m++) {
+        const size_t traced = m < 8 ? m + 8 : 16; /* to the second's 8th */
+        bool measured = false;
+        for (int attempt = 0; attempt < 20 && !measured; attempt++) {
+            struct want want[2][K];
+            make_hard(&rng, want[0], m, 0);
+            make_hard(&rng, want[1], K, 100);
+            trace_start(&t, m + K, traced, K, &rng);
+            struct waker w[2];
+            pf_stream *st[2];
+            struct want *wants[2] = {want[0], want[1]};
+            size_t k[2] = {m, K};
+            for (int i = 0; i < 2; i++)
+                st[i] = trace_stream(&t, &w[i], i);
+            push_made(st[0], want[0], m);
+            push_made(st[1], want[1], K);
+            measured = trace_arm(&t);
+            trace_pop(&t, st, wants, k, 2);
+            for (int i = 0; i < 2; i++)
+                stream_free(st[i], &w[i]);
+            trace_end(&t);
+            if (!measured)
+                continue;
+            int order[TRACED_MAX];
+            trace_order(&t, order);
+            size_t done[2] = {0, 0};
+            for (size_t i = 0; i < traced; i++) {
+                int id = i < 2 * m ? (int)(i % 2) : 1;
+                done[id]++;
+                bool woken = done[id] % 8 == 0 || done[id] == k[id];
+                int want_id = woken ? id : -1;
+                if (order[i] != want_id)
+                    fail_msg("m %zu: job %zu done with a wake of %d, want %d (stream %d's job %zu; "
+                             "-1: none)", m, i + 1, order[i], want_id, id, done[id]);
             }
         }
+        assert_true(measured);
     }
-    assert_true(measured);
+}
+
+/* The wake rule: a stream with n jobs queued at once is woken at every 8th
+ * done and at its last (ceil(n/8) wakes, none more); jobs pushed one at a
+ * time, each waited for, are each the stream's last in work: a wake each. */
+static void test_wakes_every_8th_and_last(void **state)
+{
+    (void)state;
+    static const size_t ns[] = {12, 17};
+    static struct trace t;
+    uint64_t rng = 22;
+    for (size_t c = 0; c < sizeof ns / sizeof ns[0]; c++) {
+        const size_t n = ns[c];
+        bool measured = false;
+        for (int attempt = 0; attempt < 20 && !measured; attempt++) {
+            struct want wants[32];
+            make_hard(&rng, wants, n, 0);
+            trace_start(&t, n, n, 32, &rng);
+            struct waker w;
+            pf_stream *a = trace_stream(&t, &w, 0);
+            push_made(a, wants, n);
+            measured = trace_arm(&t);
+            pop_hard(a, &t.owner, wants, n);
+            stream_free(a, &w);
+            trace_end(&t);
+            if (!measured)
+                continue;
+            int order[TRACED_MAX];
+            trace_order(&t, order);
+            for (size_t i = 0; i < n; i++) {
+                bool woken = (i + 1) % 8 == 0 || i + 1 == n;
+                if (order[i] != (woken ? 0 : -1))
+                    fail_msg("n %zu: job %zu done %s a wake", n, i + 1, woken ? "without" : "with");
+            }
+            assert_int_equal(atomic_load(&w.wakes), (n + 7) / 8);
+        }
+        assert_true(measured);
+    }
+
+    enum { ONE_BY_ONE = 12 }; /* past 8: the count starts again at each wake */
+    pf_sched *s = sched_new(1, 1024, 32);
+    struct owner o;
+    owner_init(&o);
+    struct waker w;
+    waker_init(&w, &o, NULL, 0);
+    pf_stream *a = stream_new(64, s, &w);
+    unsigned long seen = owner_woken(&o);
+    for (unsigned i = 0; i < ONE_BY_ONE; i++) {
+        struct want want;
+        push_hard(a, &rng, &want, 1, i);
+        while (atomic_load(&w.wakes) < i + 1)
+            if (!owner_wait(&o, &seen))
+                fail_msg("job %u: no wake in %d s", i, WAKE_TIMEOUT_S);
+        assert_true(pf_stream_answer_ready(a));
+        pop_want(a, &want, false);
+        assert_int_equal(atomic_load(&w.wakes), i + 1);
+    }
+    stream_free(a, &w); /* no wake after it, none running (scheduler.h) */
+    pf_sched_free(s);
+    assert_int_equal(atomic_load(&w.wakes), ONE_BY_ONE);
+    assert_int_equal(atomic_load(&w.late), 0);
+    owner_destroy(&o);
 }
 
 /* A stream holds at most per_stream unanswered jobs: want_read is false at
@@ -1186,6 +1354,7 @@ int main(void)
         cmocka_unit_test(test_order_many_streams),
         cmocka_unit_test(test_one_job_waits_one_turn),
         cmocka_unit_test(test_turns_alternate),
+        cmocka_unit_test(test_wakes_every_8th_and_last),
         cmocka_unit_test(test_per_stream_bound),
         cmocka_unit_test(test_max_queued_wakes_blocked),
         cmocka_unit_test(test_max_queued_holds_new_stream),
