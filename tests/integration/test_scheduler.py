@@ -252,6 +252,23 @@ class OpenStreams:
 
 # ---------------------------------------------------- 1. order per stream ---
 
+def every_front_at_once(srv, pb, g, w, n, ws_endings=("close",)):
+    """gRPC streams of g, WebSockets of w (ended in turn by each of ws_endings) and NDJSON
+    posts of n, all at once; each stream's answers exact and in order."""
+    oracle()
+    with ThreadPoolExecutor(len(g) + len(w) + len(n)) as ex:
+        fg = [ex.submit(grpc_session, srv.grpc, nums) for nums in g]
+        fw = [ex.submit(ws_session, srv.http, json_texts(items), ws_endings[i % len(ws_endings)])
+              for i, items in enumerate(w)]
+        fn = [ex.submit(ndjson_session, srv.http, json_texts(items)) for items in n]
+        for i, (f, nums) in enumerate(zip(fg, g)):
+            check_grpc(f.result(), nums, pb, f"gRPC stream {i}")
+        for i, (f, items) in enumerate(zip(fw, w)):
+            check_ws(f.result(), items, f"WebSocket {i}")
+        for i, (f, items) in enumerate(zip(fn, n)):
+            check_json(ndjson_texts(*f.result(), f"NDJSON {i}"), items, f"NDJSON {i}")
+
+
 def test_order_per_stream_many_streams_every_front(pfgate_factory, pb):
     """16 gRPC streams, 16 WebSockets and 8 NDJSON POSTs at once, each 300 mixed requests
     pipelined: every stream's answers exact and in its own order, while their semiprimes
@@ -262,18 +279,7 @@ def test_order_per_stream_many_streams_every_front(pfgate_factory, pb):
     g = [mix(rng, 300, bad=False) for _ in range(16)]
     w = [mix(rng, 300) for _ in range(16)]
     n = [mix(rng, 300) for _ in range(8)]
-    oracle()
-    with ThreadPoolExecutor(40) as ex:
-        fg = [ex.submit(grpc_session, srv.grpc, nums) for nums in g]
-        fw = [ex.submit(ws_session, srv.http, json_texts(items), ("close", "end")[i % 2])
-              for i, items in enumerate(w)]
-        fn = [ex.submit(ndjson_session, srv.http, json_texts(items)) for items in n]
-        for i, (f, nums) in enumerate(zip(fg, g)):
-            check_grpc(f.result(), nums, pb, f"gRPC stream {i}")
-        for i, (f, items) in enumerate(zip(fw, w)):
-            check_ws(f.result(), items, f"WebSocket {i}")
-        for i, (f, items) in enumerate(zip(fn, n)):
-            check_json(ndjson_texts(*f.result(), f"NDJSON {i}"), items, f"NDJSON {i}")
+    every_front_at_once(srv, pb, g, w, n, ws_endings=("close", "end"))
 
 
 # ------------------------------------------------- 2. the same bytes, 1 or 4 ---
@@ -516,17 +522,7 @@ def test_queue_limit_1_loses_nothing(pfgate_factory, pb, limits):
     g = [mix(rng, 120, semi=0.7, bad=False) for _ in range(8)]
     w = [mix(rng, 120, semi=0.7) for _ in range(8)]
     n = [mix(rng, 120, semi=0.7) for _ in range(4)]
-    oracle()
-    with ThreadPoolExecutor(20) as ex:
-        fg = [ex.submit(grpc_session, srv.grpc, nums) for nums in g]
-        fw = [ex.submit(ws_session, srv.http, json_texts(items)) for items in w]
-        fn = [ex.submit(ndjson_session, srv.http, json_texts(items)) for items in n]
-        for i, (f, nums) in enumerate(zip(fg, g)):
-            check_grpc(f.result(), nums, pb, f"gRPC stream {i}")
-        for i, (f, items) in enumerate(zip(fw, w)):
-            check_ws(f.result(), items, f"WebSocket {i}")
-        for i, (f, items) in enumerate(zip(fn, n)):
-            check_json(ndjson_texts(*f.result(), f"NDJSON {i}"), items, f"NDJSON {i}")
+    every_front_at_once(srv, pb, g, w, n)
 
 
 @pytest.mark.parametrize("flag", ["--max-queued", "--max-queued-per-stream", "--workers"])
