@@ -227,6 +227,13 @@ static void on_recv(struct pf_grpc_call *base, bool ok)
         c->input_done = true; /* half-close; a cancel also shows up at the close event */
         return;
     }
+    if (!c->stream) {
+        /* The call ended (its status sent, or a send failed) while this
+         * message was on its way: nothing answers it. */
+        grpc_byte_buffer_destroy(c->recv_bb);
+        c->recv_bb = NULL;
+        return;
+    }
     pf_request req;
     int rc = pf_pb_decode_request(c->recv_bb, &req);
     grpc_byte_buffer_destroy(c->recv_bb);
