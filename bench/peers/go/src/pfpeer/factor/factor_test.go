@@ -25,6 +25,34 @@ func TestFactors(t *testing.T) {
 		p := uint64(1)
 		prev := uint64(0)
 		for _, f := range Factors(n, nil) {
+			if f < prev || !IsPrime(f) || !naivePrime(f) {
+				t.Fatalf("%d: bad factor %d", n, f)
+			}
+			prev = f
+			p *= f
+		}
+		if p != n {
+			t.Fatalf("%d: product %d", n, p)
+		}
+	}
+}
+
+func naivePrime(n uint64) bool {
+	for d := uint64(2); d*d <= n; d++ {
+		if n%d == 0 {
+			return false
+		}
+	}
+	return n > 1
+}
+
+// Numbers with large factors take the rho and Miller-Rabin paths.
+func TestLarge(t *testing.T) {
+	for i := int64(0); i < 20000; i++ {
+		n := u40(i)*(u40(i+7)>>16) | 1
+		p := uint64(1)
+		prev := uint64(0)
+		for _, f := range Factors(n, nil) {
 			if f < prev || !IsPrime(f) {
 				t.Fatalf("%d: bad factor %d", n, f)
 			}
