@@ -133,7 +133,7 @@ SOAK_SECONDS ?= 60
 # $(BUILD)/before) or a pfgate binary; BEFORE= measures this tree alone.
 BEFORE ?= 7a05b10
 
-.PHONY: all deps run test fault-build check-layers test-unit test-integration bench bench-fair fuzz soak valgrind clean help
+.PHONY: all deps run test fault-build check-layers test-unit test-integration bench bench-fair bench-grpc-go fuzz soak valgrind clean help
 
 # SANITIZE=thread: the core's unit tests only (CORE_UNIT_BIN, further down).
 ifeq ($(SANITIZE),thread)
@@ -152,6 +152,7 @@ help:
 	@echo 'make check-layers  fail if core/ or a front end includes a layer it must not know'
 	@echo 'make bench      benchmarks, side by side with their peers and with BEFORE (default 7a05b10)'
 	@echo 'make bench-fair issue 14 benchmarks only: fairness, workers, small numbers, idle memory'
+	@echo 'make bench-grpc-go  issue 15 benchmarks only: pfgate vs grpc-go (bench/peers/go)'
 	@echo 'make soak       mixed load for SOAK_SECONDS (default 60), every answer checked'
 	@echo 'make valgrind   integration tests against pfgate under valgrind memcheck'
 	@echo 'make fuzz       each libFuzzer target for FUZZ_TIME seconds (default 60)'
@@ -191,10 +192,15 @@ bench: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
 	$(Q)BUILD=$(BUILD) tools/bench.sh
 	$(Q)BUILD=$(BUILD) bench/bench_net.sh
 	$(Q)BUILD=$(BUILD) BEFORE=$(BEFORE) bench/fair_workers.sh
+	$(Q)BUILD=$(BUILD) bench/grpc_go_peer.sh
 
 # Issue 14's benchmarks alone (fairness, workers, small numbers, idle memory).
 bench-fair: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
 	$(Q)BUILD=$(BUILD) BEFORE=$(BEFORE) bench/fair_workers.sh
+
+# Issue 15's benchmarks alone: pfgate vs grpc-go, both client modes.
+bench-grpc-go: all $(BUILD)/bench/grpc_uniform_load
+	$(Q)BUILD=$(BUILD) bench/grpc_go_peer.sh
 
 soak: all
 	$(Q)/usr/bin/python3 tools/soak.py $(PFGATE) --seconds $(SOAK_SECONDS)

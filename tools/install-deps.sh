@@ -18,6 +18,7 @@ debian_packages=(
     chromium fonts-liberation prometheus valgrind clang libclang-rt-14-dev
     # benchmarks and deployment
     nghttp2-client nginx-light
+    golang-go golang-google-grpc-dev golang-goprotobuf-dev  # the grpc-go peer (bench/peers/go)
 )
 
 sudo=

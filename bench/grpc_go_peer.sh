@@ -1,0 +1,133 @@
+#!/usr/bin/env bash
+# Issue 15's starting point: pfgate against grpc-go (bench/peers/go, the
+# seed's own stack) side by side in one run, both servers up at once, each
+# loaded by the grpc-go client that sends one message per number
+# (pfpeer-client) and by pfgate's run-sending C client (grpc_uniform_load:
+# grpc_load with the same numbers), on 1 stream and on 64 streams over 8
+# connections; numbers uniform in [2, 2^40] (bench/uniform40.h). Rounds
+# alternate the servers; the table has medians, the server's CPU per number
+# (/proc/PID/stat ticks over the load) and its RSS at rest (just started).
+# Prints a markdown table, also written to $BUILD/bench/grpc_go_peer.md.
+#
+# Env: BUILD (default build), ROUNDS (3), SCALE (divides the counts, 1),
+#      NUMBERS_1 (numbers on 1 stream, 100000), NUMBERS_64 (per stream of 64, 4000).
+# Client and servers share the machine's cores: compare within a run.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+BUILD=${BUILD:-build}
+BENCH=$BUILD/bench
+ROUNDS=${ROUNDS:-3}
+SCALE=${SCALE:-1}
+NUMBERS_1=$(( ${NUMBERS_1:-100000} / SCALE ))
+NUMBERS_64=$(( ${NUMBERS_64:-4000} / SCALE ))
+PFGATE=$BUILD/pfgate
+C_LOAD=$BENCH/grpc_uniform_load
+GO=$BUILD/go
+MD=$BENCH/grpc_go_peer.md
+mkdir -p "$BENCH"
+
+die() { echo "grpc_go_peer: $*" >&2; exit 1; }
+for f in "$PFGATE" "$C_LOAD"; do
+    [ -x "$f" ] || die "$f is missing (make all $C_LOAD)"
+done
+echo "== building the grpc-go peer into $GO" >&2
+bench/peers/go/build.sh "$GO" || die "building the grpc-go peer failed"
+
+declare -A PID ADDR RSS
+cleanup() {
+    for who in "${!PID[@]}"; do
+        kill "${PID[$who]}" 2>/dev/null && wait "${PID[$who]}" 2>/dev/null || true
+    done
+}
+trap cleanup EXIT
+trap 'exit 130' INT TERM
+
+# start WHO CMD...: runs a server printing `listening grpc=HOST:PORT`.
+start() {
+    local who=$1 out=$BENCH/gg-$1.out
+    shift
+    : > "$out"
+    "$@" > "$out" 2> "$BENCH/gg-$who.err" &
+    PID[$who]=$!
+    for _ in $(seq 100); do
+        grep -qs '^listening' "$out" && break
+        kill -0 "${PID[$who]}" 2>/dev/null || die "$who did not start: $(tail -3 "$BENCH/gg-$who.err")"
+        sleep 0.1
+    done
+    ADDR[$who]=$(sed -n 's/^listening.*grpc=\([^ ]*\).*/\1/p' "$out")
+    [ -n "${ADDR[$who]}" ] || die "$who printed no listening line"
+    sleep 0.5
+    RSS[$who]=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/${PID[$who]}/status")
+}
+
+cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+HZ=$(getconf CLK_TCK)
+
+# R[KEY] is a space-separated list of one value per round.
+declare -A R
+add() { R[$1]="${R[$1]:-} $2"; }
+median() {
+    tr ' ' '\n' <<< "$1" | grep . | sort -g | awk '{ a[NR] = $1 } END {
+        printf "%s\n", NR % 2 ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'
+}
+
+# load WHO CLIENT STREAMS CONNS NUMBERS: adds numbers/s and server µs per number.
+load() {
+    local who=$1 client=$2 s=$3 c=$4 n=$5 c0 c1 line key=$1.$2.$3
+    local total=$((s * n))
+    c0=$(cpu_ticks "${PID[$who]}")
+    if [ "$client" = go ]; then
+        line=$(timeout 300 "$GO/bin/pfpeer-client" -addr "${ADDR[$who]}" -streams "$s" -conns "$c" -numbers "$n") ||
+            die "$who, go client, $s streams: failed: $line"
+    else
+        line=$(timeout 300 "$C_LOAD" "${ADDR[$who]}" --streams "$s" --conns "$c" --numbers "$n") ||
+            die "$who, C client, $s streams: failed: $line"
+    fi
+    c1=$(cpu_ticks "${PID[$who]}")
+    echo "  $who $client $s: $line" >&2
+    add "$key.nps" "$(sed -n 's/.*numbers_per_s=\([0-9.]*\).*/\1/p' <<< "$line")"
+    add "$key.cpu" "$(awk -v d=$((c1 - c0)) -v hz="$HZ" -v t="$total" 'BEGIN { printf "%.2f", d / hz / t * 1e6 }')"
+}
+
+echo "grpc_go_peer: $(date -u +%Y-%m-%dT%H:%MZ), $(nproc) cores, load $(cut -d' ' -f1-3 /proc/loadavg)," \
+    "$(go version | cut -d' ' -f3), grpc-go $(dpkg-query -W -f='${Version}' golang-google-grpc-dev)," \
+    "ROUNDS=$ROUNDS SCALE=$SCALE" >&2
+start pfgate "$PFGATE" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0
+start grpcgo "$GO/bin/pfpeer-server" -addr 127.0.0.1:0
+
+for r in $(seq "$ROUNDS"); do
+    echo "== round $r" >&2
+    # Alternate which server goes first from one round to the next.
+    order="pfgate grpcgo"
+    [ $((r % 2)) -eq 1 ] || order="grpcgo pfgate"
+    for client in go c; do
+        for who in $order; do
+            load "$who" "$client" 1 1 "$NUMBERS_1"
+            load "$who" "$client" 64 8 "$NUMBERS_64"
+        done
+    done
+done
+
+row() { # LABEL KEY FORMAT: pfgate, grpc-go, pfgate/grpc-go
+    local a b
+    a=$(median "${R[pfgate.$2]}")
+    b=$(median "${R[grpcgo.$2]}")
+    awk -v l="$1" -v a="$a" -v b="$b" -v f="$3" 'BEGIN {
+        printf "| %s | " f " | " f " | %.2f |\n", l, a, b, (b > 0 ? a / b : 0) }'
+}
+{
+    echo "### gRPC: pfgate vs grpc-go, numbers uniform in [2, 2^40] (medians of $ROUNDS rounds)"
+    echo
+    echo "| case | pfgate | grpc-go server | pfgate/grpc-go |"
+    echo "|---|---:|---:|---:|"
+    for client in go c; do
+        if [ "$client" = go ]; then cl="one message per number (grpc-go client)"; else cl="run-sending (grpc_uniform_load)"; fi
+        row "1 stream, $cl, numbers/s" "$client.1.nps" "%.0f"
+        row "64 streams on 8 connections, $cl, numbers/s" "$client.64.nps" "%.0f"
+        row "server CPU per number (µs), 1 stream, $cl" "$client.1.cpu" "%.2f"
+        row "server CPU per number (µs), 64 streams, $cl" "$client.64.cpu" "%.2f"
+    done
+    R[pfgate.rss]=$(awk -v k="${RSS[pfgate]}" 'BEGIN { printf "%.1f", k / 1024 }')
+    R[grpcgo.rss]=$(awk -v k="${RSS[grpcgo]}" 'BEGIN { printf "%.1f", k / 1024 }')
+    row "RSS at rest, just started (MiB)" rss "%.1f"
+} | tee "$MD"
