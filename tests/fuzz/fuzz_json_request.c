@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
     (void)pf_json_is_end((const char *)data, size);
 
     pf_stream *s;
-    if (pf_stream_new(1, &s) < 0)
+    if (pf_stream_new(1, NULL, NULL, NULL, &s) < 0)
         return 0;
     assert(pf_stream_push(s, &req) == PF_OK);
     pf_response r;
