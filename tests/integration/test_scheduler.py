@@ -540,7 +540,7 @@ def test_queue_flag_bad_value_is_a_startup_error(flag, value):
 # ---------------------------------------- 6. probes beside busy workers ---
 
 LOAD_STREAMS = 32          # per front (gRPC, WebSocket): 64 streams in all
-LOAD_SEMIPRIMES = 600      # 64 x 600 x ~0.2 ms: seconds of both workers, many times the probes
+LOAD_SEMIPRIMES = 1500     # 64 x 1500 x 25 us: 1.2 s of both workers (more under ASan), many times the probes
 PROBE_TIMEOUT = 5          # generous: a bound on a hang, not a latency figure
 
 
