@@ -44,7 +44,7 @@ static void default_web_root(const struct pf_flag *f, char *out, size_t size)
     }
 }
 
-/* One thread per core, within the flag's bounds (--threads, --workers). */
+/* One thread per core, within the flag's bounds (--workers). */
 static void one_per_core(const struct pf_flag *f, char *out, size_t size)
 {
     long cores = sysconf(_SC_NPROCESSORS_ONLN);
@@ -70,9 +70,11 @@ const struct pf_flag pf_flags[] = {
               "default off)" },
     { "web-root", "DIR", PF_FLAG_PATH, FIELD(web_root), .def_of_machine = default_web_root,
       .help = "static page folder (default: the repo's web/)" },
-    { "threads", "N", PF_FLAG_COUNT, FIELD(grpc_threads), .min = 1, .max = 64,
-      .def_of_machine = one_per_core,
-      .help = "gRPC completion-queue threads (default: one per core)" },
+    /* One: only the first thread polls grpc (grpc_151.h), so another one
+     * adds a thread hop to its streams' every event and takes nothing off
+     * the poller (BENCHMARKS.md, "One completion-queue thread"). */
+    { "threads", "N", PF_FLAG_COUNT, FIELD(grpc_threads), .min = 1, .max = 64, .def = "1",
+      .help = "gRPC completion-queue threads (default %D)" },
     { "workers", "N", PF_FLAG_COUNT, FIELD(workers), .min = 1, .max = 256,
       .def_of_machine = one_per_core,
       .help = "factoring threads (default: one per core); streams\n"
