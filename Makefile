@@ -301,7 +301,8 @@ $(BUILD)/tests/%.o: tests/unit/%.c | $(PROTO_C)
 		-c $< -o $@
 
 # tests/unit/test_X.c tests core/X.c, or X.c in a gateway folder and then links its object;
-# test_X_USES names the other gateway files it needs, test_X_LDFLAGS its own link flags.
+# test_X_USES names the other gateway files it needs, test_X_OBJS other objects,
+# test_X_LDFLAGS its own link flags.
 gateway_obj_of = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(addsuffix /$(1).c,$(GATEWAY_DIRS))))
 # The accept loop on a real grpc server; --wrap: its system calls seen and failed on purpose.
 test_grpc_listener_USES := config grpc_151 grpc_relay grpc_tls grpc_conns h2_guard accept_guard listen \
@@ -311,6 +312,7 @@ test_grpc_listener_LDFLAGS := -pthread \
 # The codec's jansson allocations, counted and failed as the fault build does.
 test_json_codec_LDFLAGS := -Wl,--wrap=malloc
 test_grpc_service_USES := grpc_call health log clock
+test_pb_codec_OBJS := $(BUILD)/proto/primefactor.pb-c.o
 test_scheduler_LDFLAGS := -pthread
 # The unit tests that link no gateway object: what SANITIZE=thread builds and runs.
 links_gateway = $(call gateway_obj_of,$(1))$(test_$(1)_USES)
@@ -321,7 +323,7 @@ all: $(CORE_UNIT_BIN)
 endif
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(call gateway_obj_of,$$*) \
-		$$(foreach u,$$(test_$$*_USES),$$(call gateway_obj_of,$$(u))) $(CORE_LIB)
+		$$(foreach u,$$(test_$$*_USES),$$(call gateway_obj_of,$$(u))) $$(test_$$*_OBJS) $(CORE_LIB)
 	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $(test_$*_LDFLAGS) $^ -lcmocka $(PKG_LIBS) -o $@
 
 -include $(shell find $(BUILD) -name '*.d' 2>/dev/null)

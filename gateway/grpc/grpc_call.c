@@ -27,9 +27,6 @@ static void call_free(struct pf_grpc_call *c)
 static void sent(struct pf_grpc_call *c, bool ok)
 {
     c->send_pending = false;
-    if (c->send_bb)
-        grpc_byte_buffer_destroy(c->send_bb);
-    c->send_bb = NULL;
     if (!ok)
         c->dead = true; /* the client is gone */
 }
@@ -128,6 +125,13 @@ void pf_grpc_call_wake(struct pf_grpc_call *c)
         return;
     if (grpc_call_start_batch(c->call, NULL, 0, &c->tags[PF_GRPC_OP_WAKE].tag, NULL) != GRPC_CALL_OK)
         atomic_store(&c->wake_pending, false); /* not seen: an empty batch always starts */
+}
+
+grpc_byte_buffer *pf_grpc_call_send_buffer(struct pf_grpc_call *c)
+{
+    if (!c->send_bb)
+        c->send_bb = grpc_raw_byte_buffer_create(NULL, 0);
+    return c->send_bb;
 }
 
 bool pf_grpc_call_watch_close(struct pf_grpc_call *c)

@@ -25,7 +25,7 @@
 enum pf_grpc_op {
     PF_GRPC_OP_NEW,    /* the call started (the request was matched) */
     PF_GRPC_OP_RECV,   /* a message read */
-    PF_GRPC_OP_SEND,   /* send_bb (and maybe the status) sent; the base frees send_bb */
+    PF_GRPC_OP_SEND,   /* send_bb (and maybe the status) sent */
     PF_GRPC_OP_STATUS, /* the status sent */
     PF_GRPC_OP_CLOSE,  /* the call closed (RECV_CLOSE_ON_SERVER) */
     PF_GRPC_OP_WAKE,   /* pf_grpc_call_wake(): not counted in batches */
@@ -60,7 +60,9 @@ struct pf_grpc_call {
     struct pf_grpc_serving *serving; /* what requested it, on which queue */
     size_t method;                   /* which of the service's methods */
     struct pf_list link;             /* in serving's started calls */
-    grpc_byte_buffer *send_bb;       /* the message of the SEND batch; freed with the call */
+    /* The message of the SEND batch: one buffer for all of the call's
+     * messages (pf_grpc_call_send_buffer()), freed with the call. */
+    grpc_byte_buffer *send_bb;
     int batches;                     /* in flight */
     int cancelled;                   /* set by a RECV_CLOSE_ON_SERVER op */
     bool send_pending;               /* a SEND batch is in flight */
@@ -91,6 +93,13 @@ bool pf_grpc_call_start_batch(struct pf_grpc_call *c, const grpc_op *ops, size_t
  * (grpc.h: "with an empty batch is thread-compatible"). The caller makes
  * sure c is not destroyed meanwhile (the kind's destroy hook). */
 void pf_grpc_call_wake(struct pf_grpc_call *c);
+
+/* The call's send buffer, for the next message: grpc takes a message's
+ * slices when its batch starts and leaves the buffer to its owner
+ * (grpc_types.h, send_message), so one buffer serves every message and
+ * the allocation and grpc_byte_buffer_destroy() (an ExecCtx each) are
+ * paid once per call. Pack into it with pf_pb_pack_into(). */
+grpc_byte_buffer *pf_grpc_call_send_buffer(struct pf_grpc_call *c);
 
 /* Starts the RECV_CLOSE_ON_SERVER batch (into c->cancelled). */
 bool pf_grpc_call_watch_close(struct pf_grpc_call *c);

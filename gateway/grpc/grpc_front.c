@@ -158,7 +158,7 @@ static void send_next_answer(struct call *c)
     if (pf_stream_pop(c->stream, &r) < 0)
         return;
     pf_metrics_answer(PF_FRONT_GRPC, &r);
-    c->base.send_bb = pf_pb_encode_response(&r);
+    pf_pb_encode_response(&r, pf_grpc_call_send_buffer(&c->base));
     /* While the next answer is ready too, each one is a hinted message: the
      * transport buffers it (up to WRITE_BUFFER_BYTES) and completes it
      * at once, and the last ready answer, unhinted, takes them all out in
@@ -171,10 +171,6 @@ static void send_next_answer(struct call *c)
     if (!first && pf_stream_answer_ready(c->stream))
         b.ops[b.n - 1].flags = GRPC_WRITE_BUFFER_HINT;
     c->base.send_pending = pf_grpc_call_start_batch(&c->base, b.ops, b.n, PF_GRPC_OP_SEND);
-    if (!c->base.send_pending) {
-        grpc_byte_buffer_destroy(c->base.send_bb);
-        c->base.send_bb = NULL;
-    }
 }
 
 /* Moves the call forward after any event: send the next answer, read the next

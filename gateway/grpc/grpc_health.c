@@ -57,11 +57,14 @@ static bool read_service(grpc_byte_buffer *bb, char *name, size_t size)
     return fits;
 }
 
-static grpc_byte_buffer *encode_status(int status)
+/* Packs status into the call's send buffer. */
+static grpc_byte_buffer *encode_status(struct health_call *c, int status)
 {
     Grpc__Health__V1__HealthCheckResponse msg = GRPC__HEALTH__V1__HEALTH_CHECK_RESPONSE__INIT;
     msg.status = status;
-    return pf_pb_pack(&msg.base);
+    grpc_byte_buffer *bb = pf_grpc_call_send_buffer(&c->base);
+    pf_pb_pack_into(bb, &msg.base);
+    return bb;
 }
 
 static void call_destroy(struct pf_grpc_call *base)
@@ -77,8 +80,7 @@ static void watch_send(struct health_call *c, int status, bool last)
     struct pf_grpc_batch b;
     bool md_sent = c->sent_status >= 0;
     pf_grpc_batch_send(&b, &md_sent);
-    c->base.send_bb = encode_status(status);
-    pf_grpc_batch_message(&b, c->base.send_bb);
+    pf_grpc_batch_message(&b, encode_status(c, status));
     static grpc_slice no_details;
     if (last) {
         pf_grpc_batch_status(&b, GRPC_STATUS_OK, &no_details);
@@ -123,8 +125,7 @@ static void answer_check(struct health_call *c, const char *service, bool decode
         code = GRPC_STATUS_NOT_FOUND;
         details = grpc_slice_from_static_string("unknown service");
     } else {
-        c->base.send_bb = encode_status(current_status());
-        pf_grpc_batch_message(&b, c->base.send_bb);
+        pf_grpc_batch_message(&b, encode_status(c, current_status()));
     }
     pf_grpc_batch_status(&b, code, &details);
     pf_grpc_batch_close(&b, &c->base.cancelled);

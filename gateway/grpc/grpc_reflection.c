@@ -146,7 +146,7 @@ static int index_descriptors(pf_grpc_reflection *r)
 
 /* ---- answers ------------------------------------------------------------ */
 
-static grpc_byte_buffer *answer(pf_grpc_reflection *r, const Request *req)
+static void answer(pf_grpc_reflection *r, const Request *req, grpc_byte_buffer *into)
 {
     Response res = GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__INIT;
     Grpc__Reflection__V1__FileDescriptorResponse files =
@@ -179,7 +179,8 @@ static grpc_byte_buffer *answer(pf_grpc_reflection *r, const Request *req)
         res.message_response_case =
             GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_LIST_SERVICES_RESPONSE;
         res.list_services_response = &list;
-        return pf_pb_pack(&res.base);
+        pf_pb_pack_into(into, &res.base);
+        return;
     case GRPC__REFLECTION__V1__SERVER_REFLECTION_REQUEST__MESSAGE_REQUEST_FILE_BY_FILENAME:
         f = file_named(r, req->file_by_filename);
         break;
@@ -213,9 +214,8 @@ static grpc_byte_buffer *answer(pf_grpc_reflection *r, const Request *req)
             GRPC__REFLECTION__V1__SERVER_REFLECTION_RESPONSE__MESSAGE_RESPONSE_ERROR_RESPONSE;
         res.error_response = &error;
     }
-    grpc_byte_buffer *bb = pf_pb_pack(&res.base);
+    pf_pb_pack_into(into, &res.base);
     free(file_list);
-    return bb;
 }
 
 /* ---- the streams ------------------------------------------------------ */
@@ -272,7 +272,7 @@ static void on_recv(struct pf_grpc_call *base, bool ok)
         c->input_done = true; /* a bad request ends the stream */
         return;
     }
-    base->send_bb = answer((pf_grpc_reflection *)base->serving->service, req);
+    answer((pf_grpc_reflection *)base->serving->service, req, pf_grpc_call_send_buffer(base));
     grpc__reflection__v1__server_reflection_request__free_unpacked(req, NULL);
     struct pf_grpc_batch b;
     pf_grpc_batch_send(&b, &c->md_sent);

@@ -17,12 +17,16 @@ int pf_pb_decode_request_bytes(const uint8_t *data, size_t len, pf_request *out)
 /* Any message, for the other services (health): a new message the caller
  * frees with protobuf_c_message_free_unpacked(), or NULL when bb is not one. */
 ProtobufCMessage *pf_pb_unpack(grpc_byte_buffer *bb, const ProtobufCMessageDescriptor *desc);
-/* A new byte buffer holding m packed; never NULL: grpc's allocator
- * (gpr_malloc) aborts the process when memory runs out. */
-grpc_byte_buffer *pf_pb_pack(const ProtobufCMessage *m);
 
-/* Encodes one primefactor.Response into a new byte buffer that the caller
- * owns; never NULL, as pf_pb_pack(). */
-grpc_byte_buffer *pf_pb_encode_response(const pf_response *r);
+/* Packing never fails: grpc's allocator (gpr_malloc) aborts the process
+ * when memory runs out. */
+/* A new byte buffer holding m packed. */
+grpc_byte_buffer *pf_pb_pack(const ProtobufCMessage *m);
+/* bb (a raw byte buffer; what it held is dropped) holds m packed: a call's
+ * send buffer, reused from message to message (grpc_call.h). */
+void pf_pb_pack_into(grpc_byte_buffer *bb, const ProtobufCMessage *m);
+
+/* bb holds one primefactor.Response, as pf_pb_pack_into(). */
+void pf_pb_encode_response(const pf_response *r, grpc_byte_buffer *bb);
 
 #endif
