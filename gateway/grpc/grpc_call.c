@@ -60,9 +60,14 @@ static void on_event(struct pf_grpc_tag *t, bool ok)
     }
     if (c->kind->on[op])
         c->kind->on[op](c, ok);
+    pf_grpc_call_pump(c);
+}
+
+void pf_grpc_call_pump(struct pf_grpc_call *c)
+{
     if (c->kind->pump)
         c->kind->pump(c);
-    if (c->batches == 0)
+    if (c->batches == 0 && !c->held)
         call_free(c);
 }
 
@@ -150,9 +155,6 @@ void pf_grpc_call_fail(struct pf_grpc_call *c, grpc_status_code code, const char
 void pf_grpc_call_pump_all(struct pf_list *calls)
 {
     struct pf_list *node, *tmp;
-    pf_list_for_each(node, tmp, calls) {
-        struct pf_grpc_call *c = PF_CONTAINER_OF(node, struct pf_grpc_call, link);
-        if (c->kind->pump)
-            c->kind->pump(c);
-    }
+    pf_list_for_each(node, tmp, calls)
+        pf_grpc_call_pump(PF_CONTAINER_OF(node, struct pf_grpc_call, link));
 }

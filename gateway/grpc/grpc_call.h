@@ -8,7 +8,8 @@
  * A kind embeds struct pf_grpc_call as its FIRST member and gives a table of
  * handlers. Every event of the call is counted here, handed to the kind's
  * handler, followed by the kind's pump, and the call is freed when no batch
- * is in flight any more (a failed new-call event frees it at once). */
+ * is in flight any more and the kind does not hold it (a failed new-call
+ * event frees it at once). */
 #ifndef PF_GRPC_CALL_H
 #define PF_GRPC_CALL_H
 
@@ -67,6 +68,9 @@ struct pf_grpc_call {
     int cancelled;                   /* set by a RECV_CLOSE_ON_SERVER op */
     bool send_pending;               /* a SEND batch is in flight */
     bool dead; /* a batch failed to start, or the call was cancelled: send nothing more */
+    /* The kind keeps the call while no batch is in flight (a stream waiting
+     * for its factoring, or for a slot); it lets go in its pump. */
+    bool held;
     bool destroyed;         /* the kind's destroy ran; the rest waits for the wake's event */
     atomic_bool wake_pending; /* a WAKE event is on its way */
 };
@@ -106,6 +110,10 @@ bool pf_grpc_call_watch_close(struct pf_grpc_call *c);
 
 /* Ends the call now with code and details (static), sending nothing more. */
 void pf_grpc_call_fail(struct pf_grpc_call *c, grpc_status_code code, const char *details);
+
+/* Runs the kind's pump outside an event, then frees the call if nothing
+ * keeps it any more: c may be gone when this returns. */
+void pf_grpc_call_pump(struct pf_grpc_call *c);
 
 /* Pumps every call on a list of started calls (the drain: a call whose
  * client is silent has no event coming). */

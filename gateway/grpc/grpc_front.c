@@ -143,12 +143,18 @@ static void post_recv(struct call *c)
     c->recv_pending = pf_grpc_call_start_batch(&c->base, &op, 1, PF_GRPC_OP_RECV);
 }
 
+/* The status, and the close of the call with it: a call's close, watched
+ * from its start, would be one more pending operation on the queue all
+ * along, and Debian's grpc looks through all of them at every event
+ * (README, --max-streams-total). A cancel shows without it: the RECV, SEND
+ * or status in flight fails, or the next one started does. */
 static void send_status(struct call *c)
 {
     struct pf_grpc_batch b;
     grpc_slice details = grpc_slice_from_static_string(c->status_details);
     pf_grpc_batch_send(&b, &c->md_sent);
     pf_grpc_batch_status(&b, c->status, &details);
+    pf_grpc_batch_close(&b, &c->base.cancelled);
     c->status_sent = pf_grpc_call_start_batch(&c->base, b.ops, b.n, PF_GRPC_OP_STATUS);
 }
 
@@ -176,13 +182,9 @@ static void send_next_answer(struct call *c)
 /* Moves the call forward after any event: send the next answer, read the next
  * request when there is room, and end the call when all is answered. A
  * stream's WAKE event (a worker finished one of its numbers) comes here too. */
-static void pump(struct pf_grpc_call *base)
+static void move_forward(struct call *c)
 {
-    struct call *c = (struct call *)base;
-    if (base->dead || c->status_sent) {
-        drop_stream(c); /* a cancel drops the queued numbers at once */
-        return;
-    }
+    struct pf_grpc_call *base = &c->base;
     if (c->admit_deadline_ns)
         return;
     if (!base->send_pending)
@@ -196,6 +198,17 @@ static void pump(struct pf_grpc_call *base)
     bool quiet = pf_health_draining() && pf_now_ns() - c->last_recv_ns >= PF_DRAIN_QUIET_NS;
     if (!base->send_pending && pf_stream_pending(c->stream) == 0 && (c->input_done || quiet))
         send_status(c);
+}
+
+static void pump(struct pf_grpc_call *base)
+{
+    struct call *c = (struct call *)base;
+    if (!base->dead && !c->status_sent)
+        move_forward(c);
+    if (base->dead || c->status_sent) {
+        drop_stream(c); /* a cancel drops the queued numbers at once */
+        base->held = false; /* what is in flight keeps the call now */
+    }
 }
 
 /* Ends the input with status code: the numbers already taken are answered,
@@ -279,7 +292,7 @@ static void admit_waiting(struct worker *w)
         }
         c->admit_deadline_ns = 0;
         w->admitting--;
-        pump(&c->base);
+        pf_grpc_call_pump(&c->base);
     }
 }
 
@@ -296,9 +309,7 @@ static void on_new_call(struct pf_grpc_call *base, bool ok)
     struct worker *w = c->w;
     c->last_recv_ns = pf_now_ns();
     pf_metrics_streams(PF_FRONT_GRPC, 1);
-
-    if (!pf_grpc_call_watch_close(base))
-        return;
+    base->held = true; /* until its status is sent, or it is dead */
     const char *why;
     int rc = take_slot(c, &why);
     if (rc == PF_EFULL) {
