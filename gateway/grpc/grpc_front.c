@@ -379,12 +379,13 @@ static void init_unknown_call(struct pf_grpc_serving *s, size_t i, struct pf_grp
 
 /* ---- workers ------------------------------------------------------------- */
 
-static int worker_tick_ms(struct worker *w)
+/* unarmed: a request of w's queue failed and must be made again. */
+static int worker_tick_ms(struct worker *w, bool unarmed)
 {
     /* While draining, wake up now and then: a stream whose client went
      * quiet has no event coming. */
     int tick = w->admitting ? ADMIT_TICK_MS : pf_health_draining() ? DRAIN_TICK_MS : -1;
-    if (pf_grpc_queue_unarmed(&w->queue) && (tick < 0 || tick > REARM_TICK_MS))
+    if (unarmed && (tick < 0 || tick > REARM_TICK_MS))
         tick = REARM_TICK_MS;
     return tick;
 }
@@ -392,8 +393,9 @@ static int worker_tick_ms(struct worker *w)
 static void *worker_main(void *arg)
 {
     struct worker *w = arg;
+    bool unarmed = pf_grpc_queue_unarmed(&w->queue);
     for (;;) {
-        int tick = worker_tick_ms(w);
+        int tick = worker_tick_ms(w, unarmed);
         gpr_timespec until = tick < 0 ? gpr_inf_future(GPR_CLOCK_MONOTONIC)
                                       : gpr_time_add(gpr_now(GPR_CLOCK_MONOTONIC),
                                                      gpr_time_from_millis(tick, GPR_TIMESPAN));
@@ -407,8 +409,11 @@ static void *worker_main(void *arg)
             t->handle(t, ev.success != 0);
         }
         /* A request that failed (out of memory) is made again. */
-        if (pf_grpc_queue_unarmed(&w->queue))
+        unarmed = pf_grpc_queue_unarmed(&w->queue);
+        if (unarmed) {
             pf_grpc_queue_rearm(&w->queue);
+            unarmed = pf_grpc_queue_unarmed(&w->queue);
+        }
         /* The drain's first wake-up is the failure of the unknown-method
          * request every queue has pending (see pf_grpc_front_drain()). */
         if (pf_health_draining() && (ev.type == GRPC_QUEUE_TIMEOUT || !w->drain_seen)) {
