@@ -55,7 +55,7 @@ struct call {
 
     uint64_t last_recv_ns; /* when the last request arrived */
     uint64_t admit_deadline_ns; /* nonzero while waiting for a slot (--max-streams...) */
-    bool recv_pending, input_done, md_sent, status_sent;
+    bool recv_pending, input_done, md_sent, status_sent, close_watched;
     grpc_status_code status;
     const char *status_details;
 };
@@ -143,18 +143,15 @@ static void post_recv(struct call *c)
     c->recv_pending = pf_grpc_call_start_batch(&c->base, &op, 1, PF_GRPC_OP_RECV);
 }
 
-/* The status, and the close of the call with it: a call's close, watched
- * from its start, would be one more pending operation on the queue all
- * along, and Debian's grpc looks through all of them at every event
- * (README, --max-streams-total). A cancel shows without it: the RECV, SEND
- * or status in flight fails, or the next one started does. */
+/* The status, with the close of the call when nothing watches it yet. */
 static void send_status(struct call *c)
 {
     struct pf_grpc_batch b;
     grpc_slice details = grpc_slice_from_static_string(c->status_details);
     pf_grpc_batch_send(&b, &c->md_sent);
     pf_grpc_batch_status(&b, c->status, &details);
-    pf_grpc_batch_close(&b, &c->base.cancelled);
+    if (!c->close_watched)
+        pf_grpc_batch_close(&b, &c->base.cancelled);
     c->status_sent = pf_grpc_call_start_batch(&c->base, b.ops, b.n, PF_GRPC_OP_STATUS);
 }
 
@@ -233,7 +230,14 @@ static void on_recv(struct pf_grpc_call *base, bool ok)
         return;
     }
     if (!c->recv_bb) {
-        c->input_done = true; /* half-close; a cancel also shows up at the close event */
+        /* The end of the input: a half-close, or a cancel, which only the
+         * close event tells apart. The close is watched from here, not from
+         * the call's start: all along, it would be one more pending
+         * operation on the queue, and Debian's grpc looks through all of
+         * them at every event (README, --max-streams-total). A cancel of a
+         * stream that is not reading shows too: its next SEND fails. */
+        c->input_done = true;
+        c->close_watched = pf_grpc_call_watch_close(base);
         return;
     }
     if (!c->stream) {
@@ -313,8 +317,12 @@ static void on_new_call(struct pf_grpc_call *base, bool ok)
     const char *why;
     int rc = take_slot(c, &why);
     if (rc == PF_EFULL) {
+        /* Nothing else is in flight while it waits: its close tells a
+         * cancel (a flood of new streams reset at once, Rapid Reset, waits
+         * here), and the next tick lets it go. */
         c->admit_deadline_ns = pf_now_ns() + ADMIT_WAIT_NS;
         w->admitting++;
+        c->close_watched = pf_grpc_call_watch_close(base);
     }
     if (rc == PF_ENOMEM || pf_stream_new(w->front->max_pending, w->front->sched, wake_call,
                                          base, &c->stream) < 0)
