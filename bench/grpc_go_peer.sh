@@ -51,28 +51,14 @@ command -v node >/dev/null || die "node is missing"
 echo "== building the grpc-go peer into $GO" >&2
 bench/peers/go/build.sh "$GO" || die "building the grpc-go peer failed"
 
+. bench/lib.sh
 declare -A PID ADDR RSS
-cleanup() {
-    for who in "${!PID[@]}"; do
-        kill "${PID[$who]}" 2>/dev/null && wait "${PID[$who]}" 2>/dev/null || true
-    done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
 
 # start WHO CMD...: runs a server printing `listening grpc=HOST:PORT`.
 start() {
-    local who=$1 out=$BENCH/gg-$1.out
-    shift
-    : > "$out"
-    "$@" > "$out" 2> "$BENCH/gg-$who.err" &
-    PID[$who]=$!
-    for _ in $(seq 100); do
-        grep -qs '^listening' "$out" && break
-        kill -0 "${PID[$who]}" 2>/dev/null || die "$who did not start: $(tail -3 "$BENCH/gg-$who.err")"
-        sleep 0.1
-    done
-    ADDR[$who]=$(sed -n 's/^listening.*grpc=\([^ ]*\).*/\1/p' "$out")
+    local who=$1
+    srv_start "$who" "$BENCH/gg-$who" "${@:2}"
+    PID[$who]=$SRV_PID ADDR[$who]=$SRV_GRPC
     [ -n "${ADDR[$who]}" ] || die "$who printed no listening line"
     sleep 0.5
     RSS[$who]=$(awk '$1 == "VmRSS:" { print $2 }' "/proc/${PID[$who]}/status")
