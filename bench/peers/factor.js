@@ -11,7 +11,7 @@
 // Miller-Rabin and Pollard-Brent rho on what is left. Cofactors below 2^41 (all
 // of them for inputs up to 2^40) use Number arithmetic with mulmod41 below;
 // larger ones use BigInt. Measured (bench/peers/factor_check.js --bench, u40
-// numbers): mulmod41 is about 10x faster than BigInt and 4x faster than an
+// numbers): mulmod41 is about 5x faster than BigInt and 4x faster than an
 // exact Horner mulmod over 12-bit chunks of one factor.
 
 const TRIAL_LIMIT = 512;
