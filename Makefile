@@ -152,7 +152,7 @@ help:
 	@echo 'make check-layers  fail if core/ or a front end includes a layer it must not know'
 	@echo 'make bench      benchmarks, side by side with their peers and with BEFORE (default 7a05b10)'
 	@echo 'make bench-fair issue 14 benchmarks only: fairness, workers, small numbers, idle memory'
-	@echo 'make bench-grpc-go  issue 15 benchmarks only: pfgate vs grpc-go (bench/peers/go)'
+	@echo 'make bench-grpc-go  issue 15 benchmarks only: pfgate vs grpc-go (bench/peers/go) and grpc-js'
 	@echo 'make soak       mixed load for SOAK_SECONDS (default 60), every answer checked'
 	@echo 'make valgrind   integration tests against pfgate under valgrind memcheck'
 	@echo 'make fuzz       each libFuzzer target for FUZZ_TIME seconds (default 60)'
@@ -198,7 +198,7 @@ bench: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
 bench-fair: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
 	$(Q)BUILD=$(BUILD) BEFORE=$(BEFORE) bench/fair_workers.sh
 
-# Issue 15's benchmarks alone: pfgate vs grpc-go, both client modes.
+# Issue 15's benchmarks alone: pfgate vs grpc-go and grpc-js, both client modes, latency at 5,000/s.
 bench-grpc-go: all $(BUILD)/bench/grpc_uniform_load
 	$(Q)BUILD=$(BUILD) bench/grpc_go_peer.sh
 

@@ -55,49 +55,15 @@ ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
 # ---- servers ----------------------------------------------------------------
 
-PIDS=()
-cleanup() {
-    local p
-    for p in "${PIDS[@]}"; do
-        kill "$p" 2>/dev/null || true
-    done
-    for p in "${PIDS[@]}"; do
-        wait "$p" 2>/dev/null || true
-    done
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/lib.sh
 
-# start NAME CMD...: starts a server (on the CPUs in $PIN_SERVER when set, for
-# taskset), waits for its `listening ...` line, and sets SRV_PID, SRV_GRPC and
-# SRV_HTTP (HOST:PORT, empty when absent).
+# start NAME CMD...: srv_start (on the CPUs in $SRV_CPUS when set), then a pause.
 start() {
-    local name=$1 out=$BENCH/$1.out
-    shift
-    ${PIN_SERVER:+taskset -c "$PIN_SERVER"} "$@" > "$out" 2> "$BENCH/$name.err" &
-    SRV_PID=$!
-    PIDS+=("$SRV_PID")
-    local i
-    for i in $(seq 100); do
-        grep -qs '^listening' "$out" && break
-        kill -0 "$SRV_PID" 2>/dev/null || die "$name did not start: $(tail -3 "$BENCH/$name.err")"
-        sleep 0.1
-    done
-    grep -q '^listening' "$out" || die "$name printed no listening line"
-    SRV_GRPC=$(sed -n 's/^listening.*grpc=\([^ ]*\).*/\1/p' "$out")
-    SRV_HTTP=$(sed -n 's/^listening.*http=\([^ ]*\).*/\1/p' "$out")
+    srv_start "$1" "$BENCH/$1" "${@:2}"
     sleep 0.3
 }
 
-stop() {
-    kill "$1" 2>/dev/null || true
-    wait "$1" 2>/dev/null || true
-    local p keep=()
-    for p in "${PIDS[@]}"; do
-        [ "$p" = "$1" ] || keep+=("$p")
-    done
-    PIDS=("${keep[@]}")
-}
+stop() { srv_stop "$1"; }
 
 start_pfgate() { start pfgate "$PFGATE" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 "$@"; }
 start_node_grpc() { start node_grpc node "$PEERS/grpc_server.js" 0; }
@@ -205,7 +171,7 @@ bench_grpc() {
     [ "$(nproc)" -ge 2 ] && command -v taskset >/dev/null || return 0
     echo "== gRPC streaming, server on CPU 0, load client on CPU 1" >&2
     for who in pf node; do
-        if [ $who = pf ]; then PIN_SERVER=0 start_pfgate; else PIN_SERVER=0 start_node_grpc; fi
+        if [ $who = pf ]; then SRV_CPUS=0 start_pfgate; else SRV_CPUS=0 start_node_grpc; fi
         CUR=$who
         load "$SRV_PID" taskset -c 1 "$GRPC_LOAD" "$SRV_GRPC" --streams 64 --conns 8 \
             --numbers "$n64" --window 100

@@ -74,34 +74,15 @@ BEFORE_BIN=
 
 # ---- servers ----------------------------------------------------------------
 
-SRV_PID=
-cleanup() {
-    [ -z "$SRV_PID" ] || { kill "$SRV_PID" 2>/dev/null; wait "$SRV_PID" 2>/dev/null; } || true
-}
-trap cleanup EXIT
-trap 'exit 130' INT TERM
+. bench/lib.sh
 
-# start BIN FLAGS...: sets SRV_PID, SRV_GRPC and SRV_HTTP.
+# start BIN FLAGS...: one pfgate at a time; sets SRV_PID, SRV_GRPC and SRV_HTTP.
 start() {
-    local out=$BENCH/fw-srv.out
-    : > "$out"
-    "$@" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0 > "$out" 2> "$BENCH/fw-srv.err" &
-    SRV_PID=$!
-    for _ in $(seq 100); do
-        grep -qs '^listening' "$out" && break
-        kill -0 "$SRV_PID" 2>/dev/null || die "$1 did not start: $(tail -3 "$BENCH/fw-srv.err")"
-        sleep 0.1
-    done
-    SRV_GRPC=$(sed -n 's/^listening.*grpc=\([^ ]*\).*/\1/p' "$out")
-    SRV_HTTP=$(sed -n 's/^listening.*http=\([^ ]*\).*/\1/p' "$out")
+    srv_start "$1" "$BENCH/fw-srv" "$@" --grpc-addr 127.0.0.1:0 --http-addr 127.0.0.1:0
     [[ -n $SRV_GRPC && -n $SRV_HTTP ]] || die "$1 printed no listening line"
 }
 
-stop() {
-    kill "$SRV_PID" 2>/dev/null || true
-    wait "$SRV_PID" 2>/dev/null || true
-    SRV_PID=
-}
+stop() { srv_stop "$SRV_PID"; }
 
 cpu_ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
 HZ=$(getconf CLK_TCK)

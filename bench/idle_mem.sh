@@ -20,22 +20,16 @@ mkdir -p "$OUT"
 die() { echo "idle_mem: $*" >&2; exit 1; }
 ulimit -n "$(ulimit -Hn)" 2>/dev/null || true
 
-"$@" > "$OUT/idle-srv.out" 2> "$OUT/idle-srv.err" &
-PID=$!
+. "$(dirname "$0")/lib.sh"
 LPID=
 cleanup() {
     [ -z "$LPID" ] || kill "$LPID" 2>/dev/null || true
-    kill "$PID" 2>/dev/null || true
+    srv_stop_all
     wait 2>/dev/null || true
 }
 trap cleanup EXIT
-trap 'exit 130' INT TERM
-for _ in $(seq 100); do
-    grep -qs '^listening' "$OUT/idle-srv.out" && break
-    kill -0 "$PID" 2>/dev/null || die "$1 did not start: $(tail -3 "$OUT/idle-srv.err")"
-    sleep 0.1
-done
-HTTP=$(sed -n 's/^listening.*http=\([^ ]*\).*/\1/p' "$OUT/idle-srv.out")
+srv_start "$1" "$OUT/idle-srv" "$@"
+PID=$SRV_PID HTTP=$SRV_HTTP
 [ -n "$HTTP" ] || die "$1 printed no listening line with http="
 
 kib() { awk -v k="$1:" '$1 == k { print $2 }' "/proc/$PID/status"; }
