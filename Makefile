@@ -55,8 +55,11 @@ endif
 LINK     ?= static
 ifeq ($(LINK),static)
 # Drop unreferenced archive sections; store the C++ parts' relative
-# relocations as DT_RELR (glibc >= 2.36): BENCHMARKS.md, "Memory at rest".
-PFGATE_LEAN := -Wl,--gc-sections -Wl,-z,pack-relative-relocs
+# relocations as DT_RELR (glibc >= 2.36); place the code run from exec to rest
+# first in the text (tools/startup-text.sh writes the list): BENCHMARKS.md,
+# "Memory at rest".
+STARTUP_LD := tools/startup-text.ld
+PFGATE_LEAN := -Wl,--gc-sections -Wl,-z,pack-relative-relocs -Wl,-T,$(STARTUP_LD)
 # pkg-config --static lists the archives in link order; OpenSSL, libdl,
 # pthread and libatomic are left to the shared part, librt too (a stub since
 # glibc 2.34), and -latomic's --as-needed bracket with it.
@@ -261,8 +264,8 @@ $(BUILD)/gateway/%.o: gateway/%.c | $(PROTO_C)
 # main.c starts both fronts.
 $(BUILD)/gateway/main.o: CFLAGS += $(GATEWAY_INC)
 
-$(PFGATE): $(GATEWAY_OBJ) $(PROTO_OBJ) $(CORE_LIB) $(FAULT_OBJ)
-	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $(FAULT_WRAP) $^ $(PFGATE_LIBS) -o $@
+$(PFGATE): $(GATEWAY_OBJ) $(PROTO_OBJ) $(CORE_LIB) $(FAULT_OBJ) $(STARTUP_LD)
+	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $(FAULT_WRAP) $(filter-out %.ld,$^) $(PFGATE_LIBS) -o $@
 
 $(BUILD)/tests/fault/%.o: tests/fault/%.c
 	@mkdir -p $(@D)
