@@ -56,9 +56,9 @@ LINK     ?= static
 ifeq ($(LINK),static)
 # Drop unreferenced archive sections; store the C++ parts' relative
 # relocations as DT_RELR (glibc >= 2.36); place the code run from exec to rest
-# first in the text (tools/startup-text.sh writes the list): BENCHMARKS.md,
-# "Memory at rest".
-STARTUP_LD := tools/startup-text.ld
+# first in the text (ld's default script with tools/startup-text.list, which
+# tools/startup-text.sh writes, at the head of .text): BENCHMARKS.md, "Memory at rest".
+STARTUP_LD := $(BUILD)/pfgate.ld
 PFGATE_LEAN := -Wl,--gc-sections -Wl,-z,pack-relative-relocs -Wl,-T,$(STARTUP_LD)
 # pkg-config --static lists the archives in link order; OpenSSL, libdl,
 # pthread and libatomic are left to the shared part, librt too (a stub since
@@ -266,6 +266,13 @@ $(BUILD)/gateway/main.o: CFLAGS += $(GATEWAY_INC)
 
 $(PFGATE): $(GATEWAY_OBJ) $(PROTO_OBJ) $(CORE_LIB) $(FAULT_OBJ) $(STARTUP_LD)
 	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $(FAULT_WRAP) $(filter-out %.ld,$^) $(PFGATE_LIBS) -o $@
+
+$(BUILD)/pfgate.ld: tools/startup-text.list
+	@mkdir -p $(@D)
+	$(call quiet,GEN,$@)$(CC) -Wl,--verbose -nostdlib -x c /dev/null -o /dev/null 2>/dev/null | \
+		awk -v list=$< 'f && /^=+$$/ { exit } \
+			f && /^ +\*\(\.text\.unlikely / { while ((getline l < list) > 0) print "    " l; n++ } \
+			f { print } /^=+$$/ { f = 1 } END { exit n != 1 }' > $@.tmp && mv $@.tmp $@
 
 $(BUILD)/tests/fault/%.o: tests/fault/%.c
 	@mkdir -p $(@D)
