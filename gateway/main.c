@@ -191,9 +191,10 @@ int main(int argc, char **argv)
     }
     printf("listening grpc=%s http=%s%s\n", grpc_addr, http_addr, admin_addr);
     fflush(stdout);
-    pf_info("serving gRPC on %s (%d threads), HTTP and WebSocket on %s, web root %s; "
-            "%d factoring threads", grpc_addr, cfg.grpc_threads, http_addr, cfg.web_root,
-            cfg.workers);
+    pf_info("serving gRPC on %s (%d completion-queue thread%s), HTTP and WebSocket on %s, "
+            "web root %s; %d factoring thread%s", grpc_addr, cfg.grpc_threads,
+            cfg.grpc_threads == 1 ? "" : "s", http_addr, cfg.web_root, cfg.workers,
+            cfg.workers == 1 ? "" : "s");
 
     int sig = wait_stop_signal(&signals, NULL);
     pf_info("%s: draining (up to %.1f s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
