@@ -237,7 +237,8 @@ static void on_recv(struct pf_grpc_call *base, bool ok)
          * them at every event (README, --max-streams-total). A cancel of a
          * stream that is not reading shows too: its next SEND fails. */
         c->input_done = true;
-        c->close_watched = pf_grpc_call_watch_close(base);
+        if (!c->close_watched) /* since a wait for a slot */
+            c->close_watched = pf_grpc_call_watch_close(base);
         return;
     }
     if (!c->stream) {

@@ -1201,6 +1201,35 @@ def test_max_streams_per_connection(pfgate_factory, pb):
     base.check("after stream limits", rss_slack_kib=20 * 1024)
 
 
+@pytest.mark.timeout_s(60)
+def test_a_stream_that_waited_for_a_slot_ends_ok(pfgate_factory, pb):
+    """--max-streams 1: a second stream on the connection waits for a slot (up to 50 ms); when
+    the first ends within the wait, the second is let in and, after its half-close, answered in
+    full with OK (its close is watched from the wait on, and not a second time at its
+    half-close: checked to fail when it was, the call then being cancelled)."""
+    srv = pfgate_factory("--max-streams", "1")
+    nums = [360, 2**62, PRIME_NEAR_2_63, 12]
+    waited = 0
+    with grpc.insecure_channel(srv.grpc) as ch, ThreadPoolExecutor(1) as ex:
+        stub = pb.pb_grpc.FactorsStub(ch)
+        for _ in range(20):
+            first = HeldRequests([pb.Request(num=6)], hold=10)
+            call = stub.PrimeFactors(iter(first), timeout=10)
+            assert tup(next(call)) == expected([6], oracle())[0]
+            second = ex.submit(run_stream, stub, pb, nums, 10)
+            time.sleep(0.02)              # the second is at the server, waiting for the slot
+            first.release()
+            assert drain(call).code == grpc.StatusCode.OK
+            res = second.result(15)
+            if res.code == grpc.StatusCode.RESOURCE_EXHAUSTED:
+                continue                  # the slot came too late: not let in this time
+            assert res.code == grpc.StatusCode.OK and res.tuples == expected(nums, oracle()), \
+                f"a stream let in after waiting for a slot: {res.code} {res.details!r}"
+            waited += 1
+    assert waited >= 3, f"only {waited} of 20 second streams were let in within the wait"
+    serving_exactly(srv, pb, "after streams that waited for a slot")
+
+
 @pytest.mark.timeout_s(30)
 def test_max_streams_in_all(pfgate_factory, pb):
     """--max-streams-total 3: with 3 streams open on 3 connections, a 4th stream on a 4th
