@@ -77,7 +77,7 @@ static void drain(const struct pf_config *cfg, pf_grpc_front *grpc, pf_lws_serve
     bool cancelled = false;
     for (;;) {
         bool grpc_done = pf_grpc_front_wait_drained(grpc, 0.02);
-        if (grpc_done && pf_lws_server_open_streams(http) == 0)
+        if (grpc_done && pf_lws_server_drained(http))
             return;
         if (second_signal(signals)) {
             pf_warn("second signal: exiting now");

@@ -35,6 +35,7 @@ struct pf_lws_server {
     atomic_bool stop;
     atomic_bool cancel; /* the drain deadline passed */
     atomic_int open_streams;
+    atomic_bool drain_seen; /* the service thread has started the drain */
     bool drain_started, cancel_started; /* service thread only */
     /* pfgate's own listening sockets: it accepts, counts and only then
      * hands each connection to lws (which would read a flood of silent
@@ -153,6 +154,7 @@ static void on_wake(struct lws_context *ctx)
         s->drain_started = true;
         pf_ws_drain_all(ctx);
         pf_ndjson_drain_all(ctx);
+        atomic_store(&s->drain_seen, true);
     }
     if (atomic_load(&s->cancel) && !s->cancel_started) {
         s->cancel_started = true;
@@ -440,9 +442,9 @@ void pf_lws_server_cancel_all(pf_lws_server *s)
     lws_cancel_service(s->ctx);
 }
 
-int pf_lws_server_open_streams(pf_lws_server *s)
+bool pf_lws_server_drained(pf_lws_server *s)
 {
-    return atomic_load(&s->open_streams);
+    return atomic_load(&s->drain_seen) && atomic_load(&s->open_streams) == 0;
 }
 
 void pf_lws_server_free(pf_lws_server *s)

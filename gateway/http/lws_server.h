@@ -23,8 +23,11 @@ void pf_lws_server_drain(pf_lws_server *s);
  * not, and NDJSON streams are cut. */
 void pf_lws_server_cancel_all(pf_lws_server *s);
 
-/* WebSocket and NDJSON streams still open. */
-int pf_lws_server_open_streams(pf_lws_server *s);
+/* The drain is done: the service thread has started it, and no WebSocket
+ * or NDJSON stream is open. Not before the service thread has seen the
+ * drain: a WebSocket whose upgrade was answered just before the signal is
+ * counted only once its service call is over. */
+bool pf_lws_server_drained(pf_lws_server *s);
 
 /* Stops the service thread and frees. NULL-safe. */
 void pf_lws_server_free(pf_lws_server *s);
