@@ -143,6 +143,14 @@ static void post_recv(struct call *c)
     c->recv_pending = pf_grpc_call_start_batch(&c->base, &op, 1, PF_GRPC_OP_RECV);
 }
 
+/* The call's close (RECV_CLOSE_ON_SERVER) watched, once: grpc refuses a
+ * second watch, and cancels the call. */
+static void watch_close(struct call *c)
+{
+    if (!c->close_watched)
+        c->close_watched = pf_grpc_call_watch_close(&c->base);
+}
+
 /* The status, with the close of the call when nothing watches it yet. */
 static void send_status(struct call *c)
 {
@@ -237,8 +245,7 @@ static void on_recv(struct pf_grpc_call *base, bool ok)
          * them at every event (README, --max-streams-total). A cancel of a
          * stream that is not reading shows too: its next SEND fails. */
         c->input_done = true;
-        if (!c->close_watched) /* since a wait for a slot */
-            c->close_watched = pf_grpc_call_watch_close(base);
+        watch_close(c);
         return;
     }
     if (!c->stream) {
@@ -323,7 +330,7 @@ static void on_new_call(struct pf_grpc_call *base, bool ok)
          * here), and the next tick lets it go. */
         c->admit_deadline_ns = pf_now_ns() + ADMIT_WAIT_NS;
         w->admitting++;
-        c->close_watched = pf_grpc_call_watch_close(base);
+        watch_close(c);
     }
     if (rc == PF_ENOMEM || pf_stream_new(w->front->max_pending, w->front->sched, wake_call,
                                          base, &c->stream) < 0)
