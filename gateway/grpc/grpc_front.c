@@ -480,9 +480,13 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_sched *sched, pf_grpc_fr
          * unread requests; flow control needs the window to stay small. */
         { GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_BDP_PROBE, { .integer = 0 } },
         { GRPC_ARG_INTEGER, GRPC_ARG_HTTP2_WRITE_BUFFER_SIZE, { .integer = WRITE_BUFFER_BYTES } },
-        /* Idle connections must not pin file descriptors (silent ones are
-         * the accept loop's: grpc_listener.h). */
-        { GRPC_ARG_INTEGER, GRPC_ARG_MAX_CONNECTION_IDLE_MS, { .integer = cfg->idle_timeout * 1000 } },
+        /* Without their filters, which each call's every batch goes through
+         * (BENCHMARKS.md, "gRPC against grpc-go"): pfgate never compresses
+         * its answers, and a compressed message never gets past the guard.
+         * Idle connections are ended by the relay (grpc_listener.c), not by
+         * grpc's max_age filter, for the same reason. */
+        { GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_PER_MESSAGE_COMPRESSION, { .integer = 0 } },
+        { GRPC_ARG_INTEGER, GRPC_ARG_ENABLE_PER_MESSAGE_DECOMPRESSION, { .integer = 0 } },
     };
     grpc_channel_args channel_args = { sizeof(args) / sizeof(args[0]), args };
     f->server = grpc_server_create(&channel_args, NULL);

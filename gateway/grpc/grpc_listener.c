@@ -34,11 +34,13 @@ struct watch;
 struct pf_grpc_listener {
     int listen_fd;
     int header_timeout_ms;
+    int idle_timeout_ms; /* --idle-timeout */
     struct pf_acceptor acceptor;
     int64_t accept_resume_ms; /* >= 0: the listener is out of epoll until then (EMFILE) */
     struct pf_list waiting; /* watches not yet handed to grpc */
     struct pf_list closing; /* watches whose relay has a deadline */
     struct pf_list dead;    /* watches to free after this round of events */
+    struct pf_list idle;    /* watches whose relay is open with no stream, longest idle first */
     struct pf_h2_limits limits;
     struct pf_relay_scratch *scratch;
     struct pf_log_limit relay_failed, relay_refused, refused, wait_failed;
@@ -67,6 +69,8 @@ struct watch {
     struct pf_list link;     /* in the listener's watches */
     struct pf_list waiting_link; /* in waiting, then in closing */
     int64_t deadline;
+    struct pf_list idle_link; /* in idle, since idle_since */
+    int64_t idle_since;
     bool partial; /* part of the preface came (plaintext: it is only peeked) */
     bool dead;    /* its relay is over: freed after this round of events */
     pf_grpc_tls *tls; /* TLS port: until the relay takes it */
@@ -117,7 +121,9 @@ int pf_grpc_listener_bind(const struct pf_config *cfg, pf_grpc_listener **out, i
     pf_list_init(&l->waiting);
     pf_list_init(&l->closing);
     pf_list_init(&l->dead);
+    pf_list_init(&l->idle);
     l->header_timeout_ms = cfg->header_timeout * 1000;
+    l->idle_timeout_ms = cfg->idle_timeout * 1000;
     *out = l;
     return 0;
 }
@@ -224,6 +230,24 @@ static bool check_preface(pf_grpc_listener *l, struct watch *w)
     return true;
 }
 
+/* Connections with no stream for --idle-timeout end with a GOAWAY (as grpc's
+ * own idle timer would, which costs every call more: BENCHMARKS.md). The idle
+ * list is in the order its connections went idle, so only its head is due
+ * next. Returns the ms until the next is due, or -1. */
+static int64_t end_idle(pf_grpc_listener *l, int64_t now)
+{
+    while (!pf_list_empty(&l->idle)) {
+        struct watch *w = PF_CONTAINER_OF(l->idle.next, struct watch, idle_link);
+        int64_t at = w->idle_since + l->idle_timeout_ms;
+        if (at > now)
+            return at - now;
+        pf_list_remove(&w->idle_link);
+        pf_debug("grpc: ending a connection idle for --idle-timeout");
+        relay_went(l, w, pf_grpc_relay_end(w->relay, now));
+    }
+    return -1;
+}
+
 /* Connections that have not sent their preface within --header-timeout are
  * closed (grpc's handshake timeout does not cover sockets added by fd), and
  * the ones part-way through it are looked at again; so are relays past
@@ -232,7 +256,7 @@ static bool check_preface(pf_grpc_listener *l, struct watch *w)
 static int check_waiting(pf_grpc_listener *l)
 {
     int64_t now = pf_now_ms();
-    int64_t next = -1;
+    int64_t next = end_idle(l, now);
     struct pf_list *node, *tmp;
     pf_list_for_each(node, tmp, &l->closing) {
         struct watch *w = PF_CONTAINER_OF(node, struct watch, waiting_link);
@@ -293,8 +317,16 @@ static void on_relay_event(pf_grpc_listener *l, void *ptr, uint32_t events)
  * is freed after this round of events. */
 static void relay_went(pf_grpc_listener *l, struct watch *w, bool over)
 {
-    if (!over && pf_grpc_relay_deadline(w->relay) >= 0 && !pf_list_linked(&w->waiting_link))
+    bool closing = pf_grpc_relay_deadline(w->relay) >= 0;
+    if (!over && closing && !pf_list_linked(&w->waiting_link))
         pf_list_append(&l->closing, &w->waiting_link);
+    bool idle = !over && !closing && pf_grpc_relay_open_streams(w->relay) == 0;
+    if (idle && !pf_list_linked(&w->idle_link)) {
+        w->idle_since = pf_now_ms();
+        pf_list_append(&l->idle, &w->idle_link);
+    } else if (!idle) {
+        pf_list_remove(&w->idle_link);
+    }
     if (over) {
         /* Not freed yet: this round may hold an event for its other socket. */
         w->dead = true;
@@ -316,6 +348,7 @@ static void watch_close(pf_grpc_listener *l, struct watch *w)
         pf_log_limited(&l->relay_failed, PF_LOG_WARN, "grpc: closed a connection: %s",
                        pf_grpc_relay_why(w->relay));
     pf_list_remove(&w->waiting_link);
+    pf_list_remove(&w->idle_link);
     pf_grpc_conns_close(l->conns, w->conn);
     pf_metrics_connections(PF_FRONT_GRPC, -1);
     /* Out of the list before the sockets close: pf_grpc_listener_unsent()

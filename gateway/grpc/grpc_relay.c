@@ -316,6 +316,23 @@ bool pf_grpc_relay_start(pf_grpc_relay *r, const uint8_t *head, size_t n, int64_
     return read_tls_pending(r, now_ms) < 0 || settle(r, now_ms);
 }
 
+uint32_t pf_grpc_relay_open_streams(const pf_grpc_relay *r)
+{
+    return pf_h2_guard_open_streams(r->guard);
+}
+
+bool pf_grpc_relay_end(pf_grpc_relay *r, int64_t now_ms)
+{
+    if (r->state != OPEN)
+        return settle(r, now_ms);
+    pf_h2_guard_end(r->guard);
+    /* The GOAWAY goes out now if grpc is between frames, else with the end
+     * of grpc's current frame. */
+    if (pump(r, false, false, now_ms) < 0)
+        return true;
+    return settle(r, now_ms);
+}
+
 const char *pf_grpc_relay_why(const pf_grpc_relay *r)
 {
     return pf_h2_guard_why(r->guard);

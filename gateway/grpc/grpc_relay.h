@@ -55,7 +55,16 @@ void *pf_grpc_relay_owner(const pf_grpc_relay *r);
  * relay is over (both sides done, or an error): the caller frees it. */
 bool pf_grpc_relay_event(pf_grpc_relay *r, void *epoll_ptr, uint32_t events, int64_t now_ms);
 
-/* Why the guard ended the connection (a static string), or NULL. */
+/* Streams open on the connection (h2_guard.h): 0 while it is idle. */
+uint32_t pf_grpc_relay_open_streams(const pf_grpc_relay *r);
+
+/* Ends an idle connection (--idle-timeout): the client gets a GOAWAY with
+ * NO_ERROR, and the relay closes as after a guard failure (its deadline is
+ * set). Returns true once the relay is over, as pf_grpc_relay_event() does. */
+bool pf_grpc_relay_end(pf_grpc_relay *r, int64_t now_ms);
+
+/* Why the guard ended the connection (a static string), or NULL: also for
+ * pf_grpc_relay_end(). */
 const char *pf_grpc_relay_why(const pf_grpc_relay *r);
 
 /* A closing relay's deadline (ms on pf_now_ms()), or -1: a relay still

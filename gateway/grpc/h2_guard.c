@@ -672,7 +672,12 @@ void pf_h2_guard_free(pf_h2_guard *g)
 
 bool pf_h2_guard_failed(const pf_h2_guard *g) { return g->failed; }
 bool pf_h2_guard_done(const pf_h2_guard *g) { return g->goaway_sent; }
-const char *pf_h2_guard_why(const pf_h2_guard *g) { return g->why; }
+const char *pf_h2_guard_why(const pf_h2_guard *g)
+{
+    return g->fail_code == PF_H2_NO_ERROR ? NULL : g->why;
+}
+void pf_h2_guard_end(pf_h2_guard *g) { fail(g, PF_H2_NO_ERROR, "idle"); }
+uint32_t pf_h2_guard_open_streams(const pf_h2_guard *g) { return g->n_streams; }
 bool pf_h2_guard_owes_server(const pf_h2_guard *g)
 {
     return !g->failed && (g->owe_resets || g->owe_server_window);

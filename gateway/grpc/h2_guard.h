@@ -91,8 +91,18 @@ size_t pf_h2_guard_from_server(pf_h2_guard *g, const uint8_t *in, size_t n,
 bool pf_h2_guard_failed(const pf_h2_guard *g);
 bool pf_h2_guard_done(const pf_h2_guard *g);
 
-/* Why it failed, for the log (a static string), or NULL. */
+/* Why it failed, for the log (a static string), or NULL: also after
+ * pf_h2_guard_end(), which is no failure of the client's. */
 const char *pf_h2_guard_why(const pf_h2_guard *g);
+
+/* pfgate ends the connection (an idle one: --idle-timeout): as a failure,
+ * but the GOAWAY says NO_ERROR, and its last stream id tells the client that
+ * streams it opened after it were not seen, so it may open them again. */
+void pf_h2_guard_end(pf_h2_guard *g);
+
+/* Streams open as the guard counts them: from the client's HEADERS to grpc's
+ * trailers or either side's RST_STREAM. */
+uint32_t pf_h2_guard_open_streams(const pf_h2_guard *g);
 
 /* Injections held back for want of room or of a frame boundary: the relay
  * feeds 0 bytes again once room is made. */

@@ -1371,6 +1371,41 @@ def test_grpc_preface_trickle_cut_at_header_timeout(pfgate_factory):
 
 
 @pytest.mark.timeout_s(30)
+def test_idle_timeout_ends_a_connection_after_its_last_stream_with_goaway(pfgate_factory, pb):
+    """--idle-timeout 2: a connection whose one stream ended at about 1.5 s is idle from then:
+    it gets GOAWAY(NO_ERROR) naming that stream, then EOF, about 2 s after the stream ended,
+    not 2 s after the connection opened; and a client that opens a new stream after the
+    GOAWAY is not answered on it (its GOAWAY says so: it opens it again elsewhere)."""
+    srv = pfgate_factory("--idle-timeout", "2", "--header-timeout", "10")
+    h2 = H2Conn(srv.grpc)
+    h2.send(PREFACE_SETTINGS)
+    t0 = time.monotonic()
+    h2.send(h2_frame(HEADERS, END_HEADERS, 1, grpc_headers_block()))
+    time.sleep(1.5)
+    h2.send(h2_frame(DATA, END_STREAM, 1, grpc_msg(pb.Request(num=360).SerializeToString())))
+    assert h2.wait(1, 5) == "answered"
+    ended = time.monotonic() - t0
+    assert h2.responses(pb, 1) == expected([360], oracle())
+    deadline = time.monotonic() + 5
+    while not any(f[0] == GOAWAY for f in h2.frames) and h2._read_some(deadline):
+        pass
+    at = time.monotonic() - t0
+    goaway = [f for f in h2.frames if f[0] == GOAWAY]
+    assert goaway, f"no GOAWAY within 5 s of the stream's end ({h2.closed})"
+    last_sid, code = struct.unpack("!II", goaway[0][3][:8])
+    assert (last_sid, code) == (1, 0), goaway[0]
+    assert ended + 1.7 <= at <= ended + 3.5, \
+        f"GOAWAY {at - ended:.2f} s after the last stream ended (--idle-timeout 2)"
+    try:
+        h2.send(h2_request(3, [pb.Request(num=12).SerializeToString()]))
+    except OSError:
+        pass
+    assert h2.wait_closed(5) in ("eof", "reset")
+    assert h2.responses(pb, 3) == []
+    h2.close()
+    serving_exactly(srv, pb, "after an idle connection was ended")
+
+
 def test_idle_timeout_closes_only_connections_without_a_stream(pfgate_factory, pb):
     """--idle-timeout 2: an HTTP/2 connection with no stream and an HTTP keep-alive connection
     after its answer are closed at about 2 s; a gRPC stream and a WebSocket that stay quiet

@@ -408,6 +408,65 @@ static void test_streams_grpc_ended_leave_the_table(void **state)
     assert_false(pf_h2_guard_failed(f->g));
 }
 
+/* The open-stream count the relay's idle timer reads: up at a client's
+ * HEADERS, down at grpc's trailers and at a reset from either side. */
+static void test_open_streams_count_what_is_open(void **state)
+{
+    struct fixture *f = *state;
+    hello(f);
+    static struct bytes in, srv;
+    in.n = srv.n = 0;
+    frame(&in, HEADERS, END_HEADERS, 1, block, sizeof(block));
+    frame(&in, HEADERS, END_HEADERS | END_STREAM, 3, block, sizeof(block));
+    frame(&in, HEADERS, END_HEADERS, 5, block, sizeof(block));
+    from_client(f, &in, 0);
+    assert_int_equal(pf_h2_guard_open_streams(f->g), 3);
+    /* Response headers and a client half-close leave a stream open. */
+    frame(&srv, HEADERS, END_HEADERS, 3, block, sizeof(block));
+    from_server(f, &srv);
+    assert_int_equal(pf_h2_guard_open_streams(f->g), 3);
+    srv.n = 0;
+    frame(&srv, HEADERS, END_HEADERS | END_STREAM, 3, block, sizeof(block));
+    frame32(&srv, RST_STREAM, 1, 0);
+    from_server(f, &srv);
+    assert_int_equal(pf_h2_guard_open_streams(f->g), 1);
+    in.n = 0;
+    frame32(&in, RST_STREAM, 5, 8);
+    from_client(f, &in, 0);
+    assert_int_equal(pf_h2_guard_open_streams(f->g), 0);
+}
+
+/* An idle connection ended by pfgate: GOAWAY(NO_ERROR) naming the last
+ * stream grpc saw, no failure for the log, and nothing more to grpc (a
+ * stream opened after it is the client's to open again). */
+static void test_end_sends_goaway_no_error_with_the_last_stream(void **state)
+{
+    struct fixture *f = *state;
+    hello(f);
+    static struct bytes in, srv;
+    in.n = srv.n = 0;
+    frame(&in, HEADERS, END_HEADERS | END_STREAM, 7, block, sizeof(block));
+    from_client(f, &in, 0);
+    frame(&srv, HEADERS, END_HEADERS | END_STREAM, 7, block, sizeof(block));
+    from_server(f, &srv);
+    f->to_client.n = 0;
+    size_t to_grpc = f->to_server.n;
+
+    pf_h2_guard_end(f->g);
+    expect_goaway(f, PF_H2_NO_ERROR);
+    struct frame_view v[1];
+    frames(&f->to_client, v, 1);
+    assert_int_equal(u32(v[0].p), 7);
+    assert_int_equal(v[0].len, 8 + strlen("idle"));
+    assert_memory_equal(v[0].p + 8, "idle", 4);
+    assert_null(pf_h2_guard_why(f->g));
+
+    in.n = 0;
+    frame(&in, HEADERS, END_HEADERS, 9, block, sizeof(block));
+    from_client(f, &in, 0);
+    assert_int_equal(f->to_server.n, to_grpc);
+}
+
 static void test_unanswered_pings_end_with_goaway(void **state)
 {
     struct fixture *f = *state;
@@ -697,6 +756,8 @@ int main(void)
         T(test_resets_by_grpc_draw_on_the_same_budget),
         T(test_streams_over_the_table_end_with_goaway),
         T(test_streams_grpc_ended_leave_the_table),
+    T(test_open_streams_count_what_is_open),
+    T(test_end_sends_goaway_no_error_with_the_last_stream),
         T(test_unanswered_pings_end_with_goaway),
         T(test_answered_pings_are_not_limited),
         T(test_priority_flood_ends_with_goaway),
