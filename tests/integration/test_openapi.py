@@ -303,8 +303,8 @@ def test_real_responses_match_the_description(pfgate, tmp_path):
         methods = [c["method"]] if c["method"] in item else \
             ["get"] if c["method"] == "head" else [m for m in item if status == "405"]
         seen |= {(m, c["path"], status) for m in methods}
-    # 503s: while draining (below); out of memory and the connection reserve have tests of
-    # their own (test_http_oom.py, test_hostile_http.py). The page's 404: further below.
+    # 503s: in the drain and the connection reserve (below; out of memory is
+    # test_alloc_faults.py's). The page's 404: below too.
     left = {s for s in statuses - seen if s[2] != "503" and s != ("get", "/", "404")}
     assert not left, f"described statuses no test response had: {sorted(left)}"
 
@@ -354,6 +354,34 @@ def test_responses_while_draining_match_the_description(pfgate_factory, tmp_path
     finally:
         stalled.abort()
         srv.kill()
+
+
+def test_connection_reserve_answers_match_the_description(pfgate_factory, tmp_path):
+    """--max-connections 1 with a WebSocket held: a new connection lands in the reserve,
+    where /healthz and /metrics are answered and every other route is the described 503."""
+    srv = pfgate_factory("--max-connections", "1")
+    doc = json.loads(served(srv).body)
+    held = RawWS(srv.http)
+    assert held.status == 101
+    time.sleep(0.3)
+    try:
+        cases = [
+            get_case(srv, "/v1/factors/360", FACTORS, 503),
+            get_case(srv, "/openapi.json", "/openapi.json", 503),
+            get_case(srv, "/", "/", 503),
+            get_case(srv, "/app.js", "/{file}", 503),
+            case("POST NDJSON in the reserve", "post", NDJSON_PATH, request(
+                srv, f"POST {NDJSON_PATH} HTTP/1.1\r\nHost: x\r\nContent-Length: 4\r\n\r\n360\n"),
+                503),
+            ws_case(srv, "WebSocket upgrade in the reserve", 503),
+            get_case(srv, "/healthz", "/healthz", 200),
+            get_case(srv, "/metrics", "/metrics", 200),
+        ]
+        for c in cases[:6]:
+            assert json.loads(c["body"]) == {"error": "too many connections (--max-connections)"}
+        check_ok(tmp_path, doc, cases)
+    finally:
+        held.abort()
 
 
 def _factors_as_integers(d):
