@@ -104,6 +104,11 @@ GATEWAY_SRC := $(wildcard $(GATEWAY_DIRS:%=%/*.c))
 GATEWAY_OBJ := $(GATEWAY_SRC:%.c=$(BUILD)/%.o)
 GATEWAY_INC := $(GATEWAY_DIRS:%=-I%)
 
+# The OpenAPI description served at GET /openapi.json: embedded in pfgate
+# (never read from --web-root), its "@VERSION@" replaced by VERSION.
+OPENAPI     := docs/openapi.json
+OPENAPI_OBJ := $(BUILD)/docs/openapi_json.o
+
 UNIT_SRC    := $(wildcard tests/unit/test_*.c)
 UNIT_BIN    := $(UNIT_SRC:tests/unit/%.c=$(BUILD)/tests/%)
 
@@ -252,6 +257,17 @@ $(BUILD)/proto/descriptors.c: $(BUILD)/proto/descriptors.pb
 		od -An -v -tx1 $< | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
 		echo '};'; echo 'const size_t pf_descriptors_len = sizeof(pf_descriptors);'; } > $@
 
+$(BUILD)/docs/openapi_json.c: $(OPENAPI) VERSION
+	@mkdir -p $(@D)
+	$(call quiet,GEN,$@){ echo '#include "openapi.h"'; \
+		echo 'const unsigned char pf_openapi_json[] = {'; \
+		sed 's/@VERSION@/$(VERSION)/' $< | od -An -v -tx1 | sed 's/\([0-9a-f][0-9a-f]\)/0x\1,/g'; \
+		echo '};'; echo 'const size_t pf_openapi_json_len = sizeof(pf_openapi_json);'; } > $@.tmp && \
+		mv $@.tmp $@
+
+$(OPENAPI_OBJ): $(BUILD)/docs/openapi_json.c
+	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) -Igateway/http -c $< -o $@
+
 $(BUILD)/proto/%.o: $(BUILD)/proto/%.c
 	$(call quiet,CC,$<)$(CC) $(CPPFLAGS) $(CFLAGS) $(PKG_CFLAGS) -I$(BUILD)/proto -Igateway/grpc -c $< -o $@
 
@@ -264,7 +280,7 @@ $(BUILD)/gateway/%.o: gateway/%.c | $(PROTO_C)
 # main.c starts both fronts.
 $(BUILD)/gateway/main.o: CFLAGS += $(GATEWAY_INC)
 
-$(PFGATE): $(GATEWAY_OBJ) $(PROTO_OBJ) $(CORE_LIB) $(FAULT_OBJ) $(STARTUP_LD)
+$(PFGATE): $(GATEWAY_OBJ) $(PROTO_OBJ) $(OPENAPI_OBJ) $(CORE_LIB) $(FAULT_OBJ) $(STARTUP_LD)
 	$(call quiet,LD,$@)$(CC) $(LDFLAGS) $(FAULT_WRAP) $(filter-out %.ld,$^) $(PFGATE_LIBS) -o $@
 
 $(BUILD)/pfgate.ld: tools/startup-text.list

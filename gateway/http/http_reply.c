@@ -80,10 +80,12 @@ static int write_reply(struct lws *wsi, unsigned status, const char *content_typ
     bool h2 = pf_http_is_h2_stream(wsi); /* its connection is not this request's to close */
     enum persistence asked = h2 ? KEEP : persistence_asked(wsi);
     bool closing = !h2 && (close || asked == CLOSE);
+    bool own_cache = header && strncasecmp(header, "cache-control:", 14) == 0;
     if (lws_add_http_common_headers(wsi, status, content_type, len, &p, end) ||
-        lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
-                                     (const unsigned char *)no_store, sizeof(no_store) - 1, &p,
-                                     end) ||
+        (!own_cache &&
+         lws_add_http_header_by_token(wsi, WSI_TOKEN_HTTP_CACHE_CONTROL,
+                                      (const unsigned char *)no_store, sizeof(no_store) - 1, &p,
+                                      end)) ||
         (header && add_header_line(wsi, header, &p, end)) ||
         (closing && add_header_line(wsi, "connection: close", &p, end)) ||
         (!closing && asked == KEEP_ALIVE_10 &&

@@ -11,7 +11,8 @@
  * the transaction there: lws parses a pipelined request as soon as the
  * callback returns, and closes at a half-close, so a body left for
  * HTTP_WRITEABLE would be overtaken or lost. A HEAD request gets the headers
- * only. Returns what the callback must return (nonzero: close). */
+ * only. Replies say "Cache-Control: no-store" unless `header` is a
+ * Cache-Control line of its own. Returns what the callback must return (nonzero: close). */
 int pf_http_reply(struct lws *wsi, unsigned status, const char *content_type, const char *body,
                   size_t len, const char *header);
 /* The same with "Connection: close", for a callback that cannot end the

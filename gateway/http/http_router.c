@@ -42,5 +42,7 @@ struct pf_route_match pf_http_route(enum pf_method method, const char *path, siz
         return only(ALLOW_GET, method, PF_ROUTE_HEALTHZ);
     if (path_is(path, len, "/metrics"))
         return only(ALLOW_GET, method, PF_ROUTE_METRICS);
+    if (path_is(path, len, "/openapi.json"))
+        return only(ALLOW_GET, method, PF_ROUTE_OPENAPI);
     return only(ALLOW_GET, method, PF_ROUTE_FILE);
 }

@@ -14,6 +14,7 @@ enum pf_route {
     PF_ROUTE_FACTORS,      /* GET /v1/factors/{num}: arg is num's text */
     PF_ROUTE_HEALTHZ,
     PF_ROUTE_METRICS,
+    PF_ROUTE_OPENAPI,      /* GET /openapi.json: the description of these routes */
     PF_ROUTE_FILE,         /* a GET of any other path: a static file (or a 404) */
 };
 

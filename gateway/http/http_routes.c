@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "ndjson_front.h"
 #include "num.h"
+#include "openapi.h"
 #include "stream.h"
 
 static int reply_json(struct lws *wsi, unsigned status, char *json)
@@ -87,6 +88,13 @@ static int get_healthz(struct lws *wsi)
     return reply_json(wsi, HTTP_STATUS_OK, strdup("{\"status\":\"SERVING\"}"));
 }
 
+/* The description changes only with the binary: caches may keep it a while. */
+static int get_openapi(struct lws *wsi)
+{
+    return pf_http_reply(wsi, HTTP_STATUS_OK, "application/json", (const char *)pf_openapi_json,
+                         pf_openapi_json_len, "cache-control: public, max-age=3600");
+}
+
 static int route(struct lws *wsi, struct pf_http_session *s)
 {
     struct pf_route_match m = pf_http_route_of(wsi);
@@ -95,6 +103,7 @@ static int route(struct lws *wsi, struct pf_http_session *s)
     case PF_ROUTE_FACTORS: return get_factors(wsi, m.arg, m.arg_len);
     case PF_ROUTE_HEALTHZ: return get_healthz(wsi);
     case PF_ROUTE_METRICS: return get_metrics(wsi);
+    case PF_ROUTE_OPENAPI: return get_openapi(wsi);
     case PF_ROUTE_WRONG_METHOD: return pf_http_refuse_method(wsi, m.allow); /* the filter's */
     case PF_ROUTE_FILE: break;
     }

@@ -1,5 +1,6 @@
 /* HTTP requests on --http-addr: the routes of SPEC.md that are not static
- * files (/v1/factors/{num}, /healthz, /metrics, the NDJSON POST), and 404s. */
+ * files (/v1/factors/{num}, /healthz, /metrics, /openapi.json, the NDJSON
+ * POST), and 404s. */
 #ifndef PF_HTTP_ROUTES_H
 #define PF_HTTP_ROUTES_H
 

@@ -45,7 +45,7 @@ struct pf_lws_server {
     struct pf_http_conns conns;
     struct pf_log_limit refused_log;
     lws_retry_bo_t idle_policy;
-    struct lws_http_mount mounts[5];
+    struct lws_http_mount mounts[6];
 };
 
 /* What a connection is now. lws allocates one session per connection,
@@ -395,7 +395,8 @@ int pf_lws_server_start(const struct pf_config *cfg, pf_sched *sched, pf_lws_ser
     add_callback_mount(s, 1, "/v1/factors");
     add_callback_mount(s, 2, "/healthz");
     add_callback_mount(s, 3, "/metrics");
-    struct lws_http_mount *files = &s->mounts[4];
+    add_callback_mount(s, 4, "/openapi.json");
+    struct lws_http_mount *files = &s->mounts[5];
     files->mountpoint = "/";
     files->mountpoint_len = 1;
     files->origin = cfg->web_root;

@@ -32,6 +32,10 @@ static const struct route_case cases[] = {
     {PF_METHOD_POST, "/healthz", PF_ROUTE_WRONG_METHOD, "GET, HEAD"},
     {PF_METHOD_GET, "/metrics", PF_ROUTE_METRICS, NULL},
     {PF_METHOD_OTHER, "/metrics", PF_ROUTE_WRONG_METHOD, "GET, HEAD"},
+    {PF_METHOD_GET, "/openapi.json", PF_ROUTE_OPENAPI, NULL},
+    {PF_METHOD_HEAD, "/openapi.json", PF_ROUTE_OPENAPI, NULL},
+    {PF_METHOD_POST, "/openapi.json", PF_ROUTE_WRONG_METHOD, "GET, HEAD"},
+    {PF_METHOD_GET, "/openapi.json/", PF_ROUTE_FILE, NULL},
     /* Everything else is a static file (or its 404), GET and HEAD only. */
     {PF_METHOD_GET, "/", PF_ROUTE_FILE, NULL},
     {PF_METHOD_HEAD, "/index.html", PF_ROUTE_FILE, NULL},
