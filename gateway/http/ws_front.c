@@ -28,7 +28,7 @@
  * Returns why not, or NULL. */
 static const char *bad_handshake(struct lws *wsi, int method, const char *upgrade)
 {
-    if (!upgrade || strcmp(upgrade, "websocket") != 0)
+    if (!upgrade || strcasecmp(upgrade, "websocket") != 0) /* RFC 6455 4.2.1: any case */
         return "only a WebSocket upgrade is served here";
     if (method != LWSHUMETH_GET)
         return "a WebSocket handshake is a GET";

@@ -405,11 +405,11 @@ class RawWS:
     answered (101 on success), `response` the HttpResponse when it was not 101."""
 
     def __init__(self, addr, path=WS_PATH, origin=None, host=None, extra_headers=(),
-                 timeout=10, key=None):
+                 timeout=10, key=None, upgrade="websocket"):
         self.addr = addr
         self.sock = connect(addr, timeout)
         self.key = key or base64.b64encode(os.urandom(16)).decode()
-        lines = [f"GET {path} HTTP/1.1", f"Host: {host or addr}", "Upgrade: websocket",
+        lines = [f"GET {path} HTTP/1.1", f"Host: {host or addr}", f"Upgrade: {upgrade}",
                  "Connection: Upgrade", f"Sec-WebSocket-Key: {self.key}",
                  "Sec-WebSocket-Version: 13"]
         if origin is not None:

@@ -532,6 +532,18 @@ def test_upgrade_same_origin_accepted(pfgate):
             check(ws.recv_n(3), expected_answers([12]))
 
 
+@pytest.mark.parametrize("upgrade", ["WebSocket", "WEBSOCKET"])
+def test_upgrade_token_in_any_case_accepted(pfgate, upgrade):
+    """RFC 6455 4.2.1: the Upgrade value is matched without regard to case."""
+    ws = RawWS(pfgate.http, upgrade=upgrade)
+    try:
+        assert ws.status == 101, ws.response
+        ws.send_text("360")
+        check(ws.recv_n(6), expected_answers([360]))
+    finally:
+        ws.close()
+
+
 def test_upgrade_without_origin_accepted(pfgate):
     with RawWS(pfgate.http) as ws:
         assert ws.status == 101
