@@ -136,19 +136,29 @@ SOAK_SECONDS ?= 60
 # $(BUILD)/before) or a pfgate binary; BEFORE= measures this tree alone.
 BEFORE ?= 7a05b10
 
-.PHONY: all deps run test fault-build check-layers test-unit test-integration bench bench-fair bench-grpc-go fuzz soak valgrind clean help
+.PHONY: all build deps deps-run run test fault-build check-layers test-unit test-integration bench \
+        bench-fair bench-grpc-go fuzz soak valgrind clean help
+
+# A target that installs packages builds in a second make: this one read
+# pkg-config's flags before they were installed.
+SUBMAKE := $(MAKE) --no-print-directory
+
+# `make`: what building and running need (tools/install-deps.sh run), then the build.
+all: deps-run
+	$(Q)$(SUBMAKE) build
 
 # SANITIZE=thread: the core's unit tests only (CORE_UNIT_BIN, further down).
 ifeq ($(SANITIZE),thread)
-all:
+build:
 else
-all: $(PFGATE) $(PFFACTOR) $(UNIT_BIN)
+build: $(PFGATE) $(PFFACTOR) $(UNIT_BIN)
 endif
 
 help:
-	@echo 'make            build $(PFGATE), $(PFFACTOR) and the unit tests'
-	@echo 'make deps       install the missing Debian and npm packages'
-	@echo 'make run        deps + build + start pfgate with defaults'
+	@echo 'make            deps-run + build $(PFGATE), $(PFFACTOR) and the unit tests'
+	@echo 'make deps-run   install the missing Debian packages building and running need'
+	@echo 'make deps       install every missing Debian and npm package (tests, benchmarks, packaging)'
+	@echo 'make run        deps-run + build $(PFGATE) + start it with defaults'
 	@echo 'make test       deps + build + check-layers + every test (SANITIZE=1: under ASan+UBSan)'
 	@echo '                SANITIZE=thread: the core and its unit tests under TSan'
 	@echo 'make fault-build  build/fault/pfgate: ASan, its own allocations fail on demand (PF_FAULT_ALLOC)'
@@ -162,20 +172,23 @@ help:
 	@echo 'make clean      remove build/'
 
 deps:
-	$(Q)tools/install-deps.sh
+	$(Q)tools/install-deps.sh all
 
-run: deps
-	$(Q)$(MAKE) --no-print-directory all
+deps-run:
+	$(Q)tools/install-deps.sh run
+
+run: deps-run
+	$(Q)$(SUBMAKE) $(PFGATE)
 	$(PFGATE)
 
 test: deps
 ifeq ($(SANITIZE),thread)
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(SUBMAKE) build
 	@echo 'SANITIZE=thread: gateway and integration tests skipped (grpc core, abseil and libwebsockets are not built with TSan here)'
 	$(Q)BUILD=$(BUILD) tests/run-all.sh unit
 else
-	$(Q)$(MAKE) --no-print-directory all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
-	$(Q)$(MAKE) --no-print-directory fault-build
+	$(Q)$(SUBMAKE) build $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
+	$(Q)$(SUBMAKE) fault-build
 	$(Q)BUILD=$(BUILD) tests/run-all.sh
 endif
 
@@ -185,33 +198,41 @@ fault-build:
 check-layers: $(PROTO_C)
 	$(Q)BUILD=$(BUILD) tools/check-layers.sh
 
-test-unit: all
+test-unit: deps
+	$(Q)$(SUBMAKE) build
 	$(Q)BUILD=$(BUILD) tests/run-all.sh unit
 
-test-integration: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS) fault-build
+test-integration: deps
+	$(Q)$(SUBMAKE) build $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS) fault-build
 	$(Q)BUILD=$(BUILD) tests/run-all.sh integration
 
-bench: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
+bench: deps
+	$(Q)$(SUBMAKE) build $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
 	$(Q)BUILD=$(BUILD) tools/bench.sh
 	$(Q)BUILD=$(BUILD) bench/bench_net.sh
 	$(Q)BUILD=$(BUILD) BEFORE=$(BEFORE) bench/fair_workers.sh
 	$(Q)BUILD=$(BUILD) bench/grpc_go_peer.sh
 
 # Issue 14's benchmarks alone (fairness, workers, small numbers, idle memory).
-bench-fair: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
+bench-fair: deps
+	$(Q)$(SUBMAKE) build $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
 	$(Q)BUILD=$(BUILD) BEFORE=$(BEFORE) bench/fair_workers.sh
 
 # Issue 15's benchmarks alone: pfgate vs grpc-go and grpc-js, both client modes, latency at 5,000/s.
-bench-grpc-go: all $(BUILD)/bench/grpc_uniform_load
+bench-grpc-go: deps
+	$(Q)$(SUBMAKE) build $(BUILD)/bench/grpc_uniform_load
 	$(Q)BUILD=$(BUILD) bench/grpc_go_peer.sh
 
-soak: all
+soak: deps
+	$(Q)$(SUBMAKE) build
 	$(Q)/usr/bin/python3 tools/soak.py $(PFGATE) --seconds $(SOAK_SECONDS)
 
-valgrind: all
+valgrind: deps
+	$(Q)$(SUBMAKE) build
 	$(Q)tests/valgrind.sh $(PFGATE)
 
-fuzz: $(FUZZ_BINS)
+fuzz: deps
+	$(Q)$(SUBMAKE) $(FUZZ_BINS)
 	$(Q)for t in $(FUZZ_TARGETS); do \
 		mkdir -p build/fuzz/work-$$t; \
 		echo "== fuzz $$t for $(FUZZ_TIME) s"; \
@@ -329,7 +350,7 @@ links_gateway = $(call gateway_obj_of,$(1))$(test_$(1)_USES)
 CORE_UNIT_BIN := $(foreach x,$(UNIT_SRC:tests/unit/test_%.c=%),\
                    $(if $(call links_gateway,$(x)),,$(BUILD)/tests/test_$(x)))
 ifeq ($(SANITIZE),thread)
-all: $(CORE_UNIT_BIN)
+build: $(CORE_UNIT_BIN)
 endif
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(call gateway_obj_of,$$*) \
