@@ -244,6 +244,55 @@ fuzz: deps
 clean:
 	rm -rf build
 
+# ---- install ---------------------------------------------------------------
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, its page, its man
+# page, the systemd unit and its environment file, whose paths (@BINDIR@,
+# @WEBDIR@...) are filled in for PREFIX. The environment file is in /etc/default
+# whatever PREFIX, where the unit reads it; the unit goes where systemd looks
+# for it under PREFIX (/lib/systemd/system for /usr, as Debian 12 packages do).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+WEBDIR     ?= $(DATADIR)/pfgate/web
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+DEFAULTDIR ?= /etc/default
+WEB_FILES  := $(wildcard web/*)
+# The binary installed; tests/integration/test_install.py names the one it tests.
+PFGATE_BIN ?= $(PFGATE)
+INSTALL_SED := -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@WEBDIR@|$(WEBDIR)|g' \
+               -e 's|@UNITDIR@|$(UNITDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+
+.PHONY: install uninstall
+
+install: $(PFGATE_BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(WEBDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DEFAULTDIR)
+	install -m 755 $(PFGATE_BIN) $(DESTDIR)$(BINDIR)/pfgate
+	install -m 644 $(WEB_FILES) $(DESTDIR)$(WEBDIR)/
+	sed $(INSTALL_SED) deploy/pfgate.1 > $(DESTDIR)$(MANDIR)/man1/pfgate.1
+	sed $(INSTALL_SED) deploy/pfgate.service > $(DESTDIR)$(UNITDIR)/pfgate.service
+	chmod 644 $(DESTDIR)$(MANDIR)/man1/pfgate.1 $(DESTDIR)$(UNITDIR)/pfgate.service
+	@# An environment file already there is the administrator's: kept.
+	@if [ -e $(DESTDIR)$(DEFAULTDIR)/pfgate ]; then \
+		echo "kept $(DESTDIR)$(DEFAULTDIR)/pfgate"; \
+	else \
+		echo "sed ... deploy/pfgate.default > $(DESTDIR)$(DEFAULTDIR)/pfgate"; \
+		sed $(INSTALL_SED) deploy/pfgate.default > $(DESTDIR)$(DEFAULTDIR)/pfgate && \
+		chmod 644 $(DESTDIR)$(DEFAULTDIR)/pfgate; \
+	fi
+
+# Removes what install installed; an environment file that was edited stays.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pfgate $(DESTDIR)$(MANDIR)/man1/pfgate.1 \
+		$(DESTDIR)$(UNITDIR)/pfgate.service $(addprefix $(DESTDIR)$(WEBDIR)/,$(notdir $(WEB_FILES)))
+	-rmdir $(DESTDIR)$(WEBDIR) $(DESTDIR)$(DATADIR)/pfgate
+	@f=$(DESTDIR)$(DEFAULTDIR)/pfgate; \
+	if [ -e $$f ] && sed $(INSTALL_SED) deploy/pfgate.default | cmp -s - $$f; then \
+		echo "rm -f $$f"; rm -f $$f; \
+	elif [ -e $$f ]; then echo "kept $$f: it was edited"; fi
+
 # ---- rules -----------------------------------------------------------------
 
 # The core is built with only -Icore, so that it cannot reach a network header.
