@@ -65,9 +65,10 @@ PFGATE_LEAN := -Wl,--gc-sections -Wl,-z,pack-relative-relocs -Wl,-T,$(STARTUP_LD
 # glibc 2.34), and -latomic's --as-needed bracket with it.
 STATIC_DROP := -lssl -lcrypto -ldl -pthread -lpthread -latomic -lrt -lm \
                -Wl,--push-state,--as-needed -Wl,--pop-state
-PFGATE_LIBS := -Wl,-Bstatic \
-               $(filter-out $(STATIC_DROP),$(shell pkg-config --libs --static \
-                   libprotobuf-c libwebsockets jansson grpc 2>/dev/null)) -lz -lstdc++ \
+# The archives linked in (also the package's Built-Using, tools/build-deb.sh).
+PFGATE_STATIC := $(filter-out $(STATIC_DROP),$(shell pkg-config --libs --static \
+                   libprotobuf-c libwebsockets jansson grpc 2>/dev/null)) -lz -lstdc++
+PFGATE_LIBS := -Wl,-Bstatic $(PFGATE_STATIC) \
                -Wl,-Bdynamic -lssl -lcrypto -lm -ldl -pthread -static-libgcc \
                $(PFGATE_LEAN)
 else
@@ -169,6 +170,10 @@ help:
 	@echo 'make soak       mixed load for SOAK_SECONDS (default 60), every answer checked'
 	@echo 'make valgrind   integration tests against pfgate under valgrind memcheck'
 	@echo 'make fuzz       each libFuzzer target for FUZZ_TIME seconds (default 60)'
+	@echo 'make install    install pfgate, its page, man page, systemd unit, /etc/default/pfgate'
+	@echo '                (PREFIX=/usr/local, DESTDIR); make uninstall removes them'
+	@echo 'make deb        $(BUILD)/pfgate_$(VERSION)_ARCH.deb (make install PREFIX=/usr, dpkg-deb)'
+	@echo 'make test-deb   as root: make deb, apt-get install it, run it, purge it (tests/deb/install-test.sh)'
 	@echo 'make clean      remove build/'
 
 deps:
@@ -177,8 +182,9 @@ deps:
 deps-run:
 	$(Q)tools/install-deps.sh run
 
+# -j: on a fresh machine the first answer comes sooner (the build: 15 s -> 8 s on 2 cores).
 run: deps-run
-	$(Q)$(SUBMAKE) $(PFGATE)
+	$(Q)$(SUBMAKE) -j$$(nproc) $(PFGATE)
 	$(PFGATE)
 
 test: deps
@@ -264,7 +270,7 @@ PFGATE_BIN ?= $(PFGATE)
 INSTALL_SED := -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@WEBDIR@|$(WEBDIR)|g' \
                -e 's|@UNITDIR@|$(UNITDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
 
-.PHONY: install uninstall
+.PHONY: install uninstall deb test-deb
 
 install: $(PFGATE_BIN)
 	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(WEBDIR) $(DESTDIR)$(MANDIR)/man1 \
@@ -292,6 +298,21 @@ uninstall:
 	if [ -e $$f ] && sed $(INSTALL_SED) deploy/pfgate.default | cmp -s - $$f; then \
 		echo "rm -f $$f"; rm -f $$f; \
 	elif [ -e $$f ]; then echo "kept $$f: it was edited"; fi
+
+# make deb: $(BUILD)/pfgate_$(VERSION)_ARCH.deb of `make install PREFIX=/usr`
+# (tools/build-deb.sh, deploy/debian/).
+deb:
+	$(Q)tools/install-deps.sh deb
+	$(Q)$(SUBMAKE) $(PFGATE)
+	$(Q)rm -rf $(BUILD)/deb
+	$(Q)$(SUBMAKE) install PREFIX=/usr DESTDIR=$(BUILD)/deb/debian/pfgate >/dev/null
+	$(Q)VERSION=$(VERSION) ARCH=$$(dpkg --print-architecture) STATIC_LIBS="$(PFGATE_STATIC)" \
+		tools/build-deb.sh $(BUILD)/deb $(BUILD)/pfgate_$(VERSION)_$$(dpkg --print-architecture).deb
+
+# The package installed, run and purged on this machine (as root; a fresh Debian 12
+# root is where it means something: tests/deb/install-test.sh says how).
+test-deb:
+	$(Q)tests/deb/install-test.sh
 
 # ---- rules -----------------------------------------------------------------
 

@@ -3,13 +3,14 @@
 # apt-get, and, for the full set, the npm packages of the tests. Quiet and
 # quick when everything is already there.
 #   tools/install-deps.sh run   building and running pfgate (make, make run)
+#   tools/install-deps.sh deb   that and dpkg-dev (make deb)
 #   tools/install-deps.sh [all] that and everything the tests, benchmarks,
 #                               fuzzing and packaging use (make deps, make test)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 set_name=${1:-all}
-case $set_name in run | all) ;; *) echo "usage: $0 [run|all]" >&2; exit 2 ;; esac
+case $set_name in run | deb | all) ;; *) echo "usage: $0 [run|deb|all]" >&2; exit 2 ;; esac
 
 run_packages=(
     gcc make pkg-config libc6-dev
@@ -25,13 +26,16 @@ all_packages=(
     python3-h2  # raw HTTP/2 frames for the hostile-client tests
     chromium fonts-liberation prometheus valgrind clang libclang-rt-14-dev
     # packaging: make deb, make install's checks (tests/deploy)
-    dpkg-dev fakeroot lintian man-db groff-base systemd
+    dpkg-dev lintian man-db groff-base systemd
     # benchmarks and deployment
     nghttp2-client nginx-light
     golang-go golang-google-grpc-dev golang-goprotobuf-dev  # the grpc-go peer (bench/peers/go)
 )
 debian_packages=("${run_packages[@]}")
-[ "$set_name" = run ] || debian_packages+=("${all_packages[@]}")
+case $set_name in
+deb) debian_packages+=(dpkg-dev) ;;
+all) debian_packages+=("${all_packages[@]}") ;;
+esac
 
 sudo=
 [ "$(id -u)" -eq 0 ] || sudo=sudo
@@ -45,7 +49,7 @@ for p in "${debian_packages[@]}"; do
 done
 # Node.js may come from elsewhere with npm built in (it then conflicts with
 # Debian's npm): install Debian's only when there is no npm at all.
-[ "$set_name" = run ] || command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
+[ "$set_name" != all ] || command -v npm >/dev/null 2>&1 || missing+=(nodejs npm)
 
 if [ ${#missing[@]} -gt 0 ]; then
     echo "deps ($set_name): installing ${missing[*]}"
@@ -53,7 +57,7 @@ if [ ${#missing[@]} -gt 0 ]; then
     $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends \
         "${missing[@]}" >/dev/null
 fi
-[ "$set_name" = run ] && exit 0
+[ "$set_name" = all ] || exit 0
 
 # npm packages, installed again only when a lock file changed.
 for dir in tests/node tests/browser bench/peers; do
