@@ -61,10 +61,16 @@ def test_ready_after_listening_and_stopping_at_sigterm(kind):
             sock.close()
 
 
-def test_a_notify_socket_nobody_listens_on_does_not_stop_pfgate(pfgate_factory, monkeypatch):
-    """A stale NOTIFY_SOCKET (systemd gone, a copied environment) costs a warning only."""
-    monkeypatch.setenv("NOTIFY_SOCKET", "/nonexistent/pfgate-notify")
+@pytest.mark.parametrize("value, warning", [
+    ("/nonexistent/pfgate-notify", "NOTIFY_SOCKET /nonexistent/pfgate-notify: READY=1 not sent"),
+    ("relative/notify", "NOTIFY_SOCKET relative/notify: not a socket path or @name"),
+    ("/" + "x" * 200, "NOTIFY_SOCKET /" + "x" * 200 + ": not a socket path or @name"),
+])
+def test_a_notify_socket_that_cannot_be_used_costs_a_warning_only(pfgate_factory, monkeypatch,
+                                                                   value, warning):
+    """A stale or bad NOTIFY_SOCKET (systemd gone, a copied environment) does not stop pfgate."""
+    monkeypatch.setenv("NOTIFY_SOCKET", value)
     srv = pfgate_factory()
     assert http_get_raw(srv.http, "/v1/factors/12").json() == \
         {"num": "12", "factors": ["2", "2", "3"]}
-    assert "NOTIFY_SOCKET /nonexistent/pfgate-notify: READY=1 not sent" in srv.log_text()
+    assert warning in srv.log_text()
