@@ -65,9 +65,10 @@ PFGATE_LEAN := -Wl,--gc-sections -Wl,-z,pack-relative-relocs -Wl,-T,$(STARTUP_LD
 # glibc 2.34), and -latomic's --as-needed bracket with it.
 STATIC_DROP := -lssl -lcrypto -ldl -pthread -lpthread -latomic -lrt -lm \
                -Wl,--push-state,--as-needed -Wl,--pop-state
-PFGATE_LIBS := -Wl,-Bstatic \
-               $(filter-out $(STATIC_DROP),$(shell pkg-config --libs --static \
-                   libprotobuf-c libwebsockets jansson grpc 2>/dev/null)) -lz -lstdc++ \
+# The archives linked in (also the package's Built-Using, tools/build-deb.sh).
+PFGATE_STATIC := $(filter-out $(STATIC_DROP),$(shell pkg-config --libs --static \
+                   libprotobuf-c libwebsockets jansson grpc 2>/dev/null)) -lz -lstdc++
+PFGATE_LIBS := -Wl,-Bstatic $(PFGATE_STATIC) \
                -Wl,-Bdynamic -lssl -lcrypto -lm -ldl -pthread -static-libgcc \
                $(PFGATE_LEAN)
 else
@@ -141,19 +142,29 @@ SOAK_SECONDS ?= 60
 # $(BUILD)/before) or a pfgate binary; BEFORE= measures this tree alone.
 BEFORE ?= 7a05b10
 
-.PHONY: all deps run test fault-build check-layers test-unit test-integration bench bench-fair bench-grpc-go fuzz soak valgrind clean help
+.PHONY: all build deps deps-run run test fault-build check-layers test-unit test-integration bench \
+        bench-fair bench-grpc-go fuzz soak valgrind clean help
+
+# A target that installs packages builds in a second make: this one read
+# pkg-config's flags before they were installed.
+SUBMAKE := $(MAKE) --no-print-directory
+
+# `make`: what building and running need (tools/install-deps.sh run), then the build.
+all: deps-run
+	$(Q)$(SUBMAKE) build
 
 # SANITIZE=thread: the core's unit tests only (CORE_UNIT_BIN, further down).
 ifeq ($(SANITIZE),thread)
-all:
+build:
 else
-all: $(PFGATE) $(PFFACTOR) $(UNIT_BIN)
+build: $(PFGATE) $(PFFACTOR) $(UNIT_BIN)
 endif
 
 help:
-	@echo 'make            build $(PFGATE), $(PFFACTOR) and the unit tests'
-	@echo 'make deps       install the missing Debian and npm packages'
-	@echo 'make run        deps + build + start pfgate with defaults'
+	@echo 'make            deps-run + build $(PFGATE), $(PFFACTOR) and the unit tests'
+	@echo 'make deps-run   install the missing Debian packages building and running need'
+	@echo 'make deps       install every missing Debian and npm package (tests, benchmarks, packaging)'
+	@echo 'make run        deps-run + build $(PFGATE) + start it with defaults'
 	@echo 'make test       deps + build + check-layers + every test (SANITIZE=1: under ASan+UBSan)'
 	@echo '                SANITIZE=thread: the core and its unit tests under TSan'
 	@echo 'make fault-build  build/fault/pfgate: ASan, its own allocations fail on demand (PF_FAULT_ALLOC)'
@@ -164,23 +175,31 @@ help:
 	@echo 'make soak       mixed load for SOAK_SECONDS (default 60), every answer checked'
 	@echo 'make valgrind   integration tests against pfgate under valgrind memcheck'
 	@echo 'make fuzz       each libFuzzer target for FUZZ_TIME seconds (default 60)'
+	@echo 'make install    install pfgate, its page, man page, systemd unit, /etc/default/pfgate'
+	@echo '                (PREFIX=/usr/local, DESTDIR); make uninstall removes them'
+	@echo 'make deb        $(BUILD)/pfgate_$(VERSION)_ARCH.deb (make install PREFIX=/usr, dpkg-deb)'
+	@echo 'make test-deb   as root: make deb, apt-get install it, run it, purge it (tests/deb/install-test.sh)'
 	@echo 'make clean      remove build/'
 
 deps:
-	$(Q)tools/install-deps.sh
+	$(Q)tools/install-deps.sh all
 
-run: deps
-	$(Q)$(MAKE) --no-print-directory all
+deps-run:
+	$(Q)tools/install-deps.sh run
+
+# -j: on a fresh machine the first answer comes sooner (the build: 15 s -> 8 s on 2 cores).
+run: deps-run
+	$(Q)$(SUBMAKE) -j$$(nproc) $(PFGATE)
 	$(PFGATE)
 
 test: deps
 ifeq ($(SANITIZE),thread)
-	$(Q)$(MAKE) --no-print-directory all
+	$(Q)$(SUBMAKE) build
 	@echo 'SANITIZE=thread: gateway and integration tests skipped (grpc core, abseil and libwebsockets are not built with TSan here)'
 	$(Q)BUILD=$(BUILD) tests/run-all.sh unit
 else
-	$(Q)$(MAKE) --no-print-directory all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
-	$(Q)$(MAKE) --no-print-directory fault-build
+	$(Q)$(SUBMAKE) build $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
+	$(Q)$(SUBMAKE) fault-build
 	$(Q)BUILD=$(BUILD) tests/run-all.sh
 endif
 
@@ -190,33 +209,41 @@ fault-build:
 check-layers: $(PROTO_C)
 	$(Q)BUILD=$(BUILD) tools/check-layers.sh
 
-test-unit: all
+test-unit: deps
+	$(Q)$(SUBMAKE) build
 	$(Q)BUILD=$(BUILD) tests/run-all.sh unit
 
-test-integration: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS) fault-build
+test-integration: deps
+	$(Q)$(SUBMAKE) build $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS) fault-build
 	$(Q)BUILD=$(BUILD) tests/run-all.sh integration
 
-bench: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
+bench: deps
+	$(Q)$(SUBMAKE) build $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
 	$(Q)BUILD=$(BUILD) tools/bench.sh
 	$(Q)BUILD=$(BUILD) bench/bench_net.sh
 	$(Q)BUILD=$(BUILD) BEFORE=$(BEFORE) bench/fair_workers.sh
 	$(Q)BUILD=$(BUILD) bench/grpc_go_peer.sh
 
 # Issue 14's benchmarks alone (fairness, workers, small numbers, idle memory).
-bench-fair: all $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
+bench-fair: deps
+	$(Q)$(SUBMAKE) build $(GRPC_LOAD) $(WS_LOAD) $(KIND_LOADS)
 	$(Q)BUILD=$(BUILD) BEFORE=$(BEFORE) bench/fair_workers.sh
 
 # Issue 15's benchmarks alone: pfgate vs grpc-go and grpc-js, both client modes, latency at 5,000/s.
-bench-grpc-go: all $(BUILD)/bench/grpc_uniform_load
+bench-grpc-go: deps
+	$(Q)$(SUBMAKE) build $(BUILD)/bench/grpc_uniform_load
 	$(Q)BUILD=$(BUILD) bench/grpc_go_peer.sh
 
-soak: all
+soak: deps
+	$(Q)$(SUBMAKE) build
 	$(Q)/usr/bin/python3 tools/soak.py $(PFGATE) --seconds $(SOAK_SECONDS)
 
-valgrind: all
+valgrind: deps
+	$(Q)$(SUBMAKE) build
 	$(Q)tests/valgrind.sh $(PFGATE)
 
-fuzz: $(FUZZ_BINS)
+fuzz: deps
+	$(Q)$(SUBMAKE) $(FUZZ_BINS)
 	$(Q)for t in $(FUZZ_TARGETS); do \
 		mkdir -p build/fuzz/work-$$t; \
 		echo "== fuzz $$t for $(FUZZ_TIME) s"; \
@@ -227,6 +254,70 @@ fuzz: $(FUZZ_BINS)
 
 clean:
 	rm -rf build
+
+# ---- install ---------------------------------------------------------------
+
+# make install [PREFIX=/usr/local] [DESTDIR=]: the binary, its page, its man
+# page, the systemd unit and its environment file, whose paths (@BINDIR@,
+# @WEBDIR@...) are filled in for PREFIX. The environment file is in /etc/default
+# whatever PREFIX, where the unit reads it; the unit goes where systemd looks
+# for it under PREFIX (/lib/systemd/system for /usr, as Debian 12 packages do).
+PREFIX     ?= /usr/local
+BINDIR     ?= $(PREFIX)/bin
+DATADIR    ?= $(PREFIX)/share
+MANDIR     ?= $(DATADIR)/man
+WEBDIR     ?= $(DATADIR)/pfgate/web
+UNITDIR    ?= $(if $(filter /usr,$(PREFIX)),/lib/systemd/system,$(PREFIX)/lib/systemd/system)
+DEFAULTDIR ?= /etc/default
+WEB_FILES  := $(wildcard web/*)
+# The binary installed; tests/integration/test_install.py names the one it tests.
+PFGATE_BIN ?= $(PFGATE)
+INSTALL_SED := -e 's|@BINDIR@|$(BINDIR)|g' -e 's|@WEBDIR@|$(WEBDIR)|g' \
+               -e 's|@UNITDIR@|$(UNITDIR)|g' -e 's|@VERSION@|$(VERSION)|g'
+
+.PHONY: install uninstall deb test-deb
+
+install: $(PFGATE_BIN)
+	install -d $(DESTDIR)$(BINDIR) $(DESTDIR)$(WEBDIR) $(DESTDIR)$(MANDIR)/man1 \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(DEFAULTDIR)
+	install -m 755 $(PFGATE_BIN) $(DESTDIR)$(BINDIR)/pfgate
+	install -m 644 $(WEB_FILES) $(DESTDIR)$(WEBDIR)/
+	sed $(INSTALL_SED) deploy/pfgate.1 > $(DESTDIR)$(MANDIR)/man1/pfgate.1
+	sed $(INSTALL_SED) deploy/pfgate.service > $(DESTDIR)$(UNITDIR)/pfgate.service
+	chmod 644 $(DESTDIR)$(MANDIR)/man1/pfgate.1 $(DESTDIR)$(UNITDIR)/pfgate.service
+	@# An environment file already there is the administrator's: kept.
+	@if [ -e $(DESTDIR)$(DEFAULTDIR)/pfgate ]; then \
+		echo "kept $(DESTDIR)$(DEFAULTDIR)/pfgate"; \
+	else \
+		echo "sed ... deploy/pfgate.default > $(DESTDIR)$(DEFAULTDIR)/pfgate"; \
+		sed $(INSTALL_SED) deploy/pfgate.default > $(DESTDIR)$(DEFAULTDIR)/pfgate && \
+		chmod 644 $(DESTDIR)$(DEFAULTDIR)/pfgate; \
+	fi
+
+# Removes what install installed; an environment file that was edited stays.
+uninstall:
+	rm -f $(DESTDIR)$(BINDIR)/pfgate $(DESTDIR)$(MANDIR)/man1/pfgate.1 \
+		$(DESTDIR)$(UNITDIR)/pfgate.service $(addprefix $(DESTDIR)$(WEBDIR)/,$(notdir $(WEB_FILES)))
+	-rmdir $(DESTDIR)$(WEBDIR) $(DESTDIR)$(DATADIR)/pfgate
+	@f=$(DESTDIR)$(DEFAULTDIR)/pfgate; \
+	if [ -e $$f ] && sed $(INSTALL_SED) deploy/pfgate.default | cmp -s - $$f; then \
+		echo "rm -f $$f"; rm -f $$f; \
+	elif [ -e $$f ]; then echo "kept $$f: it was edited"; fi
+
+# make deb: $(BUILD)/pfgate_$(VERSION)_ARCH.deb of `make install PREFIX=/usr`
+# (tools/build-deb.sh, deploy/debian/).
+deb:
+	$(Q)tools/install-deps.sh deb
+	$(Q)$(SUBMAKE) $(PFGATE)
+	$(Q)rm -rf $(BUILD)/deb
+	$(Q)$(SUBMAKE) install PREFIX=/usr DESTDIR=$(BUILD)/deb/debian/pfgate >/dev/null
+	$(Q)VERSION=$(VERSION) ARCH=$$(dpkg --print-architecture) STATIC_LIBS="$(PFGATE_STATIC)" \
+		tools/build-deb.sh $(BUILD)/deb $(BUILD)/pfgate_$(VERSION)_$$(dpkg --print-architecture).deb
+
+# The package installed, run and purged on this machine (as root; a fresh Debian 12
+# root is where it means something: tests/deb/install-test.sh says how).
+test-deb:
+	$(Q)tests/deb/install-test.sh
 
 # ---- rules -----------------------------------------------------------------
 
@@ -345,7 +436,7 @@ links_gateway = $(call gateway_obj_of,$(1))$(test_$(1)_USES)
 CORE_UNIT_BIN := $(foreach x,$(UNIT_SRC:tests/unit/test_%.c=%),\
                    $(if $(call links_gateway,$(x)),,$(BUILD)/tests/test_$(x)))
 ifeq ($(SANITIZE),thread)
-all: $(CORE_UNIT_BIN)
+build: $(CORE_UNIT_BIN)
 endif
 .SECONDEXPANSION:
 $(BUILD)/tests/test_%: $(BUILD)/tests/test_%.o $$(call gateway_obj_of,$$*) \

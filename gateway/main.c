@@ -20,6 +20,7 @@
 #include "lws_server.h"
 #include "metrics.h"
 #include "scheduler.h"
+#include "sd_notify.h"
 
 static double now_seconds(void)
 {
@@ -195,10 +196,12 @@ int main(int argc, char **argv)
             "web root %s; %d factoring thread%s", grpc_addr, cfg.grpc_threads,
             cfg.grpc_threads == 1 ? "" : "s", http_addr, cfg.web_root, cfg.workers,
             cfg.workers == 1 ? "" : "s");
+    pf_sd_notify("READY=1"); /* systemd's Type=notify: both listeners are bound */
 
     int sig = wait_stop_signal(&signals, NULL);
     pf_info("%s: draining (up to %.1f s)", sig == SIGINT ? "SIGINT" : "SIGTERM",
             cfg.drain_timeout);
+    pf_sd_notify("STOPPING=1");
     drain(&cfg, grpc, http, &signals);
     status = 0;
 out:
