@@ -322,6 +322,7 @@ test_grpc_listener_LDFLAGS := -pthread \
 # The codec's jansson allocations, counted and failed as the fault build does.
 test_json_codec_LDFLAGS := -Wl,--wrap=malloc
 test_grpc_service_USES := grpc_call health log clock
+test_access_log_USES := log clock
 test_pb_codec_OBJS := $(BUILD)/proto/primefactor.pb-c.o
 test_scheduler_LDFLAGS := -pthread
 # The unit tests that link no gateway object: what SANITIZE=thread builds and runs.

@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access_log.h"
 #include "config.h"
 #include "grpc_front.h"
 #include "health.h"
@@ -28,12 +29,13 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* SIGHUP asks a daemon to reopen its log files; pfgate's logs go to
- * standard error, which has nothing to reopen. It must not kill pfgate
- * (its default action), as a terminal closing or a log rotation sends it. */
+/* SIGHUP asks a daemon to reopen its log files (logrotate): the access log
+ * file, when there is one; pfgate's own log goes to standard error. It must
+ * not kill pfgate (its default action), as a terminal closing sends it too. */
 static void on_hangup(void)
 {
-    pf_info("SIGHUP: logs go to standard error, nothing to reopen");
+    if (pf_access_log_reopen() == 0)
+        pf_info("SIGHUP: access log reopened");
 }
 
 /* Waits for SIGINT or SIGTERM (SIGHUPs on the way are handled), at most
@@ -154,6 +156,8 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     pf_log_set_level(cfg.log_level);
+    if (pf_access_log_open(cfg.access_log, cfg.log_format == PF_LOG_FORMAT_JSON) < 0)
+        return 2;
     fit_fd_limit(&cfg);
 
     /* Block the signals before any thread starts (grpc's and lws's), so
@@ -213,6 +217,7 @@ out:
         _exit(1);
     }
     pf_sched_free(sched); /* after the streams on it */
+    pf_access_log_close(); /* after every thread that writes to it */
     pf_info("stopped");
     return status;
 }

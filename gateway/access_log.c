@@ -1,0 +1,229 @@
+#include "access_log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "clock.h"
+#include "log.h"
+
+/* Set before any other thread starts and after they all stop; reopen only
+ * changes the file behind the descriptor. */
+static int log_fd = -1;
+static bool log_json;
+static const char *log_path; /* NULL: stderr */
+
+static const char *const fronts[] = { "grpc", "ws", "ndjson", "http" };
+
+int pf_access_log_open(const char *path, bool json)
+{
+    log_json = json;
+    if (!path)
+        return 0;
+    if (strcmp(path, "-") == 0) {
+        log_fd = STDERR_FILENO;
+        return 0;
+    }
+    log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (log_fd < 0) {
+        fprintf(stderr, "pfgate: --access-log %s: %s\n", path, strerror(errno));
+        return -1;
+    }
+    log_path = path;
+    return 0;
+}
+
+bool pf_access_log_on(void)
+{
+    return log_fd >= 0;
+}
+
+int pf_access_log_reopen(void)
+{
+    if (!log_path)
+        return 0;
+    int fd = open(log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+    if (fd < 0) {
+        pf_error("access log: cannot reopen %s: %s (still writing to the old file)", log_path,
+                 strerror(errno));
+        return -1;
+    }
+    /* dup2 swaps the file atomically: a write on another thread goes to
+     * the old file or the new one, never to a closed descriptor. */
+    int rc = dup2(fd, log_fd) < 0 ? -1 : 0;
+    if (rc < 0)
+        pf_error("access log: cannot reopen %s: %s", log_path, strerror(errno));
+    close(fd);
+    return rc;
+}
+
+void pf_access_log_close(void)
+{
+    if (log_path && log_fd >= 0)
+        close(log_fd);
+    log_fd = -1;
+    log_path = NULL;
+}
+
+/* Length of the valid UTF-8 sequence at p (2 to 4 bytes), or 0. */
+static size_t utf8_len(const unsigned char *p, size_t n)
+{
+    unsigned char c = p[0];
+    size_t len;
+    unsigned char lo = 0x80, hi = 0xbf; /* the second byte's range */
+    if (c >= 0xc2 && c <= 0xdf)
+        len = 2;
+    else if (c >= 0xe0 && c <= 0xef)
+        len = 3, lo = c == 0xe0 ? 0xa0 : 0x80, hi = c == 0xed ? 0x9f : 0xbf;
+    else if (c >= 0xf0 && c <= 0xf4)
+        len = 4, lo = c == 0xf0 ? 0x90 : 0x80, hi = c == 0xf4 ? 0x8f : 0xbf;
+    else
+        return 0;
+    if (n < len || p[1] < lo || p[1] > hi)
+        return 0;
+    for (size_t i = 2; i < len; i++)
+        if (p[i] < 0x80 || p[i] > 0xbf)
+            return 0;
+    return len;
+}
+
+/* Whether logfmt must quote s: empty, or a byte other than printable ASCII
+ * but '=', '"' and '\\'. */
+static bool needs_quotes(const unsigned char *s, size_t n)
+{
+    if (n == 0)
+        return true;
+    for (size_t i = 0; i < n; i++)
+        if (s[i] <= ' ' || s[i] >= 0x7f || s[i] == '=' || s[i] == '"' || s[i] == '\\')
+            return true;
+    return false;
+}
+
+/* Appends s (at most max bytes of it, then "...") as a value: always quoted
+ * in JSON, when needed in logfmt. Control bytes and bytes that are not UTF-8
+ * are escaped (JSON \u00XX, logfmt \xXX), so a line stays one line, and
+ * bounded: at most 6 bytes out per byte in. */
+static char *put_string(char *p, const char *str, size_t n, size_t max, bool json)
+{
+    static const char hex[] = "0123456789abcdef";
+    const unsigned char *s = (const unsigned char *)str;
+    bool cut = n > max;
+    if (cut)
+        n = max;
+    bool quote = json || cut || needs_quotes(s, n);
+    if (quote)
+        *p++ = '"';
+    for (size_t i = 0; i < n;) {
+        unsigned char c = s[i];
+        size_t u = c >= 0x80 ? utf8_len(s + i, n - i) : 0;
+        if (u) {
+            memcpy(p, s + i, u);
+            p += u;
+            i += u;
+            continue;
+        }
+        i++;
+        if (c == '"' || c == '\\') {
+            *p++ = '\\';
+            *p++ = (char)c;
+        } else if (c == '\n' || c == '\r' || c == '\t') {
+            *p++ = '\\';
+            *p++ = c == '\n' ? 'n' : c == '\r' ? 'r' : 't';
+        } else if (c < ' ' || c >= 0x7f) {
+            memcpy(p, json ? "\\u00" : "\\x", json ? 4 : 2);
+            p += json ? 4 : 2;
+            *p++ = hex[c >> 4];
+            *p++ = hex[c & 15];
+        } else {
+            *p++ = (char)c;
+        }
+    }
+    if (cut) {
+        memcpy(p, "...", 3);
+        p += 3;
+    }
+    if (quote)
+        *p++ = '"';
+    return p;
+}
+
+/* ` key=` or `,"key":` */
+static char *put_key(char *p, const char *key, bool json)
+{
+    size_t n = strlen(key);
+    if (json) {
+        *p++ = ',';
+        *p++ = '"';
+        memcpy(p, key, n);
+        p += n;
+        *p++ = '"';
+        *p++ = ':';
+    } else {
+        *p++ = ' ';
+        memcpy(p, key, n);
+        p += n;
+        *p++ = '=';
+    }
+    return p;
+}
+
+static char *put_uint(char *p, const char *key, uint64_t v, bool json)
+{
+    p = put_key(p, key, json);
+    return p + sprintf(p, "%llu", (unsigned long long)v);
+}
+
+size_t pf_access_log_format(const struct pf_access_rec *r, bool json, uint64_t now_ns,
+                            const struct timespec *wall, char *buf)
+{
+    struct tm tm;
+    gmtime_r(&wall->tv_sec, &tm);
+    char *p = buf;
+    p += sprintf(p, json ? "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\""
+                         : "time=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+                 wall->tv_nsec / 1000000);
+    p = put_key(p, "front", json);
+    p = put_string(p, fronts[r->front], strlen(fronts[r->front]), 16, json);
+    if (r->peer) {
+        p = put_key(p, "peer", json);
+        p = put_string(p, r->peer, strlen(r->peer), 64, json);
+    }
+    p = put_key(p, "path", json);
+    p = put_string(p, r->path ? r->path : "", r->path ? r->path_len : 0, PF_ACCESS_PATH_MAX,
+                   json);
+    p = put_key(p, "status", json);
+    p += sprintf(p, "%d", r->status);
+    p = put_uint(p, "numbers", r->numbers, json);
+    p = put_uint(p, "answers", r->answers, json);
+    p = put_uint(p, "errors", r->errors, json);
+    if (r->bytes_in >= 0)
+        p = put_uint(p, "bytes_in", (uint64_t)r->bytes_in, json);
+    if (r->bytes_out >= 0)
+        p = put_uint(p, "bytes_out", (uint64_t)r->bytes_out, json);
+    uint64_t us = now_ns > r->start_ns && r->start_ns ? (now_ns - r->start_ns) / 1000 : 0;
+    p = put_key(p, "duration_ms", json);
+    p += sprintf(p, "%llu.%03llu", (unsigned long long)(us / 1000),
+                 (unsigned long long)(us % 1000));
+    if (json)
+        *p++ = '}';
+    *p++ = '\n';
+    return (size_t)(p - buf);
+}
+
+void pf_access_log_write(const struct pf_access_rec *r)
+{
+    if (log_fd < 0)
+        return;
+    char line[PF_ACCESS_LINE_MAX];
+    struct timespec wall;
+    clock_gettime(CLOCK_REALTIME, &wall);
+    size_t n = pf_access_log_format(r, log_json, pf_now_ns(), &wall, line);
+    /* One write per line: lines of different threads never interleave
+     * (O_APPEND; below PIPE_BUF on a pipe). A short write is not retried:
+     * its rest would be a second write. */
+    ssize_t rc = write(log_fd, line, n);
+    (void)rc;
+}
