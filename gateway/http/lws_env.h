@@ -11,6 +11,7 @@
 #include "list.h"
 #include "lws_wake.h"
 #include "scheduler.h"
+#include "stream.h"
 
 struct pf_lws_env {
     const struct pf_config *cfg;
@@ -20,6 +21,10 @@ struct pf_lws_env {
     struct pf_list ndjson_sessions; /* open NDJSON streams, likewise */
     int open_streams;
     int connections; /* client connections, WebSockets included */
+    /* The request being answered, for the access log: when its head came
+     * (0: unknown), and the counts of a GET /v1/factors for its reply. */
+    uint64_t request_ns;
+    struct pf_stream_counts reply_counts;
 };
 
 static inline struct pf_lws_env *pf_lws_env_of(struct lws_context *ctx)

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "accept_guard.h"
+#include "access_log.h"
+#include "clock.h"
 #include "health.h"
 #include "http_conns.h"
 #include "http_reply.h"
@@ -126,9 +128,19 @@ static int refuse_beyond_probes(struct lws *wsi, const char *uri)
                           "too many connections (--max-connections)");
 }
 
+/* When a request's head came, for the access log's duration. */
+static void request_came(struct lws *wsi)
+{
+    if (pf_access_log_on()) {
+        pf_lws_env(wsi)->request_ns = pf_now_ns();
+        pf_lws_env(wsi)->reply_counts = (struct pf_stream_counts){ 0, 0, 0 };
+    }
+}
+
 /* A whole request head has come (in: its path). */
 static int filter_request(struct lws *wsi, const char *uri)
 {
+    request_came(wsi);
     struct pf_http_conn *conn = conn_of(wsi);
     if (conn)
         pf_http_conns_spoke(conn);
@@ -138,6 +150,7 @@ static int filter_request(struct lws *wsi, const char *uri)
 
 static int confirm_upgrade(struct lws *wsi, const char *protocol)
 {
+    request_came(wsi);
     struct pf_http_conn *conn = conn_of(wsi);
     if (conn)
         pf_http_conns_spoke(conn);
