@@ -1,7 +1,10 @@
 #include "access_log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
 #include <stdio.h>
 #include <string.h>
 #include <unistd.h>
@@ -52,7 +55,7 @@ int pf_access_log_reopen(void)
     }
     /* dup2 swaps the file atomically: a write on another thread goes to
      * the old file or the new one, never to a closed descriptor. */
-    int rc = dup2(fd, log_fd) < 0 ? -1 : 0;
+    int rc = dup2(fd, log_fd) < 0 ? -1 : 1;
     if (rc < 0)
         pf_error("access log: cannot reopen %s: %s", log_path, strerror(errno));
     close(fd);
@@ -65,6 +68,27 @@ void pf_access_log_close(void)
         close(log_fd);
     log_fd = -1;
     log_path = NULL;
+}
+
+void pf_access_peer(int fd, char *buf, size_t size)
+{
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof(ss);
+    char ip[INET6_ADDRSTRLEN];
+    buf[0] = '\0';
+    if (getpeername(fd, (struct sockaddr *)&ss, &len) < 0)
+        return;
+    if (ss.ss_family == AF_INET) {
+        const struct sockaddr_in *in = (const struct sockaddr_in *)&ss;
+        if (inet_ntop(AF_INET, &in->sin_addr, ip, sizeof(ip)))
+            snprintf(buf, size, "%s:%u", ip, ntohs(in->sin_port));
+    } else if (ss.ss_family == AF_INET6) {
+        const struct sockaddr_in6 *in6 = (const struct sockaddr_in6 *)&ss;
+        if (inet_ntop(AF_INET6, &in6->sin6_addr, ip, sizeof(ip)))
+            snprintf(buf, size, "[%s]:%u", ip, ntohs(in6->sin6_port));
+    } else if (ss.ss_family == AF_UNIX) {
+        snprintf(buf, size, "unix");
+    }
 }
 
 /* Length of the valid UTF-8 sequence at p (2 to 4 bytes), or 0. */

@@ -44,11 +44,16 @@ bool pf_access_log_on(void);
 /* Writes r's line (its time is now). */
 void pf_access_log_write(const struct pf_access_rec *r);
 
-/* Opens the file again (logrotate renamed it). Returns 0, or -1 with the
- * reason logged; lines keep going to the old file then. */
+/* Opens the file again (logrotate renamed it). Returns 1, 0 when there is
+ * no file (off, or stderr), or -1 with the reason logged: lines keep going
+ * to the old file then. */
 int pf_access_log_reopen(void);
 
 void pf_access_log_close(void);
+
+/* The peer of socket fd as the log shows it: ADDR:PORT, [ADDR]:PORT for
+ * IPv6, "unix" for a local socket; "" when unknown. */
+void pf_access_peer(int fd, char *buf, size_t size);
 
 /* Formats r's line into buf (at least PF_ACCESS_LINE_MAX bytes), ending in
  * '\n'; returns its length. For the tests. */

@@ -34,8 +34,11 @@ static double now_seconds(void)
  * not kill pfgate (its default action), as a terminal closing sends it too. */
 static void on_hangup(void)
 {
-    if (pf_access_log_reopen() == 0)
+    int rc = pf_access_log_reopen();
+    if (rc > 0)
         pf_info("SIGHUP: access log reopened");
+    else if (rc == 0)
+        pf_info("SIGHUP: no log file to reopen (logs go to standard error)");
 }
 
 /* Waits for SIGINT or SIGTERM (SIGHUPs on the way are handled), at most
