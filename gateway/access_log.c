@@ -202,12 +202,18 @@ static char *put_uint(char *p, const char *key, uint64_t v, bool json)
 size_t pf_access_log_format(const struct pf_access_rec *r, bool json, uint64_t now_ns,
                             const struct timespec *wall, char *buf)
 {
-    struct tm tm;
-    gmtime_r(&wall->tv_sec, &tm);
+    /* The date and time to the second, made once a second per thread. */
+    static _Thread_local time_t second = -1;
+    static _Thread_local char second_text[80];
+    if (wall->tv_sec != second) {
+        struct tm tm;
+        gmtime_r(&wall->tv_sec, &tm);
+        snprintf(second_text, sizeof(second_text), "%04d-%02d-%02dT%02d:%02d:%02d",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec);
+        second = wall->tv_sec;
+    }
     char *p = buf;
-    p += sprintf(p, json ? "{\"time\":\"%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ\""
-                         : "time=%04d-%02d-%02dT%02d:%02d:%02d.%03ldZ",
-                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
+    p += sprintf(p, json ? "{\"time\":\"%s.%03ldZ\"" : "time=%s.%03ldZ", second_text,
                  wall->tv_nsec / 1000000);
     p = put_key(p, "front", json);
     p = put_string(p, fronts[r->front], strlen(fronts[r->front]), 16, json);

@@ -27,9 +27,7 @@ void pf_http_access_log(struct lws *wsi, const struct pf_http_access *a)
         r.path = uri;
         r.path_len = (size_t)len;
     }
-    char peer[64];
-    struct lws *net = lws_get_network_wsi(wsi);
-    pf_access_peer(lws_get_socket_fd(net ? net : wsi), peer, sizeof(peer));
-    r.peer = peer[0] ? peer : NULL;
+    const struct pf_http_conn *conn = pf_http_conn_of(wsi);
+    r.peer = conn && conn->peer[0] ? conn->peer : NULL;
     pf_access_log_write(&r);
 }

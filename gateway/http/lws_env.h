@@ -8,6 +8,7 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "http_conns.h"
 #include "list.h"
 #include "lws_wake.h"
 #include "scheduler.h"
@@ -35,6 +36,14 @@ static inline struct pf_lws_env *pf_lws_env_of(struct lws_context *ctx)
 static inline struct pf_lws_env *pf_lws_env(struct lws *wsi)
 {
     return pf_lws_env_of(lws_get_context(wsi));
+}
+
+/* The connection record pfgate gave a client connection at accept (an
+ * HTTP/2 stream's is its connection's); NULL for lws's own descriptors. */
+static inline struct pf_http_conn *pf_http_conn_of(struct lws *wsi)
+{
+    struct lws *net = lws_get_network_wsi(wsi);
+    return lws_get_opaque_user_data(net ? net : wsi);
 }
 
 /* An HTTP/2 stream (over TLS, by ALPN), not a connection of its own: no

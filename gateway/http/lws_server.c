@@ -67,12 +67,9 @@ static struct pf_lws_server *server_of(struct lws_context *ctx)
     return (struct pf_lws_server *)pf_lws_env_of(ctx);
 }
 
-/* The connection record pfgate gave a client connection at accept (an
- * HTTP/2 stream's is its connection's); NULL for lws's own descriptors. */
 static struct pf_http_conn *conn_of(struct lws *wsi)
 {
-    struct lws *net = lws_get_network_wsi(wsi);
-    return lws_get_opaque_user_data(net ? net : wsi);
+    return pf_http_conn_of(wsi);
 }
 
 static enum session_kind kind_of(const struct session *session)
@@ -237,6 +234,8 @@ static void take_connection(struct pf_lws_server *s, struct lws_vhost *vhost, in
                        admin ? "admin" : "HTTP", s->env.cfg->max_connections);
         return;
     }
+    if (pf_access_log_on()) /* once per connection, not per request */
+        pf_access_peer(fd, conn->peer, sizeof(conn->peer));
     if (conn->kind == PF_CONN_CLIENT)
         pf_metrics_connections(PF_FRONT_HTTP, 1);
     else if (conn->kind == PF_CONN_RESERVE)
