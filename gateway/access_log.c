@@ -3,6 +3,8 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
 #include <stdio.h>
@@ -20,6 +22,148 @@ static const char *log_path; /* NULL: stderr */
 
 static const char *const fronts[] = { "grpc", "ws", "ndjson", "http" };
 
+/* Lines are not written by the threads that serve: a write(2) per line
+ * cost a tenth of a GET's CPU (BENCHMARKS.md, "Access log"). They append
+ * whole lines to a buffer, and a writer thread writes the buffer out at
+ * most WRITE_DELAY_MS after its first line: many lines per write(2), each
+ * write whole lines only and at most PIPE_BUF bytes, so lines never
+ * interleave with each other or with the process log on a pipe. A thread
+ * that finds the buffer full waits for the writer (a slow disk slows
+ * pfgate rather than lose lines). Without the writer thread, each line is
+ * written at once. */
+#define BUFFER_BYTES (64 << 10)
+#define WRITE_DELAY_MS 20
+
+static struct {
+    pthread_mutex_t lock;
+    pthread_cond_t have; /* for the writer: lines came, or urgent, or stop */
+    pthread_cond_t room; /* for the threads that wait: the buffer was written out */
+    char bufs[2][BUFFER_BYTES];
+    char *buf;           /* where lines are appended (one of bufs) */
+    size_t len;
+    bool urgent;         /* someone waits for the buffer: no delay */
+    bool writing;        /* the writer holds lines it has not written yet */
+    bool stop;
+    bool started;
+    pthread_t thread;
+} w = { .lock = PTHREAD_MUTEX_INITIALIZER, .have = PTHREAD_COND_INITIALIZER,
+        .room = PTHREAD_COND_INITIALIZER };
+
+/* Writes len bytes of whole lines in writes of at most PIPE_BUF bytes, each
+ * ending at a line's end. */
+static void write_lines(const char *p, size_t len)
+{
+    while (len > 0) {
+        size_t n = len;
+        if (n > PIPE_BUF) {
+            n = PIPE_BUF;
+            while (n > 0 && p[n - 1] != '\n')
+                n--;
+            if (n == 0)
+                n = PIPE_BUF; /* no line is that long (PF_ACCESS_LINE_MAX) */
+        }
+        ssize_t rc = write(log_fd, p, n);
+        if (rc <= 0 && errno == EINTR)
+            continue;
+        if (rc <= 0)
+            return; /* the disk is full, or the file gone: these lines are lost */
+        p += rc;
+        len -= (size_t)rc;
+    }
+}
+
+static void *writer_main(void *arg)
+{
+    (void)arg;
+    pthread_mutex_lock(&w.lock);
+    for (;;) {
+        while (w.len == 0 && !w.stop)
+            pthread_cond_wait(&w.have, &w.lock);
+        if (w.len == 0)
+            break; /* stopped, everything written */
+        /* Let the lines of the next WRITE_DELAY_MS join these. */
+        struct timespec until;
+        clock_gettime(CLOCK_REALTIME, &until);
+        until.tv_nsec += WRITE_DELAY_MS * 1000000L;
+        if (until.tv_nsec >= 1000000000L) {
+            until.tv_sec++;
+            until.tv_nsec -= 1000000000L;
+        }
+        while (!w.urgent && !w.stop &&
+               pthread_cond_timedwait(&w.have, &w.lock, &until) != ETIMEDOUT)
+            ;
+        char *out = w.buf;
+        size_t len = w.len;
+        w.buf = out == w.bufs[0] ? w.bufs[1] : w.bufs[0];
+        w.len = 0;
+        w.urgent = false;
+        w.writing = true;
+        pthread_cond_broadcast(&w.room);
+        pthread_mutex_unlock(&w.lock);
+        write_lines(out, len);
+        pthread_mutex_lock(&w.lock);
+        w.writing = false;
+        pthread_cond_broadcast(&w.room);
+    }
+    pthread_mutex_unlock(&w.lock);
+    return NULL;
+}
+
+static void append_line(const char *line, size_t n)
+{
+    if (!w.started) {
+        write_lines(line, n);
+        return;
+    }
+    pthread_mutex_lock(&w.lock);
+    while (w.len + n > BUFFER_BYTES) {
+        w.urgent = true;
+        pthread_cond_signal(&w.have);
+        pthread_cond_wait(&w.room, &w.lock);
+    }
+    memcpy(w.buf + w.len, line, n);
+    w.len += n;
+    if (w.len == n) /* the first line of a batch: once per batch, not per line */
+        pthread_cond_signal(&w.have);
+    pthread_mutex_unlock(&w.lock);
+}
+
+/* Waits until every line appended so far is written. */
+static void flush_lines(void)
+{
+    if (!w.started)
+        return;
+    pthread_mutex_lock(&w.lock);
+    while (w.len > 0 || w.writing) {
+        w.urgent = true;
+        pthread_cond_signal(&w.have);
+        pthread_cond_wait(&w.room, &w.lock);
+    }
+    pthread_mutex_unlock(&w.lock);
+}
+
+static void start_writer(void)
+{
+    w.buf = w.bufs[0];
+    w.len = 0;
+    w.stop = w.urgent = w.writing = false;
+    w.started = pthread_create(&w.thread, NULL, writer_main, NULL) == 0;
+    if (w.started)
+        pthread_setname_np(w.thread, "pfgate-log");
+}
+
+static void stop_writer(void)
+{
+    if (!w.started)
+        return;
+    pthread_mutex_lock(&w.lock);
+    w.stop = true;
+    pthread_cond_signal(&w.have);
+    pthread_mutex_unlock(&w.lock);
+    pthread_join(w.thread, NULL);
+    w.started = false;
+}
+
 int pf_access_log_open(const char *path, bool json)
 {
     log_json = json;
@@ -27,14 +171,15 @@ int pf_access_log_open(const char *path, bool json)
         return 0;
     if (strcmp(path, "-") == 0) {
         log_fd = STDERR_FILENO;
-        return 0;
+    } else {
+        log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
+        if (log_fd < 0) {
+            fprintf(stderr, "pfgate: --access-log %s: %s\n", path, strerror(errno));
+            return -1;
+        }
+        log_path = path;
     }
-    log_fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0640);
-    if (log_fd < 0) {
-        fprintf(stderr, "pfgate: --access-log %s: %s\n", path, strerror(errno));
-        return -1;
-    }
-    log_path = path;
+    start_writer();
     return 0;
 }
 
@@ -53,8 +198,10 @@ int pf_access_log_reopen(void)
                  strerror(errno));
         return -1;
     }
-    /* dup2 swaps the file atomically: a write on another thread goes to
-     * the old file or the new one, never to a closed descriptor. */
+    /* The lines that came before the signal go to the old file. dup2 swaps
+     * the file atomically: a write goes to the old file or the new one,
+     * never to a closed descriptor. */
+    flush_lines();
     int rc = dup2(fd, log_fd) < 0 ? -1 : 1;
     if (rc < 0)
         pf_error("access log: cannot reopen %s: %s", log_path, strerror(errno));
@@ -64,6 +211,7 @@ int pf_access_log_reopen(void)
 
 void pf_access_log_close(void)
 {
+    stop_writer(); /* it writes what it holds first */
     if (log_path && log_fd >= 0)
         close(log_fd);
     log_fd = -1;
@@ -250,10 +398,5 @@ void pf_access_log_write(const struct pf_access_rec *r)
     char line[PF_ACCESS_LINE_MAX];
     struct timespec wall;
     clock_gettime(CLOCK_REALTIME, &wall);
-    size_t n = pf_access_log_format(r, log_json, pf_now_ns(), &wall, line);
-    /* One write per line: lines of different threads never interleave
-     * (O_APPEND; below PIPE_BUF on a pipe). A short write is not retried:
-     * its rest would be a second write. */
-    ssize_t rc = write(log_fd, line, n);
-    (void)rc;
+    append_line(line, pf_access_log_format(r, log_json, pf_now_ns(), &wall, line));
 }

@@ -4,9 +4,12 @@
  * record where its stream or request ends.
  *
  * Threads: open and close run on the main thread before and after every
- * other; write from any thread, one write(2) per line, so lines never
- * interleave; reopen (SIGHUP) from the main thread swaps the file under
- * the same descriptor (dup2), so no writer ever sees it closed. */
+ * other thread that logs (open starts the writer thread: call it with the
+ * signals blocked); write from any thread: the line is appended whole to a
+ * buffer that a writer thread writes out within WRITE_DELAY_MS, in writes
+ * of whole lines (access_log.c), so lines never interleave; reopen (SIGHUP)
+ * from the main thread writes out what came before, then swaps the file
+ * under the same descriptor (dup2), so no write ever sees it closed. */
 #ifndef PF_ACCESS_LOG_H
 #define PF_ACCESS_LOG_H
 
@@ -41,7 +44,7 @@ int pf_access_log_open(const char *path, bool json);
 /* True when lines are written: a front end fills a record only then. */
 bool pf_access_log_on(void);
 
-/* Writes r's line (its time is now). */
+/* Logs r's line (its time is now). */
 void pf_access_log_write(const struct pf_access_rec *r);
 
 /* Opens the file again (logrotate renamed it). Returns 1, 0 when there is

@@ -159,8 +159,6 @@ int main(int argc, char **argv)
     if (rc != 0)
         return rc > 0 ? 0 : 2;
     pf_log_set_level(cfg.log_level);
-    if (pf_access_log_open(cfg.access_log, cfg.log_format == PF_LOG_FORMAT_JSON) < 0)
-        return 2;
     fit_fd_limit(&cfg);
 
     /* Block the signals before any thread starts (grpc's and lws's), so
@@ -172,6 +170,9 @@ int main(int argc, char **argv)
     sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* After the mask: its writer thread must not take the signals either. */
+    if (pf_access_log_open(cfg.access_log, cfg.log_format == PF_LOG_FORMAT_JSON) < 0)
+        return 2;
 
     grpc_init();
     pf_sched *sched = NULL;
