@@ -341,10 +341,21 @@ static char *put_key(char *p, const char *key, bool json)
     return p;
 }
 
+static char *put_digits(char *p, uint64_t v)
+{
+    char tmp[20];
+    size_t n = 0;
+    do
+        tmp[n++] = (char)('0' + v % 10);
+    while ((v /= 10) != 0);
+    while (n > 0)
+        *p++ = tmp[--n];
+    return p;
+}
+
 static char *put_uint(char *p, const char *key, uint64_t v, bool json)
 {
-    p = put_key(p, key, json);
-    return p + sprintf(p, "%llu", (unsigned long long)v);
+    return put_digits(put_key(p, key, json), v);
 }
 
 size_t pf_access_log_format(const struct pf_access_rec *r, bool json, uint64_t now_ns,
@@ -373,7 +384,9 @@ size_t pf_access_log_format(const struct pf_access_rec *r, bool json, uint64_t n
     p = put_string(p, r->path ? r->path : "", r->path ? r->path_len : 0, PF_ACCESS_PATH_MAX,
                    json);
     p = put_key(p, "status", json);
-    p += sprintf(p, "%d", r->status);
+    if (r->status < 0)
+        *p++ = '-';
+    p = put_digits(p, r->status < 0 ? -(uint64_t)r->status : (uint64_t)r->status);
     p = put_uint(p, "numbers", r->numbers, json);
     p = put_uint(p, "answers", r->answers, json);
     p = put_uint(p, "errors", r->errors, json);
@@ -382,9 +395,11 @@ size_t pf_access_log_format(const struct pf_access_rec *r, bool json, uint64_t n
     if (r->bytes_out >= 0)
         p = put_uint(p, "bytes_out", (uint64_t)r->bytes_out, json);
     uint64_t us = now_ns > r->start_ns && r->start_ns ? (now_ns - r->start_ns) / 1000 : 0;
-    p = put_key(p, "duration_ms", json);
-    p += sprintf(p, "%llu.%03llu", (unsigned long long)(us / 1000),
-                 (unsigned long long)(us % 1000));
+    p = put_digits(put_key(p, "duration_ms", json), us / 1000);
+    *p++ = '.';
+    *p++ = (char)('0' + us % 1000 / 100);
+    *p++ = (char)('0' + us % 100 / 10);
+    *p++ = (char)('0' + us % 10);
     if (json)
         *p++ = '}';
     *p++ = '\n';

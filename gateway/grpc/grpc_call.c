@@ -29,7 +29,7 @@ static void log_call(struct pf_grpc_call *c)
         c->kind->access(c, &r);
     char client[64];
     pf_grpc_conns *conns = c->serving ? c->serving->queue->conns : NULL;
-    char *peer = conns && c->call ? grpc_call_get_peer(c->call) : NULL;
+    char *peer = !r.peer && conns && c->call ? grpc_call_get_peer(c->call) : NULL;
     if (peer && pf_grpc_conns_client_of(conns, peer, client, sizeof(client)))
         r.peer = client;
     gpr_free(peer);

@@ -48,8 +48,9 @@ struct pf_grpc_call_kind {
     void (*destroy)(struct pf_grpc_call *c);
     /* The access log's line of a finished call, before destroy: fills in
      * what only the kind knows (the path, when its service has none for
-     * the method; numbers, answers and errors). May be NULL: the path of
-     * the service's method, no numbers, every message sent an answer. */
+     * the method; numbers, answers and errors; the peer, when it knows it).
+     * May be NULL: the path of the service's method, no numbers, every
+     * message sent an answer, the peer looked up by grpc's name for it. */
     void (*access)(struct pf_grpc_call *c, struct pf_access_rec *r);
 };
 

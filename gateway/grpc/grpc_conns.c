@@ -156,6 +156,11 @@ bool pf_grpc_conns_client_of(pf_grpc_conns *t, const char *peer, char *buf, size
     return known;
 }
 
+const char *pf_grpc_conns_client(const pf_grpc_conn *conn)
+{
+    return conn->client;
+}
+
 size_t pf_grpc_conns_count(pf_grpc_conns *t)
 {
     pthread_mutex_lock(&t->lock);

@@ -346,6 +346,8 @@ static void call_access(struct pf_grpc_call *base, struct pf_access_rec *r)
     r->numbers = c->counts.numbers;
     r->answers = c->counts.answers;
     r->errors = c->counts.errors;
+    if (c->conn && pf_grpc_conns_client(c->conn)[0])
+        r->peer = pf_grpc_conns_client(c->conn); /* no lookup by grpc's peer name */
 }
 
 static const struct pf_grpc_call_kind prime_factors = {
