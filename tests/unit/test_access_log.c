@@ -3,6 +3,7 @@
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -186,6 +187,57 @@ static void test_off(void **state)
     assert_false(pf_access_log_on());
 }
 
+/* Lines from several threads at once, through the buffer and its writer:
+ * every line arrives whole, once. */
+#define THREADS 4
+#define LINES_EACH 5000
+
+static void *log_lines(void *arg)
+{
+    char path[32];
+    int n = snprintf(path, sizeof(path), "/t%ld", (long)(intptr_t)arg);
+    struct pf_access_rec r = { .front = PF_ACCESS_GRPC, .path = path, .path_len = (size_t)n,
+                               .bytes_in = -1, .bytes_out = -1 };
+    for (int i = 0; i < LINES_EACH; i++) {
+        r.numbers = (uint64_t)i;
+        pf_access_log_write(&r);
+    }
+    return NULL;
+}
+
+static void test_threads_never_interleave(void **state)
+{
+    (void)state;
+    char name[] = "/tmp/pf-access-lines-XXXXXX";
+    int fd = mkstemp(name);
+    assert_true(fd >= 0);
+    close(fd);
+    assert_int_equal(pf_access_log_open(name, false), 0);
+    pthread_t t[THREADS];
+    for (long i = 0; i < THREADS; i++)
+        assert_int_equal(pthread_create(&t[i], NULL, log_lines, (void *)(intptr_t)i), 0);
+    for (int i = 0; i < THREADS; i++)
+        pthread_join(t[i], NULL);
+    pf_access_log_close(); /* writes out what the buffer holds */
+
+    FILE *f = fopen(name, "r");
+    assert_non_null(f);
+    static int next[THREADS];
+    char line[PF_ACCESS_LINE_MAX];
+    int lines = 0;
+    while (fgets(line, sizeof(line), f)) {
+        int th, num;
+        assert_int_equal(sscanf(line, "time=%*s front=grpc path=/t%d status=0 numbers=%d answers=0 "
+                                      "errors=0 duration_ms=0.000\n", &th, &num), 2);
+        assert_true(th >= 0 && th < THREADS);
+        assert_int_equal(num, next[th]++); /* each thread's lines in order, none lost */
+        lines++;
+    }
+    fclose(f);
+    unlink(name);
+    assert_int_equal(lines, THREADS * LINES_EACH);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -195,6 +247,7 @@ int main(void)
         cmocka_unit_test(test_long_path_is_bounded),
         cmocka_unit_test(test_reopen),
         cmocka_unit_test(test_off),
+        cmocka_unit_test(test_threads_never_interleave),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
