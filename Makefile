@@ -423,12 +423,13 @@ $(BUILD)/tests/%.o: tests/unit/%.c | $(PROTO_C)
 gateway_obj_of = $(patsubst %.c,$(BUILD)/%.o,$(wildcard $(addsuffix /$(1).c,$(GATEWAY_DIRS))))
 # The accept loop on a real grpc server; --wrap: its system calls seen and failed on purpose.
 test_grpc_listener_USES := config grpc_151 grpc_relay grpc_tls grpc_conns h2_guard accept_guard listen \
-                           log metrics bytes health clock tls
+                           log metrics bytes health clock tls access_log
 test_grpc_listener_LDFLAGS := -pthread \
     -Wl,--wrap=epoll_wait,--wrap=close,--wrap=ioctl,--wrap=accept4,--wrap=socketpair
 # The codec's jansson allocations, counted and failed as the fault build does.
 test_json_codec_LDFLAGS := -Wl,--wrap=malloc
-test_grpc_service_USES := grpc_call health log clock
+test_grpc_service_USES := grpc_call health log clock access_log grpc_conns
+test_access_log_USES := log clock
 test_pb_codec_OBJS := $(BUILD)/proto/primefactor.pb-c.o
 test_scheduler_LDFLAGS := -pthread
 # The unit tests that link no gateway object: what SANITIZE=thread builds and runs.

@@ -35,6 +35,8 @@ struct pf_stream {
     const struct pf_factored *head_factors; /* &head_own, or its job's result */
     unsigned head_prime, head_exp;          /* the next factor to send */
     struct pf_factored head_own;            /* a cheap number's */
+
+    struct pf_stream_counts counts;
 };
 
 int pf_stream_new(size_t max_pending, pf_sched *sched, pf_stream_wake_fn *wake, void *arg,
@@ -115,6 +117,7 @@ int pf_stream_push(pf_stream *s, const pf_request *req)
     s->ring[(s->head + s->count) & (s->cap - 1)] =
         (struct slot){ .num = req->num, .stamp = req->stamp, .err = req->err, .job = job };
     s->count++;
+    s->counts.numbers++;
     if (job)
         pf_jobs_add(s->jobs, (uint64_t)req->num);
     return PF_OK;
@@ -161,6 +164,7 @@ static int pop(pf_stream *s, pf_response *out, bool now)
     if (req->err != PF_OK || req->num < 0) {
         r.error = pf_strerror(req->err != PF_OK ? req->err : PF_ENEGATIVE);
         r.last = true;
+        s->counts.errors++;
     } else if (f->count == 0) {
         r.last = true; /* 0 and 1: no factors */
     } else {
@@ -173,6 +177,7 @@ static int pop(pf_stream *s, pf_response *out, bool now)
     }
     if (r.last)
         advance(s, req);
+    s->counts.answers++;
     *out = r;
     return PF_OK;
 }
@@ -198,4 +203,10 @@ bool pf_stream_answer_ready(pf_stream *s)
 size_t pf_stream_pending(const pf_stream *s)
 {
     return s->count;
+}
+
+void pf_stream_counts(const pf_stream *s, struct pf_stream_counts *out)
+{
+    if (s)
+        *out = s->counts;
 }

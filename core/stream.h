@@ -15,6 +15,7 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "pf.h"
 #include "scheduler.h"
@@ -67,5 +68,14 @@ bool pf_stream_want_read(pf_stream *s);
 
 /* Requests received and not yet fully answered. */
 size_t pf_stream_pending(const pf_stream *s);
+
+/* What a stream has taken and answered in its life (the access log). */
+struct pf_stream_counts {
+    uint64_t numbers; /* requests pushed */
+    uint64_t answers; /* answers popped, errors included */
+    uint64_t errors;  /* error answers popped */
+};
+/* Copies s's counts into *out; leaves *out as it is when s is NULL. */
+void pf_stream_counts(const pf_stream *s, struct pf_stream_counts *out);
 
 #endif

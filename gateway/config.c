@@ -1,5 +1,6 @@
 #include "config.h"
 
+#include <ctype.h>
 #include <errno.h>
 #include <getopt.h>
 #include <libgen.h>
@@ -8,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -18,6 +20,11 @@ static const char usage_head[] =
     "\n"
     "Prime-factor gateway: a gRPC bidirectional stream (primefactor.Factors/PrimeFactors)\n"
     "and the same stream over WebSocket and HTTP with JSON.\n"
+    "\n";
+static const char usage_env[] =
+    "Each flag may also be given in the environment variable shown below it\n"
+    "(a flag on the command line wins): switches take 1, 0, true, false, yes\n"
+    "or no, repeatable flags a comma-separated list.\n"
     "\n";
 
 /* The repo's web/ folder, found from the binary's place (build/pfgate or
@@ -55,6 +62,11 @@ static void one_per_core(const struct pf_flag *f, char *out, size_t size)
 static const char *const log_levels[] = { "error", "warn", "info", "debug", NULL };
 _Static_assert(PF_LOG_ERROR == 0 && PF_LOG_WARN == 1 && PF_LOG_INFO == 2 && PF_LOG_DEBUG == 3,
                "log_levels follows enum pf_log_level");
+
+/* --log-format's value is the index: enum pf_log_format. */
+static const char *const log_formats[] = { "text", "json", NULL };
+_Static_assert(PF_LOG_FORMAT_TEXT == 0 && PF_LOG_FORMAT_JSON == 1,
+               "log_formats follows enum pf_log_format");
 
 #define FIELD(m) .field = offsetof(struct pf_config, m), .size = sizeof(((struct pf_config *)0)->m)
 #define ALSO(m) .also = offsetof(struct pf_config, m) + 1
@@ -157,6 +169,14 @@ const struct pf_flag pf_flags[] = {
     { "log-level", "LEVEL", PF_FLAG_CHOICE, FIELD(log_level), .choices = log_levels,
       .def = "info",
       .help = "error, warn, info or debug (default %D)" },
+    { "access-log", "PATH", PF_FLAG_FILE, FIELD(access_log),
+      .help = "one line per finished stream or request, to PATH\n"
+              "(appended; reopened on SIGHUP) or - for standard\n"
+              "error (default off)" },
+    { "log-format", "FORMAT", PF_FLAG_CHOICE, FIELD(log_format), .choices = log_formats,
+      .def = "text",
+      .help = "the access log's lines: text (logfmt) or json\n"
+              "(default %D)" },
     { "version", NULL, PF_FLAG_VERSION, .help = "print the version and exit" },
     { "help", NULL, PF_FLAG_HELP, .help = "print this help and exit" },
 };
@@ -234,15 +254,23 @@ static void print_choices(FILE *out, const char *const *choices)
         fprintf(out, "%s%s", i == 0 ? "" : choices[i + 1] ? ", " : " or ", choices[i]);
 }
 
-static void complain(const struct pf_flag *f, const char *text)
+/* "pfgate: " and, for a value from the environment, its variable. */
+static void say_where(const char *env)
 {
-    fprintf(stderr, "pfgate: --%s wants ", f->name);
+    fprintf(stderr, "pfgate: %s%s", env ? env : "", env ? ": " : "");
+}
+
+static void complain(const struct pf_flag *f, const char *text, const char *env)
+{
+    say_where(env);
+    fprintf(stderr, "--%s wants ", f->name);
     switch (f->kind) {
     case PF_FLAG_ADDR: fputs("HOST:PORT with a port from 0 to 65535", stderr); break;
     case PF_FLAG_PATH: fprintf(stderr, "a path of at most %zu bytes", f->size - 1); break;
     case PF_FLAG_COUNT: fprintf(stderr, "a whole number from %ld to %ld", f->min, f->max); break;
     case PF_FLAG_SECONDS: fprintf(stderr, "seconds from %ld to %ld", f->min, f->max); break;
     case PF_FLAG_CHOICE: print_choices(stderr, f->choices); break;
+    case PF_FLAG_SWITCH: fputs("1, 0, true, false, yes or no", stderr); break;
     default: fputs("no value", stderr); break;
     }
     if (f->kind == PF_FLAG_PATH)
@@ -251,7 +279,22 @@ static void complain(const struct pf_flag *f, const char *text)
         fprintf(stderr, ", got '%s'\n", text);
 }
 
-int pf_flag_set(const struct pf_flag *f, struct pf_config *cfg, const char *text)
+/* A switch's value from the environment: 1 on, 0 off, -1 neither. */
+static int parse_switch(const char *text)
+{
+    static const char *const on[] = { "1", "true", "yes" }, *const off[] = { "0", "false", "no" };
+    for (size_t i = 0; i < 3; i++) {
+        if (strcasecmp(text, on[i]) == 0)
+            return 1;
+        if (strcasecmp(text, off[i]) == 0)
+            return 0;
+    }
+    return -1;
+}
+
+/* pf_flag_set(), with env the variable text came from (NULL: the command line). */
+static int flag_set(const struct pf_flag *f, struct pf_config *cfg, const char *text,
+                    const char *env)
 {
     char *field = (char *)cfg + f->field;
     char *also = f->also ? (char *)cfg + f->also - 1 : NULL;
@@ -295,22 +338,99 @@ int pf_flag_set(const struct pf_flag *f, struct pf_config *cfg, const char *text
         return 0;
     case PF_FLAG_LIST:
         if (*(int *)also == (int)(f->size / sizeof(const char *))) {
-            fprintf(stderr, "pfgate: at most %zu --%s flags\n", f->size / sizeof(const char *),
-                    f->name);
+            say_where(env);
+            fprintf(stderr, "at most %zu --%s %s\n", f->size / sizeof(const char *), f->name,
+                    env ? "values" : "flags");
             return -1;
         }
         ((const char **)field)[(*(int *)also)++] = text;
         return 0;
     case PF_FLAG_SWITCH:
-        *(bool *)field = true;
+        /* Only a variable gives a switch a value. */
+        i = env ? parse_switch(text) : 1;
+        if (i < 0)
+            goto bad;
+        *(bool *)field = i == 1;
         return 0;
     case PF_FLAG_HELP:
     case PF_FLAG_VERSION:
         return 0;
     }
 bad:
-    complain(f, text);
+    complain(f, text, env);
     return -1;
+}
+
+int pf_flag_set(const struct pf_flag *f, struct pf_config *cfg, const char *text)
+{
+    return flag_set(f, cfg, text, NULL);
+}
+
+bool pf_flag_env_name(const struct pf_flag *f, char *buf, size_t size)
+{
+    if (f->kind == PF_FLAG_HELP || f->kind == PF_FLAG_VERSION)
+        return false;
+    int n = snprintf(buf, size, "PFGATE_%s", f->name);
+    if (n < 0 || (size_t)n >= size)
+        return false;
+    for (char *p = buf; *p; p++)
+        *p = *p == '-' ? '_' : (char)toupper((unsigned char)*p);
+    return true;
+}
+
+/* The values of list variables, split in place; kept for the process's
+ * life (the config points into them), reachable for the leak checker. */
+static char *env_lists[N_FLAGS];
+
+/* Flag i's value from its variable, when that is set and not empty. A list
+ * variable holds values separated by commas (blanks around them dropped,
+ * empty ones skipped). */
+static int apply_env(size_t i, struct pf_config *cfg)
+{
+    const struct pf_flag *f = &pf_flags[i];
+    char name[64];
+    if (!pf_flag_env_name(f, name, sizeof(name)))
+        return 0;
+    const char *text = getenv(name);
+    if (!text || !text[0])
+        return 0;
+    if (f->kind != PF_FLAG_LIST)
+        return flag_set(f, cfg, text, name);
+    free(env_lists[i]);
+    if (!(env_lists[i] = strdup(text))) {
+        fprintf(stderr, "pfgate: %s: out of memory\n", name);
+        return -1;
+    }
+    char *save = NULL;
+    for (char *v = strtok_r(env_lists[i], ",", &save); v; v = strtok_r(NULL, ",", &save)) {
+        v += strspn(v, " \t");
+        char *end = v + strlen(v);
+        while (end > v && (end[-1] == ' ' || end[-1] == '\t'))
+            *--end = '\0';
+        if (*v && flag_set(f, cfg, v, name) < 0)
+            return -1;
+    }
+    return 0;
+}
+
+/* A PFGATE_ variable that names no flag is most likely a typo: said, not fatal. */
+static void warn_unknown_env(void)
+{
+    static const char prefix[] = "PFGATE_";
+    for (char **e = environ; *e; e++) {
+        if (strncmp(*e, prefix, sizeof(prefix) - 1) != 0)
+            continue;
+        size_t len = strcspn(*e, "=");
+        bool known = false;
+        for (size_t i = 0; i < N_FLAGS && !known; i++) {
+            char name[64];
+            known = pf_flag_env_name(&pf_flags[i], name, sizeof(name)) &&
+                    strlen(name) == len && strncmp(name, *e, len) == 0;
+        }
+        if (!known)
+            fprintf(stderr, "pfgate: warning: %.*s names no flag (ignored); see pfgate --help\n",
+                    (int)(len > 100 ? 100 : len), *e);
+    }
 }
 
 const struct pf_flag *pf_flag_find(const char *name)
@@ -355,12 +475,16 @@ static void usage_of(FILE *out, const struct pf_flag *f)
                 fprintf(out, "%*s", COLUMN + 4, "");
         }
     }
+    char env[64];
+    if (pf_flag_env_name(f, env, sizeof(env)))
+        fprintf(out, "\n%*s(env %s)", COLUMN + 4, "", env);
     fputc('\n', out);
 }
 
 void pf_config_usage(FILE *out)
 {
     fputs(usage_head, out);
+    fputs(usage_env, out);
     for (size_t i = 0; i < N_FLAGS; i++)
         usage_of(out, &pf_flags[i]);
 }
@@ -374,6 +498,7 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
                                       OPT_BASE + (int)i };
     options[N_FLAGS] = (struct option){ NULL, 0, NULL, 0 };
 
+    bool given[N_FLAGS] = { false };
     if (pf_config_defaults(cfg) < 0)
         return -1;
     opterr = 0;
@@ -393,6 +518,7 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
             }
             if (pf_flag_set(f, cfg, optarg) < 0)
                 return -1;
+            given[opt - OPT_BASE] = true;
             continue;
         }
         const struct pf_flag *f = optopt >= OPT_BASE ? &pf_flags[optopt - OPT_BASE] : NULL;
@@ -406,12 +532,17 @@ int pf_config_parse(struct pf_config *cfg, int argc, char **argv)
             fprintf(stderr, "pfgate: unknown or ambiguous flag '%s'; see pfgate --help\n", argv[optind - 1]);
         return -1;
     }
-    if (!cfg->tls_cert != !cfg->tls_key) {
-        fprintf(stderr, "pfgate: --tls-cert and --tls-key go together\n");
-        return -1;
-    }
     if (optind < argc) {
         fprintf(stderr, "pfgate: unexpected argument '%s'; see pfgate --help\n", argv[optind]);
+        return -1;
+    }
+    /* The environment fills in the flags the command line left out. */
+    for (size_t i = 0; i < N_FLAGS; i++)
+        if (!given[i] && apply_env(i, cfg) < 0)
+            return -1;
+    warn_unknown_env();
+    if (!cfg->tls_cert != !cfg->tls_key) {
+        fprintf(stderr, "pfgate: --tls-cert and --tls-key go together\n");
         return -1;
     }
     return 0;

@@ -33,6 +33,8 @@ struct pf_config {
     const char *tls_cert;    /* PEM files: TLS on both ports when set */
     const char *tls_key;
     int log_level;
+    const char *access_log;  /* --access-log: a path, "-" (stderr) or NULL (off) */
+    int log_format;          /* enum pf_log_format */
 
     /* HTTP and WebSocket */
     size_t max_frame;        /* longest WebSocket message, in bytes */
@@ -41,6 +43,8 @@ struct pf_config {
     int n_allow_origins;
     const char *allow_origins[16]; /* --allow-origin values ("*" allows any) */
 };
+
+enum pf_log_format { PF_LOG_FORMAT_TEXT, PF_LOG_FORMAT_JSON };
 
 /* How a flag's text becomes a value of struct pf_config. */
 enum pf_flag_kind {
@@ -81,6 +85,10 @@ extern const size_t pf_n_flags;
 /* The row of --name, or NULL. */
 const struct pf_flag *pf_flag_find(const char *name);
 
+/* Writes f's environment variable (PFGATE_GRPC_ADDR for --grpc-addr) into
+ * buf. False when f has none (--help, --version). */
+bool pf_flag_env_name(const struct pf_flag *f, char *buf, size_t size);
+
 /* Parses text as flag f's value into cfg. Returns 0, or -1 with the reason
  * on stderr and cfg unchanged. */
 int pf_flag_set(const struct pf_flag *f, struct pf_config *cfg, const char *text);
@@ -92,7 +100,10 @@ int pf_config_defaults(struct pf_config *cfg);
 /* `pfgate --help`. */
 void pf_config_usage(FILE *out);
 
-/* Parses argv into cfg (defaults first). Returns 0 to run, 1 when the process
+/* Parses argv into cfg: the defaults, then the command line, then for each
+ * flag not on it its PFGATE_ variable (pf_flag_env_name; a bad value is
+ * reported with the variable's name; a PFGATE_ variable of no flag gets a
+ * warning on stderr). Returns 0 to run, 1 when the process
  * should exit 0 at once (--help, --version, already printed), -1 on a bad
  * flag (already reported on stderr). */
 int pf_config_parse(struct pf_config *cfg, int argc, char **argv);

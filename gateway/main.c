@@ -12,6 +12,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access_log.h"
 #include "config.h"
 #include "grpc_front.h"
 #include "health.h"
@@ -29,12 +30,16 @@ static double now_seconds(void)
     return (double)ts.tv_sec + (double)ts.tv_nsec / 1e9;
 }
 
-/* SIGHUP asks a daemon to reopen its log files; pfgate's logs go to
- * standard error, which has nothing to reopen. It must not kill pfgate
- * (its default action), as a terminal closing or a log rotation sends it. */
+/* SIGHUP asks a daemon to reopen its log files (logrotate): the access log
+ * file, when there is one; pfgate's own log goes to standard error. It must
+ * not kill pfgate (its default action), as a terminal closing sends it too. */
 static void on_hangup(void)
 {
-    pf_info("SIGHUP: logs go to standard error, nothing to reopen");
+    int rc = pf_access_log_reopen();
+    if (rc > 0)
+        pf_info("SIGHUP: access log reopened");
+    else if (rc == 0)
+        pf_info("SIGHUP: no log file to reopen (logs go to standard error)");
 }
 
 /* Waits for SIGINT or SIGTERM (SIGHUPs on the way are handled), at most
@@ -166,6 +171,9 @@ int main(int argc, char **argv)
     sigaddset(&signals, SIGHUP);
     pthread_sigmask(SIG_BLOCK, &signals, NULL);
     signal(SIGPIPE, SIG_IGN);
+    /* After the mask: its writer thread must not take the signals either. */
+    if (pf_access_log_open(cfg.access_log, cfg.log_format == PF_LOG_FORMAT_JSON) < 0)
+        return 2;
 
     grpc_init();
     pf_sched *sched = NULL;
@@ -216,6 +224,7 @@ out:
         _exit(1);
     }
     pf_sched_free(sched); /* after the streams on it */
+    pf_access_log_close(); /* after every thread that writes to it */
     pf_info("stopped");
     return status;
 }

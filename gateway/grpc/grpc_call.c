@@ -1,13 +1,45 @@
 #include "grpc_call.h"
 
+#include <grpc/support/alloc.h>
 #include <stdlib.h>
+#include <string.h>
 
+#include "access_log.h"
+#include "clock.h"
+#include "grpc_conns.h"
 #include "grpc_service.h"
 #include "log.h"
+
+/* The access log's line of a call that started. A call that ended without
+ * a status of pfgate's was cancelled (by its client, or by the HTTP/2 guard). */
+static void log_call(struct pf_grpc_call *c)
+{
+    if (!c->start_ns || !pf_access_log_on())
+        return;
+    struct pf_access_rec r = {
+        .front = PF_ACCESS_GRPC, .status = c->status >= 0 ? c->status : GRPC_STATUS_CANCELLED,
+        .answers = c->messages_sent, .bytes_in = -1, .bytes_out = -1, .start_ns = c->start_ns,
+    };
+    const struct pf_grpc_service *svc = c->serving ? c->serving->service : NULL;
+    if (svc && svc->path[c->method]) {
+        r.path = svc->path[c->method];
+        r.path_len = strlen(r.path);
+    }
+    if (c->kind->access)
+        c->kind->access(c, &r);
+    char client[64];
+    pf_grpc_conns *conns = c->serving ? c->serving->queue->conns : NULL;
+    char *peer = !r.peer && conns && c->call ? grpc_call_get_peer(c->call) : NULL;
+    if (peer && pf_grpc_conns_client_of(conns, peer, client, sizeof(client)))
+        r.peer = client;
+    gpr_free(peer);
+    pf_access_log_write(&r);
+}
 
 static void call_free(struct pf_grpc_call *c)
 {
     if (!c->destroyed) {
+        log_call(c);
         c->destroyed = true;
         if (c->kind->destroy)
             c->kind->destroy(c);
@@ -55,8 +87,10 @@ static void on_event(struct pf_grpc_tag *t, bool ok)
             c->dead = true;
         if (op == PF_GRPC_OP_SEND)
             sent(c, ok);
-    } else if (c->serving) {
-        pf_grpc_serving_started(c);
+    } else {
+        c->start_ns = pf_now_ns();
+        if (c->serving)
+            pf_grpc_serving_started(c);
     }
     if (c->kind->on[op])
         c->kind->on[op](c, ok);
@@ -85,6 +119,7 @@ struct pf_grpc_call *pf_grpc_call_new(size_t size, const struct pf_grpc_call_kin
         c->tags[i].op = (enum pf_grpc_op)i;
     }
     c->kind = kind;
+    c->status = -1;
     grpc_metadata_array_init(&c->request_md);
     return c;
 }
@@ -111,6 +146,13 @@ bool pf_grpc_call_request(struct pf_grpc_call *c, grpc_server *server, void *met
 bool pf_grpc_call_start_batch(struct pf_grpc_call *c, const grpc_op *ops, size_t n,
                               enum pf_grpc_op op)
 {
+    /* What the access log says of the call: a pass over at most 4 ops. */
+    for (size_t i = 0; i < n; i++) {
+        if (ops[i].op == GRPC_OP_SEND_MESSAGE)
+            c->messages_sent++;
+        else if (ops[i].op == GRPC_OP_SEND_STATUS_FROM_SERVER)
+            c->status = (int)ops[i].data.send_status_from_server.status;
+    }
     c->batches++;
     grpc_call_error e = grpc_call_start_batch(c->call, ops, n, &c->tags[op].tag, NULL);
     if (e != GRPC_CALL_OK) {
@@ -149,6 +191,7 @@ bool pf_grpc_call_watch_close(struct pf_grpc_call *c)
 void pf_grpc_call_fail(struct pf_grpc_call *c, grpc_status_code code, const char *details)
 {
     c->dead = true;
+    c->status = (int)code;
     grpc_call_cancel_with_status(c->call, code, details, NULL);
 }
 

@@ -18,6 +18,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "access_log.h"
 #include "grpc_tag.h"
 #include "list.h"
 
@@ -45,6 +46,12 @@ struct pf_grpc_call_kind {
     /* Gives back what the kind holds, before the base frees the call; after
      * it nothing may call pf_grpc_call_wake() on c any more. May be NULL. */
     void (*destroy)(struct pf_grpc_call *c);
+    /* The access log's line of a finished call, before destroy: fills in
+     * what only the kind knows (the path, when its service has none for
+     * the method; numbers, answers and errors; the peer, when it knows it).
+     * May be NULL: the path of the service's method, no numbers, every
+     * message sent an answer, the peer looked up by grpc's name for it. */
+    void (*access)(struct pf_grpc_call *c, struct pf_access_rec *r);
 };
 
 struct pf_grpc_call_tag {
@@ -73,6 +80,10 @@ struct pf_grpc_call {
     bool held;
     bool destroyed;         /* the kind's destroy ran; the rest waits for the wake's event */
     atomic_bool wake_pending; /* a WAKE event is on its way */
+    /* For the access log: */
+    uint64_t start_ns;       /* its NEW event; 0: it never started */
+    int status;              /* the status it sent (or failed with), or -1 */
+    uint64_t messages_sent;
 };
 
 /* A zeroed call of `size` bytes (the kind's struct) of that kind; NULL

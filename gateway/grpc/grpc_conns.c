@@ -1,6 +1,7 @@
 #include "grpc_conns.h"
 
 #include <pthread.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -16,6 +17,7 @@ struct pf_grpc_conn {
     bool in_table; /* reachable by name */
     bool held;     /* by the listener: counted as an open connection */
     size_t streams;
+    char client[48]; /* the client's ADDR:PORT (pf_grpc_conns_name_client), or "" */
     char peer[];
 };
 
@@ -134,6 +136,29 @@ void pf_grpc_conns_close(pf_grpc_conns *t, pf_grpc_conn *c)
     else
         maybe_free(c);
     pthread_mutex_unlock(&t->lock);
+}
+
+void pf_grpc_conns_name_client(pf_grpc_conns *t, pf_grpc_conn *c, const char *client)
+{
+    pthread_mutex_lock(&t->lock);
+    snprintf(c->client, sizeof(c->client), "%s", client);
+    pthread_mutex_unlock(&t->lock);
+}
+
+bool pf_grpc_conns_client_of(pf_grpc_conns *t, const char *peer, char *buf, size_t size)
+{
+    pthread_mutex_lock(&t->lock);
+    pf_grpc_conn *c = *find(t, peer);
+    bool known = c && c->client[0];
+    if (known)
+        snprintf(buf, size, "%s", c->client);
+    pthread_mutex_unlock(&t->lock);
+    return known;
+}
+
+const char *pf_grpc_conns_client(const pf_grpc_conn *conn)
+{
+    return conn->client;
 }
 
 size_t pf_grpc_conns_count(pf_grpc_conns *t)

@@ -23,6 +23,15 @@ int pf_grpc_conns_open(pf_grpc_conns *t, const char *peer, pf_grpc_conn **conn);
 void pf_grpc_conns_close(pf_grpc_conns *t, pf_grpc_conn *conn); /* conn may be NULL */
 size_t pf_grpc_conns_count(pf_grpc_conns *t);
 
+/* The client's address (ADDR:PORT) of conn, for the access log: grpc knows
+ * only its end of the relay. client_of() copies it for grpc's peer name;
+ * false when there is none. */
+void pf_grpc_conns_name_client(pf_grpc_conns *t, pf_grpc_conn *conn, const char *client);
+bool pf_grpc_conns_client_of(pf_grpc_conns *t, const char *peer, char *buf, size_t size);
+/* The same for a stream's conn (stream_begin's): named before grpc had the
+ * connection, so before any of its streams began, and never again. */
+const char *pf_grpc_conns_client(const pf_grpc_conn *conn);
+
 /* Counts a new stream on peer's connection: PF_EFULL when that connection
  * already has max_streams_per_conn open, or all connections together
  * max_streams_total; then *why is the status text that names the limit. On

@@ -53,6 +53,7 @@ struct call {
     pf_stream *stream;
     pf_grpc_conn *conn; /* its connection, for the per-connection stream count */
 
+    struct pf_stream_counts counts; /* the stream's, kept when it goes (access log) */
     uint64_t last_recv_ns; /* when the last request arrived */
     uint64_t admit_deadline_ns; /* nonzero while waiting for a slot (--max-streams...) */
     bool recv_pending, input_done, md_sent, status_sent, close_watched;
@@ -111,6 +112,7 @@ static void init_call(struct pf_grpc_serving *s, size_t i, struct pf_grpc_call *
 /* The stream and its queued numbers go: no wake comes after this. */
 static void drop_stream(struct call *c)
 {
+    pf_stream_counts(c->stream, &c->counts);
     pf_stream_free(c->stream);
     c->stream = NULL;
 }
@@ -337,10 +339,21 @@ static void on_new_call(struct pf_grpc_call *base, bool ok)
         fail_no_memory(c);
 }
 
+static void call_access(struct pf_grpc_call *base, struct pf_access_rec *r)
+{
+    struct call *c = (struct call *)base;
+    pf_stream_counts(c->stream, &c->counts);
+    r->numbers = c->counts.numbers;
+    r->answers = c->counts.answers;
+    r->errors = c->counts.errors;
+    if (c->conn && pf_grpc_conns_client(c->conn)[0])
+        r->peer = pf_grpc_conns_client(c->conn); /* no lookup by grpc's peer name */
+}
+
 static const struct pf_grpc_call_kind prime_factors = {
     .name = "PrimeFactors",
     .on = { [PF_GRPC_OP_NEW] = on_new_call, [PF_GRPC_OP_RECV] = on_recv },
-    .pump = pump, .destroy = call_destroy,
+    .pump = pump, .destroy = call_destroy, .access = call_access,
 };
 
 /* When one of s's calls starts or ends: s asks for its next call, and the
@@ -378,10 +391,17 @@ static void on_unknown_call(struct pf_grpc_call *base, bool ok)
     pf_grpc_call_start_batch(base, b.ops, b.n, PF_GRPC_OP_STATUS);
 }
 
+static void unknown_access(struct pf_grpc_call *base, struct pf_access_rec *r)
+{
+    const grpc_slice *method = &((struct unknown_call *)base)->details.method;
+    r->path = (const char *)GRPC_SLICE_START_PTR(*method);
+    r->path_len = GRPC_SLICE_LENGTH(*method);
+}
+
 static const struct pf_grpc_call_kind unknown_method = {
     .name = "unknown-method",
     .on = { [PF_GRPC_OP_NEW] = on_unknown_call },
-    .destroy = unknown_destroy,
+    .destroy = unknown_destroy, .access = unknown_access,
 };
 
 static void init_unknown_call(struct pf_grpc_serving *s, size_t i, struct pf_grpc_call *base,
@@ -495,6 +515,7 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_sched *sched, pf_grpc_fr
         .init = init_call, .keep = keep_requests,
         .method = { grpc_server_register_method(f->server, PF_STREAM_PATH, NULL,
                                                 GRPC_SRM_PAYLOAD_NONE, 0) },
+        .path = { PF_STREAM_PATH },
     };
     f->unknown = (struct pf_grpc_service){
         .nmethods = 1, .kind = &unknown_method, .call_size = sizeof(struct unknown_call),
@@ -521,6 +542,8 @@ int pf_grpc_front_start(const struct pf_config *cfg, pf_sched *sched, pf_grpc_fr
 
     if (pf_grpc_conns_new(cfg->max_streams_per_conn, cfg->max_streams_total, &f->conns) < 0)
         goto fail;
+    for (int i = 0; i < f->nworkers; i++)
+        f->workers[i].queue.conns = f->conns;
     /* pfgate accepts on both kinds of port, TLS included (it ends TLS
      * itself: grpc_tls.h); grpc listens on none. */
     if (pf_grpc_listener_bind(cfg, &f->listener, port) < 0)

@@ -180,6 +180,8 @@ struct pf_grpc_service *pf_grpc_health_register(grpc_server *server)
     h->kind = &health_kind;
     h->call_size = sizeof(struct health_call);
     h->init = init_call;
+    h->path[CHECK] = CHECK_METHOD;
+    h->path[WATCH] = WATCH_METHOD;
     h->method[CHECK] = grpc_server_register_method(server, CHECK_METHOD, NULL,
                                                    GRPC_SRM_PAYLOAD_READ_INITIAL_BYTE_BUFFER, 0);
     h->method[WATCH] = grpc_server_register_method(server, WATCH_METHOD, NULL,

@@ -16,6 +16,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "access_log.h"
 #include "accept_guard.h"
 #include "clock.h"
 #include "grpc_151.h"
@@ -173,6 +174,11 @@ static void hand_over(pf_grpc_listener *l, struct watch *w)
         close(grpc_fd);
         watch_close(l, w);
         return;
+    }
+    if (pf_access_log_on()) {
+        char client[48];
+        pf_access_peer(client_fd, client, sizeof(client));
+        pf_grpc_conns_name_client(l->conns, w->conn, client);
     }
     grpc_server_add_channel_from_fd(l->server, grpc_fd, l->creds);
     relay_went(l, w, pf_grpc_relay_start(w->relay, w->head, w->head_len, pf_now_ms()));

@@ -318,8 +318,10 @@ struct pf_grpc_service *pf_grpc_reflection_register(grpc_server *server)
     r->service.kind = &reflection_kind;
     r->service.call_size = sizeof(struct reflection_call);
     r->service.destroy = reflection_free;
-    for (int i = 0; i < NMETHODS; i++)
+    for (int i = 0; i < NMETHODS; i++) {
+        r->service.path[i] = methods[i];
         r->service.method[i] = grpc_server_register_method(server, methods[i], NULL,
                                                            GRPC_SRM_PAYLOAD_NONE, 0);
+    }
     return &r->service;
 }

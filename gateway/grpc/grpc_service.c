@@ -15,6 +15,7 @@ void pf_grpc_service_free(struct pf_grpc_service *svc)
 void pf_grpc_queue_init(struct pf_grpc_queue *q, grpc_server *server, grpc_completion_queue *cq)
 {
     q->server = server;
+    q->conns = NULL;
     q->cq = cq;
     q->n = 0;
 }

@@ -14,6 +14,7 @@
 #include <stddef.h>
 
 #include "grpc_call.h"
+#include "grpc_conns.h"
 #include "list.h"
 
 #define PF_GRPC_SERVICE_METHODS 2 /* at most, per service */
@@ -31,6 +32,7 @@ struct pf_grpc_service {
     size_t nmethods;
     /* From grpc_server_register_method(); NULL: every method not registered. */
     void *method[PF_GRPC_SERVICE_METHODS];
+    const char *path[PF_GRPC_SERVICE_METHODS]; /* each one's, for the access log */
     /* Its calls: the kind's struct (call_size bytes, zeroed) and handlers. */
     const struct pf_grpc_call_kind *kind;
     size_t call_size;
@@ -61,6 +63,7 @@ struct pf_grpc_serving {
 
 struct pf_grpc_queue {
     grpc_server *server;
+    pf_grpc_conns *conns; /* the clients' addresses, for the access log; may be NULL */
     grpc_completion_queue *cq;
     struct pf_grpc_serving serving[PF_GRPC_QUEUE_SERVICES];
     size_t n;

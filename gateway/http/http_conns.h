@@ -30,6 +30,7 @@ struct pf_http_conn {
     bool counted;           /* false once evicted: its place is already given away */
     void *handle;           /* the caller's (an lws wsi) */
     struct pf_list silent;  /* linked while no request head has come */
+    char peer[48];          /* the client's ADDR:PORT, for the access log ("" when off) */
 };
 
 struct pf_http_conns {

@@ -7,6 +7,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "http_access.h"
 #include "json_codec.h"
 #include "log.h"
 #include "lws_env.h"
@@ -24,6 +25,19 @@ static int add_header_line(struct lws *wsi, const char *line, unsigned char **p,
     const char *value = colon + 1 + strspn(colon + 1, " ");
     return lws_add_http_header_by_name(wsi, (const unsigned char *)name,
                                        (const unsigned char *)value, (int)strlen(value), p, end);
+}
+
+/* The access log's line of a reply pfgate wrote whole (bytes: all of it);
+ * a GET /v1/factors left its counts in the env. */
+static void log_reply(struct lws *wsi, unsigned status, size_t bytes)
+{
+    struct pf_lws_env *env = pf_lws_env(wsi);
+    struct pf_http_access a = { .front = PF_ACCESS_HTTP, .status = (int)status,
+                                .counts = &env->reply_counts, .bytes_in = -1,
+                                .bytes_out = (int64_t)bytes };
+    pf_http_access_log(wsi, &a);
+    env->reply_counts = (struct pf_stream_counts){ 0, 0, 0 };
+    env->request_ns = 0;
 }
 
 static bool is_head_request(struct lws *wsi)
@@ -93,6 +107,7 @@ static int write_reply(struct lws *wsi, unsigned status, const char *content_typ
         lws_finalize_http_header(wsi, &p, end))
         goto out;
     rc = write_body(wsi, start, p, body, body_len);
+    log_reply(wsi, status, (size_t)(p - start) + body_len);
 out:
     free(buf);
     return rc;
@@ -153,7 +168,9 @@ int pf_http_refuse_with(struct lws *wsi, unsigned status, const char *why, const
                      header ? "\r\n" : "", body);
     free(body);
     pf_debug("http: refused with %u: %s", status, why);
-    if (n > 0 && (size_t)n < sizeof(buf) - LWS_PRE)
+    if (n > 0 && (size_t)n < sizeof(buf) - LWS_PRE) {
         lws_write(wsi, (unsigned char *)text, (size_t)n, LWS_WRITE_RAW);
+        log_reply(wsi, status, (size_t)n);
+    }
     return 1;
 }

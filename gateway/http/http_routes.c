@@ -5,6 +5,7 @@
 
 #include "clock.h"
 #include "health.h"
+#include "http_access.h"
 #include "http_reply.h"
 #include "http_request_rules.h"
 #include "http_router.h"
@@ -61,6 +62,7 @@ static int get_factors(struct lws *wsi, const char *text, size_t len)
         else if (r.result)
             factors[n++] = r.result;
     } while (!r.last);
+    pf_stream_counts(stream, &pf_lws_env(wsi)->reply_counts); /* its reply's log line */
     pf_stream_free(stream);
 
     if (error)
@@ -144,6 +146,12 @@ int pf_http_callback(struct lws *wsi, enum lws_callback_reasons reason,
         return s->ndjson ? pf_ndjson_body_done(wsi, s->ndjson) : 0;
     case LWS_CALLBACK_HTTP_WRITEABLE:
         return s->ndjson ? pf_ndjson_write(wsi, s->ndjson) : 0;
+    case LWS_CALLBACK_HTTP_FILE_COMPLETION:
+        /* A file lws served itself (http_static.h): its line. */
+        pf_http_access_log(wsi, &(struct pf_http_access){ .front = PF_ACCESS_HTTP,
+                                                          .status = HTTP_STATUS_OK,
+                                                          .bytes_in = -1, .bytes_out = -1 });
+        return lws_callback_http_dummy(wsi, reason, s, in, len);
     case LWS_CALLBACK_TIMER:
         return s->ndjson ? pf_ndjson_timer(wsi, s->ndjson) : 0;
     case LWS_CALLBACK_HTTP_DROP_PROTOCOL:

@@ -8,9 +8,11 @@
 #include <stdbool.h>
 
 #include "config.h"
+#include "http_conns.h"
 #include "list.h"
 #include "lws_wake.h"
 #include "scheduler.h"
+#include "stream.h"
 
 struct pf_lws_env {
     const struct pf_config *cfg;
@@ -20,6 +22,10 @@ struct pf_lws_env {
     struct pf_list ndjson_sessions; /* open NDJSON streams, likewise */
     int open_streams;
     int connections; /* client connections, WebSockets included */
+    /* The request being answered, for the access log: when its head came
+     * (0: unknown), and the counts of a GET /v1/factors for its reply. */
+    uint64_t request_ns;
+    struct pf_stream_counts reply_counts;
 };
 
 static inline struct pf_lws_env *pf_lws_env_of(struct lws_context *ctx)
@@ -30,6 +36,14 @@ static inline struct pf_lws_env *pf_lws_env_of(struct lws_context *ctx)
 static inline struct pf_lws_env *pf_lws_env(struct lws *wsi)
 {
     return pf_lws_env_of(lws_get_context(wsi));
+}
+
+/* The connection record pfgate gave a client connection at accept (an
+ * HTTP/2 stream's is its connection's); NULL for lws's own descriptors. */
+static inline struct pf_http_conn *pf_http_conn_of(struct lws *wsi)
+{
+    struct lws *net = lws_get_network_wsi(wsi);
+    return lws_get_opaque_user_data(net ? net : wsi);
 }
 
 /* An HTTP/2 stream (over TLS, by ALPN), not a connection of its own: no

@@ -10,6 +10,8 @@
 #include <string.h>
 
 #include "accept_guard.h"
+#include "access_log.h"
+#include "clock.h"
 #include "health.h"
 #include "http_conns.h"
 #include "http_reply.h"
@@ -65,12 +67,9 @@ static struct pf_lws_server *server_of(struct lws_context *ctx)
     return (struct pf_lws_server *)pf_lws_env_of(ctx);
 }
 
-/* The connection record pfgate gave a client connection at accept (an
- * HTTP/2 stream's is its connection's); NULL for lws's own descriptors. */
 static struct pf_http_conn *conn_of(struct lws *wsi)
 {
-    struct lws *net = lws_get_network_wsi(wsi);
-    return lws_get_opaque_user_data(net ? net : wsi);
+    return pf_http_conn_of(wsi);
 }
 
 static enum session_kind kind_of(const struct session *session)
@@ -126,9 +125,19 @@ static int refuse_beyond_probes(struct lws *wsi, const char *uri)
                           "too many connections (--max-connections)");
 }
 
+/* When a request's head came, for the access log's duration. */
+static void request_came(struct lws *wsi)
+{
+    if (pf_access_log_on()) {
+        pf_lws_env(wsi)->request_ns = pf_now_ns();
+        pf_lws_env(wsi)->reply_counts = (struct pf_stream_counts){ 0, 0, 0 };
+    }
+}
+
 /* A whole request head has come (in: its path). */
 static int filter_request(struct lws *wsi, const char *uri)
 {
+    request_came(wsi);
     struct pf_http_conn *conn = conn_of(wsi);
     if (conn)
         pf_http_conns_spoke(conn);
@@ -138,6 +147,7 @@ static int filter_request(struct lws *wsi, const char *uri)
 
 static int confirm_upgrade(struct lws *wsi, const char *protocol)
 {
+    request_came(wsi);
     struct pf_http_conn *conn = conn_of(wsi);
     if (conn)
         pf_http_conns_spoke(conn);
@@ -224,6 +234,8 @@ static void take_connection(struct pf_lws_server *s, struct lws_vhost *vhost, in
                        admin ? "admin" : "HTTP", s->env.cfg->max_connections);
         return;
     }
+    if (pf_access_log_on()) /* once per connection, not per request */
+        pf_access_peer(fd, conn->peer, sizeof(conn->peer));
     if (conn->kind == PF_CONN_CLIENT)
         pf_metrics_connections(PF_FRONT_HTTP, 1);
     else if (conn->kind == PF_CONN_RESERVE)

@@ -7,6 +7,7 @@
 #include "bytes.h"
 #include "clock.h"
 #include "health.h"
+#include "http_access.h"
 #include "http_reply.h"
 #include "json_codec.h"
 #include "log.h"
@@ -30,7 +31,11 @@ struct pf_ndjson_session {
     bool body_done; /* no more requests will come */
     bool rx_paused;
     int err;              /* the stream failed (PF_ENOMEM): its last line says so */
+    bool err_sent;        /* that line is written */
     uint64_t quiet_since; /* while draining: when the client last sent, or reading resumed */
+    /* For the access log: */
+    uint64_t start_ns;
+    uint64_t bytes_in, bytes_out; /* body bytes */
 };
 
 /* No more requests are taken: what is left unparsed (after a failure, or
@@ -193,6 +198,7 @@ static int write_batch(struct lws *wsi, void *arg)
             pf_response failed = { .last = true, .error = pf_strerror(s->err) };
             p += pf_json_encode_response(&failed, p);
             *p++ = '\n';
+            s->err_sent = true;
         } else {
             done = false; /* the error line goes in the next batch */
         }
@@ -200,6 +206,7 @@ static int write_batch(struct lws *wsi, void *arg)
     size_t n = (size_t)(p - start);
     if (n == 0 && !done)
         return 0;
+    s->bytes_out += n;
     if (lws_write(wsi, (unsigned char *)start, n, done ? LWS_WRITE_HTTP_FINAL : LWS_WRITE_HTTP) <
         (int)n)
         return -1;
@@ -252,6 +259,7 @@ int pf_ndjson_timer(struct lws *wsi, struct pf_ndjson_session *s)
 
 int pf_ndjson_body(struct lws *wsi, struct pf_ndjson_session *s, const char *in, size_t len)
 {
+    s->bytes_in += len;
     if (s->body_done || len == 0)
         return 0; /* failed, or quiet in the drain: what arrives now is not answered */
     s->quiet_since = pf_now_ns();
@@ -309,6 +317,7 @@ int pf_ndjson_start(struct lws *wsi, struct pf_ndjson_session **out)
         return pf_http_refuse(wsi, HTTP_STATUS_SERVICE_UNAVAILABLE, pf_strerror(PF_ENOMEM));
     }
     s->wsi = wsi;
+    s->start_ns = pf_now_ns();
     s->max_line = env->cfg->max_line;
     pf_list_append(&env->ndjson_sessions, &s->link);
     env->open_streams++;
@@ -334,6 +343,17 @@ void pf_ndjson_free(struct lws *wsi, struct pf_ndjson_session *s)
     if (!s)
         return;
     struct pf_lws_env *env = pf_lws_env(wsi);
+    struct pf_stream_counts counts = { 0, 0, 0 };
+    pf_stream_counts(s->stream, &counts);
+    if (s->err_sent) { /* the failed stream's last line is an error answer too */
+        counts.answers++;
+        counts.errors++;
+    }
+    struct pf_http_access a = { .front = PF_ACCESS_NDJSON, .status = HTTP_STATUS_OK,
+                                .path = PF_STREAM_PATH, .counts = &counts,
+                                .bytes_in = (int64_t)s->bytes_in,
+                                .bytes_out = (int64_t)s->bytes_out, .start_ns = s->start_ns };
+    pf_http_access_log(wsi, &a);
     pf_list_remove(&s->link);
     env->open_streams--;
     pf_metrics_streams(PF_FRONT_HTTP, -1);

@@ -6,6 +6,7 @@
 
 #include "clock.h"
 #include "health.h"
+#include "http_access.h"
 #include "http_reply.h"
 #include "http_request_rules.h"
 #include "json_codec.h"
@@ -134,6 +135,7 @@ static int on_established(struct lws *wsi, struct pf_ws_session *s)
     struct pf_lws_env *env = pf_lws_env(wsi);
     memset(s, 0, sizeof(*s));
     s->wsi = wsi;
+    s->start_ns = pf_now_ns();
     pf_lws_waker_init(&s->waker, &env->wakes, on_wake);
     pf_list_append(&env->ws_sessions, &s->link);
     env->open_streams++;
@@ -145,10 +147,33 @@ static int on_established(struct lws *wsi, struct pf_ws_session *s)
     return 0;
 }
 
+/* The close code of a session that ends: the client's Close, else the one
+ * pfgate sent, else 1006 (the connection went without a Close). */
+static int close_code(const struct pf_ws_session *s)
+{
+    if (s->peer_code)
+        return s->peer_code;
+    if (s->fsm.state == PF_WS_CLOSING && s->fsm.close_code)
+        return s->fsm.close_code;
+    return LWS_CLOSE_STATUS_ABNORMAL_CLOSE;
+}
+
+static void log_session(struct lws *wsi, const struct pf_ws_session *s)
+{
+    struct pf_stream_counts counts = { 0, 0, 0 };
+    pf_stream_counts(s->stream, &counts);
+    struct pf_http_access a = { .front = PF_ACCESS_WS, .status = close_code(s),
+                                .path = PF_STREAM_PATH, .counts = &counts,
+                                .bytes_in = (int64_t)s->bytes_in,
+                                .bytes_out = (int64_t)s->bytes_out, .start_ns = s->start_ns };
+    pf_http_access_log(wsi, &a);
+}
+
 static void on_closed(struct lws *wsi, struct pf_ws_session *s)
 {
     struct pf_lws_env *env = pf_lws_env(wsi);
     if (pf_list_linked(&s->link)) {
+        log_session(wsi, s);
         pf_list_remove(&s->link);
         env->open_streams--;
         pf_metrics_streams(PF_FRONT_WEBSOCKET, -1);
@@ -196,6 +221,7 @@ static bool stream_full(struct pf_ws_session *s)
 static int on_receive(struct lws *wsi, struct pf_ws_session *s, const char *in, size_t len)
 {
     const struct pf_config *cfg = pf_lws_env(wsi)->cfg;
+    s->bytes_in += len;
     pf_ws_to(&s->fsm, PF_WS_FRAME);
     if (!pf_ws_takes_numbers(&s->fsm))
         return 0; /* after {"end":true}, a failure or the drain deadline */
@@ -259,6 +285,7 @@ static int write_batch(struct lws *wsi, struct pf_ws_session *s, bool now)
         pf_metrics_answer(PF_FRONT_WEBSOCKET, &r);
     }
     size_t len = (size_t)(p - start);
+    s->bytes_out += len;
     /* Whatever the socket does not take now, lws keeps and sends first. */
     return len > 0 && lws_write(wsi, start, len, LWS_WRITE_RAW) < 0 ? -1 : 0;
 }
@@ -322,8 +349,11 @@ static int on_writeable(struct lws *wsi, struct pf_ws_session *s)
  * answer after, so every number read before it is answered now, those the
  * workers have not taken factored here: at most --max-queued-per-stream
  * (the stream stops reading at that many), about a millisecond's work. */
-static int on_peer_close(struct lws *wsi, struct pf_ws_session *s)
+static int on_peer_close(struct lws *wsi, struct pf_ws_session *s, const unsigned char *in,
+                         size_t len)
 {
+    s->peer_code = len >= 2 ? (unsigned short)(in[0] << 8 | in[1])
+                            : LWS_CLOSE_STATUS_NO_STATUS;
     bool cancelled = s->fsm.state == PF_WS_CANCELLED;
     pf_ws_to(&s->fsm, PF_WS_PEER_CLOSE);
     if (cancelled)
@@ -358,7 +388,7 @@ int pf_ws_callback(struct lws *wsi, enum lws_callback_reasons reason, struct pf_
     case LWS_CALLBACK_SERVER_WRITEABLE: return on_writeable(wsi, s);
     case LWS_CALLBACK_CLOSED: on_closed(wsi, s); return 0;
     case LWS_CALLBACK_TIMER: on_timer(wsi, s); return 0;
-    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: return on_peer_close(wsi, s);
+    case LWS_CALLBACK_WS_PEER_INITIATED_CLOSE: return on_peer_close(wsi, s, in, len);
     default: return 0;
     }
 }

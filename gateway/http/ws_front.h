@@ -6,6 +6,7 @@
 #include <libwebsockets.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "bytes.h"
 #include "list.h"
@@ -22,6 +23,10 @@ struct pf_ws_session {
     struct pf_ws_fsm fsm;
     bool rx_paused; /* lws's flow control: reading waits for answers to leave */
     bool push_due;  /* cancelled, and its timer says: try to write again */
+    unsigned short peer_code; /* the client's Close code (1005: none in it), 0: no Close came */
+    /* For the access log: */
+    uint64_t start_ns;
+    uint64_t bytes_in, bytes_out; /* message bytes read, frame bytes written */
 };
 
 /* LWS_CALLBACK_HTTP_CONFIRM_UPGRADE (upgrade is the protocol asked for):

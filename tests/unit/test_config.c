@@ -123,6 +123,8 @@ static void test_defaults(void **state)
     assert_int_equal(c.max_line, 16384);
     assert_int_equal(c.ws_idle_timeout, 90);
     assert_int_equal(c.n_allow_origins, 0);
+    assert_null(c.access_log);
+    assert_int_equal(c.log_format, PF_LOG_FORMAT_TEXT);
 }
 
 /* The table itself: what the parser and the usage rely on. */
@@ -375,7 +377,8 @@ static void test_usage(void **state)
     assert_true(strncmp(out, "usage: pfgate [flags]\n\n", 23) == 0);
     assert_non_null(strstr(out,
         "\n  --max-pending N          numbers held per stream before pfgate stops reading\n"
-        "                           that stream (flow control; default 1024)\n"));
+        "                           that stream (flow control; default 1024)\n"
+        "                           (env PFGATE_MAX_PENDING)\n"));
     assert_non_null(strstr(out,
         "\n  --drain-timeout SECONDS  on SIGINT/SIGTERM, time to finish open streams\n"
         "                           before they are cancelled (default 5)\n"));
@@ -389,8 +392,200 @@ static void test_usage(void **state)
             snprintf(line, sizeof(line), "default %s", pf_flags[i].def);
             assert_non_null(strstr(out, line));
         }
+        char env[64];
+        if (pf_flag_env_name(&pf_flags[i], env, sizeof(env))) {
+            snprintf(line, sizeof(line), "\n                           (env %s)\n", env);
+            assert_non_null(strstr(out, line));
+        }
     }
+    assert_null(strstr(out, "PFGATE_HELP"));
+    assert_null(strstr(out, "PFGATE_VERSION"));
     assert_null(strstr(out, "%D"));
+}
+
+
+/* Unsets every PFGATE_ variable, so that each test starts from none. */
+static void clear_env(void)
+{
+    for (size_t i = 0; i < pf_n_flags; i++) {
+        char name[64];
+        if (pf_flag_env_name(&pf_flags[i], name, sizeof(name)))
+            unsetenv(name);
+    }
+    unsetenv("PFGATE_MAX_FRAMES");
+}
+
+static void test_env_names(void **state)
+{
+    (void)state;
+    char name[64];
+    assert_true(pf_flag_env_name(pf_flag_find("grpc-addr"), name, sizeof(name)));
+    assert_string_equal(name, "PFGATE_GRPC_ADDR");
+    assert_true(pf_flag_env_name(pf_flag_find("max-queued-per-stream"), name, sizeof(name)));
+    assert_string_equal(name, "PFGATE_MAX_QUEUED_PER_STREAM");
+    assert_false(pf_flag_env_name(pf_flag_find("help"), name, sizeof(name)));
+    assert_false(pf_flag_env_name(pf_flag_find("version"), name, sizeof(name)));
+    /* Every other flag has one, and no two share it. */
+    int with = 0;
+    for (size_t i = 0; i < pf_n_flags; i++) {
+        char other[64];
+        if (!pf_flag_env_name(&pf_flags[i], name, sizeof(name)))
+            continue;
+        with++;
+        for (size_t j = 0; j < i; j++)
+            assert_true(!pf_flag_env_name(&pf_flags[j], other, sizeof(other)) ||
+                        strcmp(name, other) != 0);
+    }
+    assert_int_equal(with, (int)pf_n_flags - 2);
+}
+
+/* A variable gives the value when the command line does not. */
+static void test_env_used(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("PFGATE_GRPC_ADDR", "127.0.0.1:0", 1);
+    setenv("PFGATE_MAX_FRAME", "1000", 1);
+    setenv("PFGATE_DRAIN_TIMEOUT", "0.5", 1);
+    setenv("PFGATE_LOG_LEVEL", "debug", 1);
+    setenv("PFGATE_ACCESS_LOG", "-", 1);
+    setenv("PFGATE_LOG_FORMAT", "json", 1);
+    setenv("PFGATE_WEB_ROOT", "/srv/web", 1);
+    setenv("PFGATE_TLS_CERT", "c.pem", 1);
+    setenv("PFGATE_TLS_KEY", "k.pem", 1);
+    struct pf_config c;
+    const char *err;
+    assert_int_equal(parse(&c, 2, &err, NULL), 0);
+    assert_string_equal(err, "");
+    assert_string_equal(c.grpc_addr.host, "127.0.0.1");
+    assert_int_equal(c.grpc_addr.port, 0);
+    assert_int_equal(c.max_frame, 1000);
+    assert_true(c.drain_timeout == 0.5);
+    assert_int_equal(c.log_level, PF_LOG_DEBUG);
+    assert_string_equal(c.access_log, "-");
+    assert_int_equal(c.log_format, PF_LOG_FORMAT_JSON);
+    assert_string_equal(c.web_root, "/srv/web");
+    assert_string_equal(c.tls_cert, "c.pem");
+    assert_string_equal(c.tls_key, "k.pem");
+    assert_int_equal(c.max_line, 16384); /* no variable: the default */
+    /* Empty is not set: the default stays. */
+    setenv("PFGATE_MAX_FRAME", "", 1);
+    assert_int_equal(parse(&c, 2, &err, NULL), 0);
+    assert_string_equal(err, "");
+    assert_int_equal(c.max_frame, 16384);
+    clear_env();
+}
+
+/* A flag on the command line wins over its variable, whose value is then
+ * not even looked at; a list flag replaces the variable's whole list. */
+static void test_env_flag_wins(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("PFGATE_MAX_FRAME", "1000", 1);
+    setenv("PFGATE_MAX_LINE", "not a number", 1);
+    setenv("PFGATE_ALLOW_ORIGIN", "https://a,https://b", 1);
+    setenv("PFGATE_REUSE_PORT", "no", 1);
+    struct pf_config c;
+    const char *err;
+    assert_int_equal(parse(&c, 2, &err, "--max-frame", "2000", "--max-line", "100",
+                           "--allow-origin", "https://c", "--reuse-port", NULL),
+                     0);
+    assert_string_equal(err, "");
+    assert_int_equal(c.max_frame, 2000);
+    assert_int_equal(c.max_line, 100);
+    assert_int_equal(c.n_allow_origins, 1);
+    assert_string_equal(c.allow_origins[0], "https://c");
+    assert_true(c.reuse_port);
+    clear_env();
+}
+
+/* A bad value stops the start with the variable's name, like a bad flag. */
+static void test_env_bad_value_names_variable(void **state)
+{
+    (void)state;
+    static const struct { const char *name, *value, *err; } bad[] = {
+        { "PFGATE_MAX_FRAME", "12abc",
+          "pfgate: PFGATE_MAX_FRAME: --max-frame wants a whole number from 64 to 16777216, "
+          "got '12abc'\n" },
+        { "PFGATE_GRPC_ADDR", "nowhere",
+          "pfgate: PFGATE_GRPC_ADDR: --grpc-addr wants HOST:PORT with a port from 0 to 65535, "
+          "got 'nowhere'\n" },
+        { "PFGATE_DRAIN_TIMEOUT", "-1",
+          "pfgate: PFGATE_DRAIN_TIMEOUT: --drain-timeout wants seconds from 0 to 3600, got "
+          "'-1'\n" },
+        { "PFGATE_LOG_FORMAT", "xml",
+          "pfgate: PFGATE_LOG_FORMAT: --log-format wants text or json, got 'xml'\n" },
+        { "PFGATE_REUSE_PORT", "maybe",
+          "pfgate: PFGATE_REUSE_PORT: --reuse-port wants 1, 0, true, false, yes or no, got "
+          "'maybe'\n" },
+    };
+    for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+        clear_env();
+        setenv(bad[i].name, bad[i].value, 1);
+        struct pf_config c;
+        const char *err;
+        assert_int_equal(parse(&c, 2, &err, NULL), -1);
+        assert_string_equal(err, bad[i].err);
+    }
+    clear_env();
+}
+
+static void test_env_switch_forms(void **state)
+{
+    (void)state;
+    static const struct { const char *text; bool on; } forms[] = {
+        { "1", true }, { "true", true }, { "yes", true }, { "TRUE", true }, { "Yes", true },
+        { "0", false }, { "false", false }, { "no", false }, { "FALSE", false }, { "No", false },
+    };
+    for (size_t i = 0; i < sizeof(forms) / sizeof(forms[0]); i++) {
+        clear_env();
+        setenv("PFGATE_REUSE_PORT", forms[i].text, 1);
+        struct pf_config c;
+        const char *err;
+        assert_int_equal(parse(&c, 2, &err, NULL), 0);
+        assert_string_equal(err, "");
+        assert_int_equal(c.reuse_port, forms[i].on);
+    }
+    clear_env();
+}
+
+static void test_env_list(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("PFGATE_ALLOW_ORIGIN", " https://a, https://b ,,https://c,", 1);
+    struct pf_config c;
+    const char *err;
+    assert_int_equal(parse(&c, 2, &err, NULL), 0);
+    assert_string_equal(err, "");
+    assert_int_equal(c.n_allow_origins, 3);
+    assert_string_equal(c.allow_origins[0], "https://a");
+    assert_string_equal(c.allow_origins[1], "https://b");
+    assert_string_equal(c.allow_origins[2], "https://c");
+    /* The same bound as the flag's. */
+    char many[17 * 4 + 1] = "";
+    for (int i = 0; i < 17; i++)
+        strcat(many, "o,");
+    setenv("PFGATE_ALLOW_ORIGIN", many, 1);
+    assert_int_equal(parse(&c, 2, &err, NULL), -1);
+    assert_string_equal(err, "pfgate: PFGATE_ALLOW_ORIGIN: at most 16 --allow-origin values\n");
+    clear_env();
+}
+
+/* A PFGATE_ variable of no flag (a typo) is warned about; the start goes on. */
+static void test_env_unknown_warns(void **state)
+{
+    (void)state;
+    clear_env();
+    setenv("PFGATE_MAX_FRAMES", "1000", 1);
+    struct pf_config c;
+    const char *err;
+    assert_int_equal(parse(&c, 2, &err, NULL), 0);
+    assert_string_equal(err,
+                        "pfgate: warning: PFGATE_MAX_FRAMES names no flag (ignored); see pfgate --help\n");
+    assert_int_equal(c.max_frame, 16384);
+    clear_env();
 }
 
 int main(void)
@@ -406,6 +601,13 @@ int main(void)
         cmocka_unit_test(test_allow_origin_repeats),
         cmocka_unit_test(test_command_line),
         cmocka_unit_test(test_usage),
+        cmocka_unit_test(test_env_names),
+        cmocka_unit_test(test_env_used),
+        cmocka_unit_test(test_env_flag_wins),
+        cmocka_unit_test(test_env_bad_value_names_variable),
+        cmocka_unit_test(test_env_switch_forms),
+        cmocka_unit_test(test_env_list),
+        cmocka_unit_test(test_env_unknown_warns),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

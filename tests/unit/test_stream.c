@@ -498,6 +498,34 @@ static void test_strerror(void **state)
     }
 }
 
+/* The life counts: numbers pushed (a refused push is not one), answers
+ * popped, error answers among them. */
+static void test_counts(void **state)
+{
+    (void)state;
+    pf_stream *s = new_stream(2);
+    struct pf_stream_counts c = { 9, 9, 9 };
+    pf_stream_counts(NULL, &c); /* NULL: left as it is */
+    assert_int_equal(c.numbers, 9);
+    pf_stream_counts(s, &c);
+    assert_int_equal(c.numbers + c.answers + c.errors, 0);
+    pf_request twelve = { .num = 12 }, bad = { .err = PF_ESYNTAX }, neg = { .num = -5 };
+    push_ok(s, &twelve);
+    push_ok(s, &bad);
+    assert_int_equal(pf_stream_push(s, &twelve), PF_EFULL);
+    pf_response r;
+    for (int i = 0; i < 4; i++) /* 2, 2, 3, the error */
+        assert_int_equal(pf_stream_pop(s, &r), PF_OK);
+    assert_int_equal(pf_stream_pop(s, &r), PF_EAGAIN);
+    push_ok(s, &neg);
+    assert_int_equal(pf_stream_pop_now(s, &r), PF_OK);
+    pf_stream_counts(s, &c);
+    assert_int_equal(c.numbers, 3);
+    assert_int_equal(c.answers, 5);
+    assert_int_equal(c.errors, 2);
+    pf_stream_free(s);
+}
+
 int main(void)
 {
     const struct CMUnitTest tests[] = {
@@ -515,6 +543,7 @@ int main(void)
         cmocka_unit_test(test_model_3),
         cmocka_unit_test(test_model_9),
         cmocka_unit_test(test_strerror),
+        cmocka_unit_test(test_counts),
     };
     return cmocka_run_group_tests_name("stream", tests, NULL, NULL);
 }
