@@ -39,7 +39,9 @@ static void default_web_root(const struct pf_flag *f, char *out, size_t size)
         return;
     exe[n] = '\0';
     char *dir = dirname(exe);
-    static const char *const ups[] = { "/../web", "/../../web" };
+    /* The repo's web/ beside build/pfgate (or build/san/pfgate), or the
+     * page `make install` put beside PREFIX/bin/pfgate. */
+    static const char *const ups[] = { "/../web", "/../../web", "/../share/pfgate/web" };
     for (size_t i = 0; i < sizeof(ups) / sizeof(ups[0]); i++) {
         char candidate[PATH_MAX + 16];
         struct stat st;
@@ -81,7 +83,8 @@ const struct pf_flag pf_flags[] = {
               "client connection caps (probes, Prometheus;\n"
               "default off)" },
     { "web-root", "DIR", PF_FLAG_PATH, FIELD(web_root), .def_of_machine = default_web_root,
-      .help = "static page folder (default: the repo's web/)" },
+      .help = "static page folder (default: the repo's web/, or\n"
+              "PREFIX/share/pfgate/web once installed)" },
     /* One: only the first thread polls grpc (grpc_151.h), so another one
      * adds a thread hop to its streams' every event and takes nothing off
      * the poller (BENCHMARKS.md, "One completion-queue thread"). */

@@ -85,6 +85,19 @@ def test_installed_binary_serves_the_installed_page(destdir, pfgate_factory, mon
         {"num": "360", "factors": ["2", "2", "2", "3", "3", "5"]}
 
 
+def test_installed_binary_finds_its_page_by_itself(destdir, pfgate_factory, monkeypatch,
+                                                  tmp_path):
+    """Run by hand, without the unit's PFGATE_WEB_ROOT, from a folder with no web/ in it:
+    the default web root of a binary in PREFIX/bin is PREFIX/share/pfgate/web."""
+    monkeypatch.setenv("PFGATE", destdir + f"{PREFIX}/bin/pfgate")
+    monkeypatch.delenv("PFGATE_WEB_ROOT", raising=False)
+    monkeypatch.chdir(tmp_path)
+    srv = pfgate_factory()
+    page = http_get_raw(srv.http, "/")
+    assert page.status == 200
+    assert page.body == (REPO / "web" / "index.html").read_bytes()
+
+
 def test_systemd_analyze_verify(destdir, tmp_path):
     # ExecStart must name a binary that exists: the installed one, under DESTDIR.
     unit = tmp_path / "pfgate.service"
