@@ -13,6 +13,7 @@ import socket
 import struct
 import subprocess
 import tempfile
+import threading
 import time
 
 from pfutil import gnu_factor  # one oracle for every test file
@@ -632,3 +633,23 @@ def metric_samples(text):
 
 def series_tokens(series):
     return set(t for t in re.split(r"[^a-z0-9]+", series.lower()) if t)
+
+
+def stalled_websocket(addr):
+    """A WebSocket that floods pfgate with numbers and never reads an answer: it holds a
+    drain open (its answers cannot go out). Returns it once pfgate has been busy with it
+    for a second; abort() it at the end."""
+    stalled = RawWS(addr)
+    assert stalled.status == 101
+    frames = ws_frame(OP_TEXT, "4611686018427387904") * 20000
+
+    def flood():
+        try:
+            stalled.sock.settimeout(15)
+            stalled.send_raw(frames)
+        except OSError:
+            pass
+
+    threading.Thread(target=flood, daemon=True).start()
+    time.sleep(1.0)
+    return stalled

@@ -14,11 +14,11 @@ from pathlib import Path
 
 import pytest
 
-from pfhttp import (ERROR_MAX, INT64_MAX, INT64_MIN, NDJSON_PATH, OP_TEXT, PRIME_NEAR_2_63,
+from pfhttp import (ERROR_MAX, INT64_MAX, INT64_MIN, NDJSON_PATH, PRIME_NEAR_2_63,
                     Closed, RawWS, SockReader, compare_answers, connect, curl, decode_error_answer,
                     expected_answers, flag_default, gnu_factor, http_get_raw, http_raw,
                     metric_samples, ndjson_lines, read_http_body, read_http_head, series_tokens,
-                    ws_frame)
+                    stalled_websocket)
 
 HERE = Path(__file__).resolve().parent
 REPO = HERE.parent.parent
@@ -658,20 +658,7 @@ def test_drain_healthz_503_and_new_streams_refused(pfgate_factory):
     """SIGTERM with a WebSocket that never reads (so the drain lasts): /healthz 503, new
     WebSocket upgrades and NDJSON posts 503; exit 0 by the drain deadline."""
     srv = pfgate_factory()
-    stalled = RawWS(srv.http)
-    assert stalled.status == 101
-    frames = ws_frame(OP_TEXT, "4611686018427387904") * 20000
-
-    def flood():
-        try:
-            stalled.sock.settimeout(15)
-            stalled.send_raw(frames)
-        except OSError:
-            pass
-
-    t = threading.Thread(target=flood, daemon=True)
-    t.start()
-    time.sleep(1.0)
+    stalled = stalled_websocket(srv.http)
     srv.signal(signal.SIGTERM)
     t0 = time.monotonic()
     time.sleep(0.3)

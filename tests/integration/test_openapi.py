@@ -8,14 +8,13 @@ import re
 import shutil
 import signal
 import subprocess
-import threading
 import time
 from pathlib import Path
 
 import pytest
 
-from pfhttp import (INT64_MAX, NDJSON_PATH, OP_TEXT, PRIME_NEAR_2_63, HttpResponse, RawWS,
-                    http_get_raw, http_raw, pfgate_path, ws_frame)
+from pfhttp import (INT64_MAX, NDJSON_PATH, PRIME_NEAR_2_63, HttpResponse, RawWS,
+                    http_get_raw, http_raw, pfgate_path, stalled_websocket)
 
 REPO = Path(__file__).resolve().parent.parent.parent
 SOURCE = REPO / "docs" / "openapi.json"
@@ -322,20 +321,7 @@ def test_responses_while_draining_match_the_description(pfgate_factory, tmp_path
     NOT_SERVING, new NDJSON streams and WebSocket upgrades 503, all as described."""
     srv = pfgate_factory()
     doc = json.loads(served(srv).body)
-    stalled = RawWS(srv.http)
-    assert stalled.status == 101
-    frames = ws_frame(OP_TEXT, "4611686018427387904") * 20000
-
-    def flood():
-        try:
-            stalled.sock.settimeout(15)
-            stalled.send_raw(frames)
-        except OSError:
-            pass
-
-    t = threading.Thread(target=flood, daemon=True)
-    t.start()
-    time.sleep(1.0)
+    stalled = stalled_websocket(srv.http)
     srv.signal(signal.SIGTERM)
     time.sleep(0.3)
     try:
