@@ -148,10 +148,12 @@ async function waitConnected(p, label) {
 
 // Long tasks and the longest gap between animation frames, from the page's own view.
 function watchMainThread() {
-  window.__main = { longest: 0, gap: 0, last: 0, on: false };
+  window.__main = { longest: 0, gap: 0, last: 0, on: false, since: 0 };
   try {
+    // Entries arrive after their task: one that began before the watch (the paste) does not count.
     new PerformanceObserver((l) => {
-      for (const e of l.getEntries()) if (window.__main.on) window.__main.longest = Math.max(window.__main.longest, e.duration);
+      const m = window.__main;
+      for (const e of l.getEntries()) if (m.on && e.startTime >= m.since) m.longest = Math.max(m.longest, e.duration);
     }).observe({ type: 'longtask' });
   } catch { /* no longtask entries: the frame gaps still tell */ }
   const frame = (t) => {
@@ -165,7 +167,7 @@ function watchMainThread() {
 
 const mainThread = (p, on) => p.evaluate((on) => {
   const m = window.__main, r = { longest: Math.round(m.longest), gap: Math.round(m.gap) };
-  Object.assign(m, { on, longest: 0, gap: 0, last: 0 });
+  Object.assign(m, { on, longest: 0, gap: 0, last: 0, since: performance.now() });
   return r;
 }, on);
 
