@@ -21,6 +21,7 @@ const WINDOW = 256;        // numbers in flight on the socket (the server holds 
 const BULK_MIN = 1000;     // a run this long goes in NDJSON batches
 const BATCH = 4096;        // numbers per POST
 const BULK_PARALLEL = 3;   // POSTs at once: the server factors them on all its workers
+const BULK_GIVE_UP = 4;    // batches failed in a row (the socket working) before they are given up
 const MAX_TOKEN = 256;     // longer tokens cannot be an int64; sending one could exceed the frame limit
 const MAX_ATTEMPTS = 3;    // a number whose answer was cut off this often is given up
 const BACKOFF_MIN = 500;   // ms, doubled after each failed attempt ...
@@ -87,6 +88,9 @@ export function createTransport(res, hooks) {
   const wsAnswer = new Answer();
   const batches = new Set(); // AbortControllers of the POSTs in flight
   const attempts = new Map(); // index -> times its answer was cut off
+  let bulkPause = 0;          // ms batches wait after a failed one (0: none failed lately)
+  let bulkResumeAt = 0;
+  let bulkFailures = 0;       // batches failed in a row while the socket was open
 
   // ---------------------------------------------------------------- answers --
 
@@ -182,10 +186,11 @@ export function createTransport(res, hooks) {
   function pump() {
     if (!isOpen()) return;
     // A run that started in batches ends in batches: its tail is no faster on the socket.
-    while (waitingCount && batches.size < BULK_PARALLEL && (waitingCount >= BULK_MIN || batches.size)) {
-      if (!startBatch()) break;
+    const bulk = bulkFailures < BULK_GIVE_UP && (waitingCount >= BULK_MIN || batches.size > 0 || bulkPause > 0);
+    if (bulk && Date.now() >= bulkResumeAt) {
+      while (waitingCount && batches.size < BULK_PARALLEL) if (!startBatch()) break;
     }
-    if (batches.size) return;
+    if (bulk) { hooks.changed(); return; }
     while (waitingCount && inflight.length - inflightHead < WINDOW) {
       const i = takeOne();
       if (i < 0) break;
@@ -319,12 +324,14 @@ export function createTransport(res, hooks) {
   async function runBatch(idx, body, ctl, gen) {
     let k = 0; // idx[k] is being answered
     let failed = null;
+    let answering = false; // the server took the batch (200) and began answering
     try {
       const resp = await fetch(WS_PATH, {
         method: 'POST', body, signal: ctl.signal, cache: 'no-store',
         headers: { 'Content-Type': 'application/x-ndjson' },
       });
-      if (!resp.ok) throw new Error('HTTP ' + resp.status);
+      if (!resp.ok) throw new Error('HTTP ' + resp.status); // e.g. 503 while the server drains
+      answering = true;
       const reader = resp.body.getReader();
       const dec = new TextDecoder();
       const a = new Answer();
@@ -358,9 +365,19 @@ export function createTransport(res, hooks) {
       batches.delete(ctl);
     }
     if (gen === res.gen && k < idx.length) {
-      if (failed) console.info('pfgate: a batch stopped after', k, 'of', idx.length, 'answers:', String(failed));
-      // With the socket gone too, the server is away (restarting, say): not the head number's fault.
-      cutOff(idx.slice(k), isOpen());
+      console.info('pfgate: a batch stopped after', k, 'of', idx.length, 'answers:', String(failed));
+      // Cut off mid-answer while the socket is up: maybe the head number's fault. Refused,
+      // or with the socket gone too, the server is away (restarting, say): not its fault.
+      cutOff(idx.slice(k), answering && isOpen());
+      // POSTs failing while the socket works (a proxy that passes WebSockets only, say):
+      // after BULK_GIVE_UP in a row, everything goes on the socket, slower but answered.
+      if (isOpen() && ++bulkFailures === BULK_GIVE_UP) console.info('pfgate: NDJSON batches keep failing; using the WebSocket only');
+      // No batch until a pause has passed, doubled after each failure: no storm of refused POSTs.
+      bulkPause = Math.min(bulkPause ? bulkPause * 2 : BACKOFF_MIN, BACKOFF_MAX);
+      bulkResumeAt = Date.now() + bulkPause;
+      setTimeout(pump, bulkPause);
+    } else if (gen === res.gen) {
+      bulkPause = bulkFailures = 0;
     }
     pump();
   }
@@ -389,6 +406,7 @@ export function createTransport(res, hooks) {
       for (const ctl of batches) ctl.abort();
       batches.clear();
       attempts.clear();
+      bulkPause = bulkResumeAt = 0;
     },
     inflightCount: () => inflight.length - inflightHead,
   };
