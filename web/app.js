@@ -17,7 +17,8 @@ const ui = {
   summary: $('summary'), empty: $('empty'), view: $('results-view'), list: $('results'),
   run: $('run'), progress: $('progress'), progressText: $('progress-text'), stop: $('stop'),
   announce: $('announce'), take: $('take'), ndjson: $('download-ndjson'), csv: $('download-csv'),
-  copy: $('copy'), held: $('held'), heldText: $('held-text'), heldDrop: $('held-drop'), takeNote: $('take-note'), runDone: $('run-done'),
+  copy: $('copy'), takeNote: $('take-note'), runDone: $('run-done'),
+  held: $('held'), heldText: $('held-text'), heldDrop: $('held-drop'),
 };
 
 const res = new Results();
@@ -40,8 +41,8 @@ const run = { active: false, base: 0, answeredBase: 0, t0: 0, last: '' };
 async function tokenize(text) {
   const re = /[^\s,]+/g;
   let start = new Uint32Array(1024), len = new Uint32Array(1024), n = 0;
+  let t = performance.now();
   for (;;) {
-    const t = performance.now();
     let m = null;
     for (let k = 0; k < 4096 && (m = re.exec(text)); k++) {
       if (n === start.length) {
@@ -52,7 +53,10 @@ async function tokenize(text) {
       len[n++] = m[0].length;
     }
     if (!m) break;
-    if (performance.now() - t > 4 || n % 65536 < 4096) await new Promise((r) => setTimeout(r, 0));
+    if (performance.now() - t > 8) {
+      await new Promise((r) => setTimeout(r, 0));
+      t = performance.now();
+    }
   }
   return { start: start.slice(0, n), len: len.slice(0, n), n };
 }
@@ -90,7 +94,6 @@ function submit() {
   showHeld();
   ui.numbers.focus();
   const gen = res.gen, ticket = ++readingCount;
-  if (text.length > 1e6) ui.summary.textContent = 'Reading the numbers…';
   reading = reading.then(async () => {
     const { start, len, n } = await tokenize(text);
     if (gen !== res.gen || ticket <= stoppedAt) return; // cleared or stopped while reading
@@ -207,10 +210,10 @@ function setStatus(state, text, countdown) {
 
 function render(now) {
   renderQueued = false;
-  if (run.active && !urgent && now - drawnAt < RUN_FRAME_MS) { scheduleRender(); return; }
+  const busy = net.busy();
+  if (run.active && busy && !urgent && now - drawnAt < RUN_FRAME_MS) { scheduleRender(); return; }
   drawnAt = now || 0;
   urgent = false;
-  const busy = net.busy();
   if (run.active && !busy) endRun();
   list.render();
   ui.empty.hidden = res.count > 0;

@@ -80,7 +80,6 @@ export class VirtualList {
   // Draws the rows in view; the caller calls it once per animation frame.
   render() {
     const g = this.geometry();
-    this.list.setAttribute('aria-rowcount', g.n); // read by tests; screen readers use aria-setsize
     if (this.follow && g.n) this.reveal(Math.min(this.res.front, g.n - 1), 'bottom');
     const top = this.view.scrollTop, first = top * g.k / g.h;
     const lo = Math.max(0, Math.floor(first) - OVERSCAN);

@@ -10,7 +10,8 @@
 // the first result scrolled back into view, keyboard navigation, NDJSON and
 // CSV downloads checked against GNU factor, Copy); then a run that is
 // stopped; then, on a phone-sized screen, a socket that drops mid-answer (the
-// page must reconnect and re-send) and a run mid-way and done. Fails on any
+// page must reconnect and re-send), a run mid-way and done whose first batch
+// POST is refused, and a run with every POST refused. Fails on any
 // console error or warning, page error or failed request. Screenshots:
 // OUTDIR/page.png, page-dark.png, page-phone.png, and OUTDIR/screenshots/
 // (running and done, light, dark and phone; page-fail.png on failure).
