@@ -131,7 +131,7 @@ export class VirtualList {
     const num = r.num(i);
     if (kind === ERROR) {
       state = 'error';
-      parts.push(span('num', num), ' ', span('sr-only', 'error: '), span('msg', r.info[i]));
+      parts.push(span('num', num), ' ', span('sr-only', 'error: '), span('msg', r.errorOf.get(i)));
     } else if (kind === QUEUED || kind === SENT) {
       state = 'pending';
       parts.push(span('num', num), ' ', span('dots note', kind === SENT ? '…' : 'waiting…'));
@@ -143,7 +143,7 @@ export class VirtualList {
       parts.push(span('num', num), ' ', span('note', 'is prime'));
     } else if (kind === COMPOSITE) {
       state = 'composite';
-      parts.push(span('num', num), ' = ', ...factorNodes(r.info[i].split(' ')));
+      parts.push(span('num', num), ' = ', ...factorNodes(r.factors(i).split(' ')));
     }
     li.className = 'row ' + state;
     li.dataset.state = state;

@@ -1,13 +1,41 @@
 // The numbers on the page and their answers, held compactly so that a run of
 // 1,000,000 numbers fits: the submitted text once, each token's offset and
-// length in typed arrays, one state byte a number, and one string per
-// composite (its factors) or error (the message). Primes and 0/1 need no string.
+// length in typed arrays, one state byte a number, composites' factors as text
+// in 64 KiB blocks (6 bytes a number besides the text), errors in a Map.
+// Primes and 0/1 need nothing more.
 //
 // Numbers stay strings throughout: int64 does not fit in a JavaScript number.
 'use strict';
 
 export const QUEUED = 0, SENT = 1, COMPOSITE = 2, PRIME = 3, UNIT = 4, ERROR = 5;
 export const isDone = (s) => s >= COMPOSITE;
+
+// Short texts appended to blocks of up to 64 KiB: one string per block, not
+// one per text (a million small strings cost ~16 MB of headers, and GC time).
+class TextBlocks {
+  constructor() { this.blocks = []; this.open = []; this.openLen = 0; }
+
+  // Where s went: block * 65536 + offset.
+  add(s) {
+    if (this.openLen + s.length > 65535) this.close();
+    const at = this.blocks.length * 65536 + this.openLen;
+    this.open.push(s);
+    this.openLen += s.length;
+    return at;
+  }
+
+  close() {
+    this.blocks.push(this.open.join(''));
+    this.open = [];
+    this.openLen = 0;
+  }
+
+  get(at, len) {
+    const b = Math.floor(at / 65536);
+    if (b === this.blocks.length) this.close(); // still being filled
+    return this.blocks[b].substr(at % 65536, len);
+  }
+}
 
 export class Results {
   constructor() {
@@ -22,7 +50,10 @@ export class Results {
     this.answered = 0;
     this.errors = 0;
     this.state = new Uint8Array(1024);
-    this.info = [];          // per number: factors "2 2 2 3 3 5" (composite), the error, or 0
+    this.factorAt = new Uint32Array(1024); // a composite's factors "2 2 2 3 3 5": where in factorText ...
+    this.factorLen = new Uint8Array(1024); // ... and how long (below 2^63: at most 62 factors, 123 characters)
+    this.factorText = new TextBlocks();
+    this.errorOf = new Map();          // number -> its error message
     this.segs = [];          // one per submit: { base, text, start, len, n }
     this.seg = null;         // the last one looked up (rows are read in runs)
     this.canon = new Map();  // number -> the num the server answered, where it differs from the input
@@ -35,13 +66,12 @@ export class Results {
     if (need > this.state.length) {
       let cap = this.state.length;
       while (cap < need) cap *= 2;
-      const s = new Uint8Array(cap);
-      s.set(this.state);
-      this.state = s;
+      const grow = (a) => { const b = new a.constructor(cap); b.set(a); return b; };
+      this.state = grow(this.state);
+      this.factorAt = grow(this.factorAt);
+      this.factorLen = grow(this.factorLen);
     }
     this.segs.push({ base: this.count, text, start, len, n });
-    // 0, not holes: the array stays packed (holes made out of order would turn it into a dictionary)
-    for (let k = 0; k < n; k++) this.info.push(0);
     this.count = need;
   }
 
@@ -70,10 +100,16 @@ export class Results {
   // The number as the server read it (it omits num for 0), else as typed.
   num(i) { return this.canon.get(i) ?? this.input(i); }
 
+  // info: a composite's factors, space-separated, or the error message.
   finish(i, kind, info) {
     if (isDone(this.state[i])) return;
     this.state[i] = kind;
-    this.info[i] = info || 0;
+    if (kind === COMPOSITE) {
+      this.factorAt[i] = this.factorText.add(info);
+      this.factorLen[i] = info.length;
+    } else if (kind === ERROR) {
+      this.errorOf.set(i, info);
+    }
     this.answered++;
     if (kind === ERROR) this.errors++;
     while (this.front < this.count && isDone(this.state[this.front])) this.front++;
@@ -83,7 +119,6 @@ export class Results {
   truncate(n) {
     if (n >= this.count) return;
     for (let i = n; i < this.count; i++) this.state[i] = QUEUED;
-    this.info.length = n;
     while (this.segs.length && this.segs[this.segs.length - 1].base >= n) this.segs.pop();
     const last = this.segs[this.segs.length - 1];
     if (last) last.n = Math.min(last.n, n - last.base);
@@ -94,13 +129,16 @@ export class Results {
   // { kind, num, factors: [..] } or { kind, num, error }; factors only when done.
   // The server omits num when it could not read one: the token as typed stands in.
   entry(i) {
-    const kind = this.state[i], num = this.num(i), info = this.info[i];
-    if (kind === COMPOSITE) return { kind, num, factors: info.split(' ') };
+    const kind = this.state[i], num = this.num(i);
+    if (kind === COMPOSITE) return { kind, num, factors: this.factors(i).split(' ') };
     if (kind === PRIME) return { kind, num, factors: [num] };
     if (kind === UNIT) return { kind, num, factors: [] };
-    if (kind === ERROR) return { kind, num, error: info };
+    if (kind === ERROR) return { kind, num, error: this.errorOf.get(i) };
     return { kind, num };
   }
+
+  // A composite's factors, "2 2 2 3 3 5".
+  factors(i) { return this.factorText.get(this.factorAt[i], this.factorLen[i]); }
 }
 
 // ---- downloads: one line per number, in input order -----------------------
