@@ -348,7 +348,7 @@ export function createTransport(res, hooks) {
           if (nl === at || k >= idx.length) continue;
           if (a.takeAt(text, at, nl)) settle(idx[k++], a);
           // A large chunk (the page was busy) is filed a slice at a time: frames go on meanwhile.
-          if ((k & 255) === 0 && performance.now() - t > 8) {
+          if ((k & 63) === 0 && performance.now() - t > 6) {
             hooks.changed();
             await new Promise((r) => setTimeout(r, 0));
             if (gen !== res.gen) break;
