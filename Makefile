@@ -143,7 +143,7 @@ SOAK_SECONDS ?= 60
 BEFORE ?= 7a05b10
 
 .PHONY: all build deps deps-run run test fault-build check-layers test-unit test-integration bench \
-        bench-fair bench-grpc-go fuzz soak valgrind clean help
+        bench-fair bench-grpc-go bench-page fuzz soak valgrind clean help
 
 # A target that installs packages builds in a second make: this one read
 # pkg-config's flags before they were installed.
@@ -172,6 +172,7 @@ help:
 	@echo 'make bench      benchmarks, side by side with their peers and with BEFORE (default 7a05b10)'
 	@echo 'make bench-fair issue 14 benchmarks only: fairness, workers, small numbers, idle memory'
 	@echo 'make bench-grpc-go  issue 15 benchmarks only: pfgate vs grpc-go (bench/peers/go) and grpc-js'
+	@echo 'make bench-page issue 17 benchmark only: the web page, 100,000 and 1,000,000 numbers'
 	@echo 'make soak       mixed load for SOAK_SECONDS (default 60), every answer checked'
 	@echo 'make valgrind   integration tests against pfgate under valgrind memcheck'
 	@echo 'make fuzz       each libFuzzer target for FUZZ_TIME seconds (default 60)'
@@ -223,6 +224,12 @@ bench: deps
 	$(Q)BUILD=$(BUILD) bench/bench_net.sh
 	$(Q)BUILD=$(BUILD) BEFORE=$(BEFORE) bench/fair_workers.sh
 	$(Q)BUILD=$(BUILD) bench/grpc_go_peer.sh
+	$(Q)BUILD=$(BUILD) bench/page.sh
+
+# Issue 17's benchmark alone: the web page in headless Chromium.
+bench-page: deps
+	$(Q)$(SUBMAKE) build
+	$(Q)BUILD=$(BUILD) bench/page.sh
 
 # Issue 14's benchmarks alone (fairness, workers, small numbers, idle memory).
 bench-fair: deps
