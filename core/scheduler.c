@@ -325,9 +325,13 @@ void pf_jobs_add(struct pf_jobs *j, uint64_t n)
     j->tail++;
     add_queued(s, 1);
     atomic_fetch_add_explicit(&s->jobs, 1, memory_order_relaxed);
-    if (s->idle)
-        pthread_cond_signal(&s->work);
+    bool wake = s->idle > 0;
     pthread_mutex_unlock(&s->lock);
+    /* After the unlock: a worker woken under the lock would at once sleep
+     * again on it (two futex calls per job instead of one). A waiter is
+     * counted in idle only inside its wait, so the signal cannot be lost. */
+    if (wake)
+        pthread_cond_signal(&s->work);
 }
 
 const struct pf_factored *pf_jobs_oldest_done(struct pf_jobs *j)

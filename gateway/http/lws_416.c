@@ -7,10 +7,12 @@
 
 void pf_lws416_want_write(struct lws *wsi, bool rx_paused)
 {
-    if (rx_paused)
-        lws_set_timer_usecs(wsi, PAUSED_TICK_US);
-    else
+    if (!rx_paused)
         lws_callback_on_writable(wsi);
+    else if (lws_send_pipe_choked(wsi) || lws_partial_buffered(wsi))
+        lws_set_timer_usecs(wsi, PAUSED_TICK_US); /* until the socket takes more */
+    else
+        lws_set_timer_usecs(wsi, 1); /* at the next turn of the service loop */
 }
 
 int pf_lws416_paused_write(struct lws *wsi, int (*write)(struct lws *, void *), void *arg)
