@@ -20,6 +20,8 @@ const WS_PATH = '/primefactor.Factors/PrimeFactors';
 const WINDOW = 256;        // numbers in flight on the socket (the server holds at most --max-pending)
 const BULK_MIN = 1000;     // a run this long goes in NDJSON batches
 const BATCH = 4096;        // numbers per POST
+const FIRST_BATCH = 256;   // a run's first POSTs are smaller, doubling up to BATCH: their
+                           // answers arrive while the page is still busy starting the run
 const BULK_PARALLEL = 3;   // POSTs at once: the server factors them on all its workers
 const BULK_GIVE_UP = 4;    // batches failed in a row (the socket working) before they are given up
 const MAX_TOKEN = 256;     // longer tokens cannot be an int64; sending one could exceed the frame limit
@@ -91,6 +93,8 @@ export function createTransport(res, hooks) {
   let bulkPause = 0;          // ms batches wait after a failed one (0: none failed lately)
   let bulkResumeAt = 0;
   let bulkFailures = 0;       // batches failed in a row while the socket was open
+  let ramp = 0;              // batches started since none was in flight (their size doubles)
+  let bulkAnswering = false;  // a batch of this stretch got a 200: the others may start
 
   // ---------------------------------------------------------------- answers --
 
@@ -188,7 +192,10 @@ export function createTransport(res, hooks) {
     // A run that started in batches ends in batches: its tail is no faster on the socket.
     const bulk = bulkFailures < BULK_GIVE_UP && (waitingCount >= BULK_MIN || batches.size > 0 || bulkPause > 0);
     if (bulk && Date.now() >= bulkResumeAt) {
-      while (waitingCount && batches.size < BULK_PARALLEL) if (!startBatch()) break;
+      if (batches.size === 0) ramp = 0, bulkAnswering = false;
+      // One POST until the server answers one: a refusing server gets one at a time.
+      const parallel = bulkAnswering ? BULK_PARALLEL : 1;
+      while (waitingCount && batches.size < parallel) if (!startBatch()) break;
     }
     if (bulk) { hooks.changed(); return; }
     while (waitingCount && inflight.length - inflightHead < WINDOW) {
@@ -307,7 +314,8 @@ export function createTransport(res, hooks) {
   // POSTs the next BATCH numbers; false when there was nothing to send.
   function startBatch() {
     const idx = [], lines = [];
-    while (idx.length < BATCH) {
+    const size = Math.min(BATCH, FIRST_BATCH << ramp++);
+    while (idx.length < size) {
       const i = takeOne();
       if (i < 0) break;
       idx.push(i);
@@ -332,6 +340,7 @@ export function createTransport(res, hooks) {
       });
       if (!resp.ok) throw new Error('HTTP ' + resp.status); // e.g. 503 while the server drains
       answering = true;
+      if (!bulkAnswering) { bulkAnswering = true; pump(); }
       const reader = resp.body.getReader();
       const dec = new TextDecoder();
       const a = new Answer();
