@@ -67,11 +67,6 @@ static struct pf_lws_server *server_of(struct lws_context *ctx)
     return (struct pf_lws_server *)pf_lws_env_of(ctx);
 }
 
-static struct pf_http_conn *conn_of(struct lws *wsi)
-{
-    return pf_http_conn_of(wsi);
-}
-
 static enum session_kind kind_of(const struct session *session)
 {
     return session ? session->kind : SESSION_HTTP; /* no session yet: HTTP */
@@ -85,7 +80,7 @@ static enum pf_front front_of(const struct session *session)
 /* The upgrade is done: the connection counts as a WebSocket from now on. */
 static void become_websocket(struct lws *wsi, struct session *session)
 {
-    struct pf_http_conn *conn = conn_of(wsi);
+    struct pf_http_conn *conn = pf_http_conn_of(wsi);
     if (conn && conn->kind == PF_CONN_CLIENT) {
         pf_metrics_connections(PF_FRONT_HTTP, -1);
         pf_metrics_connections(PF_FRONT_WEBSOCKET, 1);
@@ -115,7 +110,7 @@ static bool is_probe_path(const char *uri)
  * request may go on, else what the callback must return. */
 static int refuse_beyond_probes(struct lws *wsi, const char *uri)
 {
-    struct pf_http_conn *conn = conn_of(wsi);
+    struct pf_http_conn *conn = pf_http_conn_of(wsi);
     if (!conn || conn->kind == PF_CONN_CLIENT || is_probe_path(uri))
         return 0;
     if (conn->kind == PF_CONN_ADMIN)
@@ -138,7 +133,7 @@ static void request_came(struct lws *wsi)
 static int filter_request(struct lws *wsi, const char *uri)
 {
     request_came(wsi);
-    struct pf_http_conn *conn = conn_of(wsi);
+    struct pf_http_conn *conn = pf_http_conn_of(wsi);
     if (conn)
         pf_http_conns_spoke(conn);
     int rc = refuse_beyond_probes(wsi, uri);
@@ -148,7 +143,7 @@ static int filter_request(struct lws *wsi, const char *uri)
 static int confirm_upgrade(struct lws *wsi, const char *protocol)
 {
     request_came(wsi);
-    struct pf_http_conn *conn = conn_of(wsi);
+    struct pf_http_conn *conn = pf_http_conn_of(wsi);
     if (conn)
         pf_http_conns_spoke(conn);
     int rc = refuse_beyond_probes(wsi, NULL); /* an upgrade is never a probe */
