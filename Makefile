@@ -435,6 +435,7 @@ test_grpc_listener_LDFLAGS := -pthread \
     -Wl,--wrap=epoll_wait,--wrap=close,--wrap=ioctl,--wrap=accept4,--wrap=socketpair
 # The codec's jansson allocations, counted and failed as the fault build does.
 test_json_codec_LDFLAGS := -Wl,--wrap=malloc
+test_grpc_relay_USES := h2_guard grpc_tls tls log clock
 test_grpc_service_USES := grpc_call health log clock access_log grpc_conns
 test_access_log_USES := log clock
 test_pb_codec_OBJS := $(BUILD)/proto/primefactor.pb-c.o

@@ -16,6 +16,7 @@ import select
 import selectors
 import socket
 import struct
+import subprocess
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -101,7 +102,8 @@ class Baseline:
         rss_slack_kib = rss_bound(rss_slack_kib)
         fds, rss, g = self.settle(fd_slack)
         assert g == self.gauges, (f"{what}: /metrics gauges did not return to their baseline "
-                                  f"within 8 s: {_diff(self.gauges, g)}")
+                                  f"within 8 s: {_diff(self.gauges, g)}\n"
+                                  f"TCP connections of its ports now:\n{_tcp_of(self.srv)}")
         assert fds <= self.fds + fd_slack, (f"{what}: pfgate holds {fds} fds, baseline "
                                             f"{self.fds} (leaked fds: {_fd_kinds(self.srv)})")
         assert rss - self.rss <= rss_slack_kib, (f"{what}: RSS grew {(rss - self.rss) // 1024} MiB "
@@ -144,6 +146,15 @@ def rss_peak_until_stalled(srv, progress, seconds, peak):
 
 def _diff(a, b):
     return {k: (a.get(k), b.get(k)) for k in sorted(set(a) | set(b)) if a.get(k) != b.get(k)}
+
+
+def _tcp_of(srv):
+    """`ss` lines of the TCP connections on the server's ports, both ends, with their
+    processes: tells a connection the server kept from one a client library kept open."""
+    ports = [a.rsplit(":", 1)[1] for a in (srv.grpc, srv.http)]
+    filt = " or ".join(f"sport = :{p} or dport = :{p}" for p in ports)
+    out = subprocess.run(["ss", "-tanpo", f"( {filt} )"], capture_output=True, text=True)
+    return out.stdout.strip() or out.stderr.strip()
 
 
 def _fd_kinds(srv):
