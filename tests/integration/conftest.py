@@ -159,6 +159,16 @@ class Pfgate:
         except OSError:
             return ""
 
+    def wait_log(self, text, timeout=5.0):
+        """Whether text shows in pfgate's stderr within timeout seconds: stderr is written by
+        pfgate's own threads, with no order against what a client sees."""
+        deadline = time.monotonic() + timeout
+        while text not in self.log_text():
+            if time.monotonic() > deadline:
+                return False
+            time.sleep(0.02)
+        return True
+
     def log_tail(self, lines=80):
         text = self.log_text().splitlines()
         return "\n".join(text[-lines:]) if text else "(stderr empty)"

@@ -73,4 +73,4 @@ def test_a_notify_socket_that_cannot_be_used_costs_a_warning_only(pfgate_factory
     srv = pfgate_factory()
     assert http_get_raw(srv.http, "/v1/factors/12").json() == \
         {"num": "12", "factors": ["2", "2", "3"]}
-    assert warning in srv.log_text()
+    assert srv.wait_log(warning), srv.log_tail()
