@@ -212,8 +212,8 @@ static bool settle(pf_grpc_relay *r, int64_t now_ms)
         r->deadline = now_ms + GOAWAY_MS; /* for grpc's current frame to end */
     if (r->client.eof && !pending(&r->to_grpc) && !failed)
         shut(r, &r->grpc); /* grpc sees the end and closes its side */
-    /* grpc answers a client's end by closing the connection (it sends no
-     * answer after it): the relay does not wait on that for more than this. */
+    /* grpc closes a connection once it reads its client's end (what it has
+     * written goes out first): the relay waits on that no longer than this. */
     if (r->client.eof && r->state == OPEN && r->deadline < 0)
         r->deadline = now_ms + LINGER_MS;
     if (r->grpc.eof && r->state == OPEN && r->deadline < 0)
