@@ -93,7 +93,8 @@ export function createTransport(res, hooks) {
   let bulkPause = 0;          // ms batches wait after a failed one (0: none failed lately)
   let bulkResumeAt = 0;
   let bulkFailures = 0;       // batches failed in a row while the socket was open
-  let ramp = 0;              // batches started since none was in flight (their size doubles)
+  let batchSize = FIRST_BATCH; // the next POST's numbers: doubles up to BATCH, from FIRST_BATCH
+                               // again once none is in flight
   let bulkAnswering = false;  // a batch of this stretch got a 200: the others may start
 
   // ---------------------------------------------------------------- answers --
@@ -192,7 +193,7 @@ export function createTransport(res, hooks) {
     // A run that started in batches ends in batches: its tail is no faster on the socket.
     const bulk = bulkFailures < BULK_GIVE_UP && (waitingCount >= BULK_MIN || batches.size > 0 || bulkPause > 0);
     if (bulk && Date.now() >= bulkResumeAt) {
-      if (batches.size === 0) ramp = 0, bulkAnswering = false;
+      if (batches.size === 0) batchSize = FIRST_BATCH, bulkAnswering = false;
       // One POST until the server answers one: a refusing server gets one at a time.
       const parallel = bulkAnswering ? BULK_PARALLEL : 1;
       while (waitingCount && batches.size < parallel) if (!startBatch()) break;
@@ -314,7 +315,8 @@ export function createTransport(res, hooks) {
   // POSTs the next BATCH numbers; false when there was nothing to send.
   function startBatch() {
     const idx = [], lines = [];
-    const size = Math.min(BATCH, FIRST_BATCH << ramp++);
+    const size = batchSize;
+    batchSize = Math.min(BATCH, batchSize * 2);
     while (idx.length < size) {
       const i = takeOne();
       if (i < 0) break;

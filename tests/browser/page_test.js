@@ -241,7 +241,18 @@ async function download(p, button) {
 async function bigRun(p, ctx) {
   const nums = nearTop(BIG);
   const before = EXPECTED.length + 4; // rows of section 1
+  const posted = []; // numbers in each batch POST, in the order sent
+  const onRequest = (r) => { if (r.method() === 'POST') posted.push(r.postData().split('\n').length - 1); };
+  p.on('request', onRequest);
   const { ms, mid, main } = await timedRun(p, nums, before, `${fmt(BIG)} numbers`);
+  p.off('request', onRequest);
+  // The batches double from 256 up to 4,096 and stay there: a batch of fewer
+  // numbers before the last means the run's batches stalled and started over.
+  const batches = [];
+  for (let left = BIG, size = 256; left > 0; left -= batches[batches.length - 1], size = Math.min(4096, size * 2))
+    batches.push(Math.min(size, left));
+  check(JSON.stringify(posted) === JSON.stringify(batches),
+    `${fmt(BIG)} numbers went in POSTs of ${JSON.stringify(posted)}, expected ${JSON.stringify(batches)}`);
   log(`${fmt(BIG)} numbers near 2^63 answered in ${ms} ms (${fmt(Math.round(BIG * 1000 / ms))} numbers/s); ` +
     `progress seen at ${mid.value}/${mid.max} ("${mid.text}"); longest main-thread task ${main.longest} ms, ` +
     `longest frame gap ${main.gap} ms`);
