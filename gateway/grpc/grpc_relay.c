@@ -212,12 +212,11 @@ static bool settle(pf_grpc_relay *r, int64_t now_ms)
         r->deadline = now_ms + GOAWAY_MS; /* for grpc's current frame to end */
     if (r->client.eof && !pending(&r->to_grpc) && !failed)
         shut(r, &r->grpc); /* grpc sees the end and closes its side */
-    /* grpc closes a connection once it reads its client's end (what it has
-     * written goes out first): the relay waits on that no longer than this. */
-    if (r->client.eof && r->state == OPEN && r->deadline < 0)
+    /* Once either side has ended, the relay ends within LINGER_MS: after
+     * grpc's end, for a client that does not read; after the client's, for
+     * grpc, which closes once it reads that end (its last bytes go first). */
+    if ((r->client.eof || r->grpc.eof) && r->state == OPEN && r->deadline < 0)
         r->deadline = now_ms + LINGER_MS;
-    if (r->grpc.eof && r->state == OPEN && r->deadline < 0)
-        r->deadline = now_ms + LINGER_MS; /* for a client that does not read */
     bool client_over = (failed && pf_h2_guard_done(r->guard)) || r->grpc.eof;
     if (r->state == OPEN && client_over && !pending(&r->to_client)) {
         /* Our last bytes (grpc's, or the GOAWAY) are in the client socket:
